@@ -1,0 +1,1 @@
+"""Compute: ECS services, container apps, Cloud Run services, supervised processes (local)."""

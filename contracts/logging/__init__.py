@@ -1,0 +1,1 @@
+"""Log sinks: CloudWatch log groups, Log Analytics tables, Cloud Logging buckets, a log directory (local)."""

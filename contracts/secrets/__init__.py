@@ -1,0 +1,1 @@
+"""Secrets: Secrets Manager, Key Vault, Secret Manager, a Fernet-encrypted store (local). Values never live in YAML."""

@@ -1,0 +1,24 @@
+"""storage/v1: a private, encrypted object store with optional versioning and object expiry."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.base import ContractSpec
+
+
+class StorageV1(ContractSpec):
+    """An object store. Objects are private unless `public` is set; encryption at rest is on unless turned off."""
+
+    kind: ClassVar[str] = "storage"
+    version: ClassVar[str] = "v1"
+
+    contract: Literal["storage/v1"] = Field(description="Contract and version this resource is bound to.")
+    versioning: bool = Field(False, description="Keep every version of every object.")
+    encrypted: bool = Field(True, description="Encrypt objects at rest with a provider-managed key.")
+    public: bool = Field(False, description="Allow anonymous reads of objects.")
+    expire_after_days: int | None = Field(
+        None, ge=1, le=36500, description="Delete objects this many days after their last write; unset keeps them."
+    )

@@ -1,0 +1,1 @@
+"""machine-native-ops: the estate as data, resolved, governed and deployed as one Dagster asset graph."""

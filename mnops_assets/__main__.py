@@ -1,0 +1,3 @@
+from mnops_assets.cli import main
+
+main()

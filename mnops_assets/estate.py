@@ -1,0 +1,389 @@
+"""Load and resolve the estate: ecosystem.yaml, templates and instance folders into frozen, validated specs.
+
+Loading never stops at the first problem: every file is read, every problem is collected, and only then is
+`EstateInvalid` raised with all of them. Files with problems are not resolved further, so one typo does not echo as
+noise through every instance that inherits it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from adapters import registry
+from contracts import NAME_PATTERN, ContractSpec, contract_model
+from contracts.errors import UnknownContract, UnknownContractVersion
+from mnops_assets.errors import EstateInvalid, Problem, UsageError, dotted
+from mnops_assets.files import (
+    FILE_ONLY_KEYS,
+    EcosystemFile,
+    EnvironmentFile,
+    PlatformFile,
+    TemplateFile,
+)
+from mnops_assets.layers import Layer, Origin, Provenance, merge, origin_of
+from mnops_assets.spec import PlatformSpec, platform_checks, resource_checks
+from mnops_assets.validation import NAME_RULE, messages
+from mnops_assets.yamldoc import Document, load_yaml
+
+ECOSYSTEM_FILE = "ecosystem.yaml"
+TEMPLATES_DIR = "platform-templates"
+INSTANCES_DIR = "platform-cloud"
+ENVIRONMENT_FILE = "environment.yaml"
+PLATFORM_FILE = "platform.yaml"
+MISSING_IN_LAYERS = "required, but no layer sets it"
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedTemplate:
+    name: str
+    chain: tuple[str, ...]
+    """Template names from the base to this one."""
+    layers: tuple[Layer, ...]
+    data: dict[str, Any]
+    provenance: Provenance
+    description: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedPlatform:
+    spec: PlatformSpec
+    folder: Path
+    template_chain: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    """ecosystem defaults, the template chain (base first), environment.yaml, platform.yaml."""
+    provenance: Provenance
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def config_hash(self) -> str:
+        return self.spec.config_hash()
+
+    def origin(self, path: tuple[str | int, ...]) -> Origin | None:
+        return origin_of(self.provenance, path)
+
+
+@dataclass(frozen=True, eq=False)
+class Estate:
+    root: Path
+    ecosystem: EcosystemFile
+    templates: dict[str, ResolvedTemplate]
+    platforms: dict[str, ResolvedPlatform]
+
+    def platform(self, name: str) -> ResolvedPlatform:
+        try:
+            return self.platforms[name]
+        except KeyError:
+            raise UsageError(f"no instance {name!r} in {display(self.root)} (known: {', '.join(self.platforms)})") from None
+
+
+def display(path: Path) -> str:
+    """A path as people should read it: relative to the working directory when it is below it."""
+    text = str(path)
+    if os.path.isabs(text):
+        try:
+            rel = os.path.relpath(text)
+        except ValueError:
+            return text
+        if not rel.startswith(".."):
+            return rel
+    return text
+
+
+def find_estate(path: Path) -> tuple[Path, str | None]:
+    """(estate root, instance name or None) for a path that is an estate root or one instance folder in it."""
+    path = path.resolve() if path.exists() else path
+    if (path / ECOSYSTEM_FILE).is_file():
+        return path, None
+    if path.parent.name == INSTANCES_DIR and (path.parent.parent / ECOSYSTEM_FILE).is_file():
+        if not path.is_dir():
+            raise UsageError(f"{display(path)}: no such instance folder")
+        return path.parent.parent, path.name
+    raise UsageError(
+        f"{display(path)} is neither an estate (a folder with {ECOSYSTEM_FILE}) nor an instance folder in "
+        f"{INSTANCES_DIR}/"
+    )
+
+
+def load_estate(root: Path, instances: Iterable[str] | None = None) -> Estate:
+    """Load the estate at `root` (all of it, or only `instances` and what they inherit); raise `EstateInvalid`."""
+    return _Loader(root).load(None if instances is None else list(instances))
+
+
+@dataclass
+class _Loader:
+    root: Path
+    problems: list[Problem] = field(default_factory=list)
+    template_docs: dict[str, Document | None] = field(default_factory=dict)
+    template_files: dict[str, TemplateFile] = field(default_factory=dict)
+
+    def load(self, only: list[str] | None) -> Estate:
+        if not (self.root / ECOSYSTEM_FILE).is_file():
+            raise UsageError(f"{display(self.root)}: no {ECOSYSTEM_FILE}; not an estate")
+        eco_doc, ecosystem = self.read(self.root / ECOSYSTEM_FILE, EcosystemFile)
+        folders = self.instance_folders(only)
+        instances = {name: self.read_instance(folder) for name, folder in folders.items()}
+        if only is None:
+            self.read_all_templates()
+        templates: dict[str, ResolvedTemplate] = {}
+        platforms: dict[str, ResolvedPlatform] = {}
+        if eco_doc is not None and ecosystem is not None:
+            base = Layer("ecosystem defaults", eco_doc, ("defaults",))
+            wanted = [f.template for _, f in instances.values() if f is not None] if only is not None else None
+            for name in sorted(self.template_docs) if wanted is None else sorted(set(wanted)):
+                chain = self.chain(name)
+                if chain is not None:
+                    for link in chain:
+                        if link not in templates:
+                            templates[link] = self.resolve_template(base, chain[: chain.index(link) + 1])
+            for name, (layers, platform_file) in instances.items():
+                if layers is None or platform_file is None:
+                    continue
+                template = templates.get(platform_file.template)
+                if template is None:
+                    if platform_file.template not in self.template_docs:
+                        self.unknown_template(layers[-1].doc, ("template",), platform_file.template)
+                    continue
+                resolved = self.resolve_platform(name, folders[name], ecosystem, template, layers)
+                if resolved is not None:
+                    platforms[name] = resolved
+        if self.problems:
+            raise EstateInvalid(self.problems)
+        assert ecosystem is not None
+        return Estate(self.root, ecosystem, templates, platforms)
+
+    # -- reading files ---------------------------------------------------------------------------------------------
+
+    def read(self, path: Path, model: type[BaseModel]) -> tuple[Document | None, Any]:
+        doc, problems = load_yaml(path, display(path))
+        self.problems.extend(problems)
+        if doc is None:
+            return None, None
+        try:
+            return doc, model.model_validate(doc.data)
+        except ValidationError as exc:
+            for loc, message in messages(exc, model):
+                self.problems.append(doc.problem(loc, message, at_key=_at_key(message)))
+            return None, None
+
+    def instance_folders(self, only: list[str] | None) -> dict[str, Path]:
+        base = self.root / INSTANCES_DIR
+        found = {p.name: p for p in sorted(base.iterdir()) if p.is_dir()} if base.is_dir() else {}
+        if only is None:
+            return found
+        unknown = [name for name in only if name not in found]
+        if unknown:
+            raise UsageError(f"no instance folder {', '.join(unknown)} in {display(base)}")
+        return {name: found[name] for name in only}
+
+    def read_instance(self, folder: Path) -> tuple[list[Layer] | None, PlatformFile | None]:
+        platform_path = folder / PLATFORM_FILE
+        if not _is_name(folder.name):
+            self.problems.append(Problem(display(folder), 1, 1, "(folder)", f"instance name {NAME_RULE}"))
+            return None, None
+        if not platform_path.is_file():
+            self.problems.append(
+                Problem(display(platform_path), 1, 1, "(file)", "missing: every instance folder needs a platform.yaml")
+            )
+            return None, None
+        layers: list[Layer] | None = []
+        env_path = folder / ENVIRONMENT_FILE
+        if env_path.is_file():
+            env_doc, env = self.read(env_path, EnvironmentFile)
+            layers = [Layer("environment", env_doc)] if env_doc is not None else None
+        doc, platform = self.read(platform_path, PlatformFile)
+        if doc is None or layers is None:
+            return None, None
+        layers.append(Layer("platform", doc, (), frozenset(FILE_ONLY_KEYS)))
+        return layers, platform
+
+    def read_all_templates(self) -> None:
+        folder = self.root / TEMPLATES_DIR
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.yaml")):
+                self.template_doc(path.stem)
+
+    def template_doc(self, name: str) -> Document | None:
+        if name not in self.template_docs:
+            path = self.root / TEMPLATES_DIR / f"{name}.yaml"
+            if not path.is_file():
+                return None
+            if not _is_name(name):
+                self.problems.append(Problem(display(path), 1, 1, "(file)", f"template name {NAME_RULE}"))
+                self.template_docs[name] = None
+                return None
+            doc, template = self.read(path, TemplateFile)
+            self.template_docs[name] = doc
+            if template is not None:
+                self.template_files[name] = template
+        return self.template_docs[name]
+
+    # -- templates -------------------------------------------------------------------------------------------------
+
+    def chain(self, name: str) -> list[str] | None:
+        """Template names from the base to `name`, or None (with a problem recorded) if the chain is broken."""
+        chain = [name]
+        while True:
+            current = chain[-1]
+            doc = self.template_doc(current)
+            if doc is None or current not in self.template_files:
+                return None
+            parent = self.template_files[current].extends
+            if parent is None:
+                chain.reverse()
+                return chain
+            if parent in chain:
+                cycle = " -> ".join([*chain[chain.index(parent) :], parent])
+                self.problems.append(doc.problem(("extends",), f"template cycle: {cycle}"))
+                return None
+            if self.template_doc(parent) is None:
+                if not (self.root / TEMPLATES_DIR / f"{parent}.yaml").is_file():
+                    self.unknown_template(doc, ("extends",), parent)
+                return None
+            chain.append(parent)
+
+    def unknown_template(self, doc: Document, path: tuple[str, ...], name: str) -> None:
+        known = sorted(p.stem for p in (self.root / TEMPLATES_DIR).glob("*.yaml"))
+        self.problems.append(doc.problem(path, f"unknown template {name!r} (known: {', '.join(known) or 'none'})"))
+
+    def resolve_template(self, base: Layer, chain: list[str]) -> ResolvedTemplate:
+        layers = [base] + [
+            Layer(f"template {name}", self.template_docs[name], (), frozenset(FILE_ONLY_KEYS))  # type: ignore[arg-type]
+            for name in chain
+        ]
+        data, provenance = merge(layers)
+        # A template may leave fields for instances to fill: check what it sets, not what it leaves out.
+        for resource_path, resource in _resources(data):
+            self.contract(resource_path, resource, provenance, partial=True)
+        name = chain[-1]
+        return ResolvedTemplate(
+            name, tuple(chain), tuple(layers), data, provenance, self.template_files[name].description
+        )
+
+    # -- platforms -------------------------------------------------------------------------------------------------
+
+    def resolve_platform(
+        self,
+        name: str,
+        folder: Path,
+        ecosystem: EcosystemFile,
+        template: ResolvedTemplate,
+        own_layers: list[Layer],
+    ) -> ResolvedPlatform | None:
+        layers = [*template.layers, *own_layers]
+        provider = _top_level(layers, "provider")
+        if isinstance(provider, str) and provider in ecosystem.providers:
+            # The provider's default region is the lowest layer, so moving a platform is a one-line change.
+            eco_doc = template.layers[0].doc
+            layers.insert(0, Layer(f"provider {provider} default", eco_doc, ("providers", provider), rename=_DEFAULT_REGION))
+        data, provenance = merge(layers)
+        platform_layer = own_layers[-1]
+        data["name"] = name
+        data["template"] = template.name
+        mark = platform_layer.doc.marks[("template",)]
+        provenance[("template",)] = Origin(platform_layer, mark[2], mark[3])
+        before = len(self.problems)
+        if isinstance(provider, str):
+            self.check_provider(provider, ecosystem, provenance)
+
+        resources: dict[str, ContractSpec] = {}
+        for resource_path, resource in _resources(data):
+            model = self.contract(resource_path, resource, provenance, partial=False)
+            if model is not None:
+                resources[resource_path[1]] = model
+        if len(self.problems) > before:
+            return None
+        try:
+            spec = PlatformSpec.model_validate({**data, "resources": resources})
+        except ValidationError as exc:
+            for loc, message in messages(exc, PlatformSpec, missing=MISSING_IN_LAYERS):
+                self.problem_at(provenance, platform_layer, loc, message)
+            return None
+        for loc, message in platform_checks(spec):
+            self.problem_at(provenance, platform_layer, loc, message)
+        if len(self.problems) > before:
+            return None
+        return ResolvedPlatform(spec, folder, template.chain, tuple(layers), provenance)
+
+    def check_provider(self, provider: str, ecosystem: EcosystemFile, provenance: Provenance) -> None:
+        origin = provenance[("provider",)]
+        known = registry.providers()
+        if provider not in known:
+            self.problems.append(origin.problem(("provider",), f"unknown provider {provider!r} (known: {', '.join(known)})"))
+        elif provider not in ecosystem.providers:
+            enabled = ", ".join(ecosystem.providers) or "none"
+            message = f"provider {provider!r} is not enabled in {ECOSYSTEM_FILE} providers (enabled: {enabled})"
+            self.problems.append(origin.problem(("provider",), message))
+
+    def contract(
+        self, path: tuple[str, str], resource: dict[str, Any], provenance: Provenance, *, partial: bool
+    ) -> ContractSpec | None:
+        tag = resource.get("contract")
+        if tag is None:
+            if not partial:
+                self.problem_at(provenance, None, (*path, "contract"), "required: a contract such as storage/v1")
+            return None
+        if not isinstance(tag, str):
+            self.problem_at(provenance, None, (*path, "contract"), "must be a contract tag such as storage/v1")
+            return None
+        try:
+            model = contract_model(tag)
+        except (UnknownContract, UnknownContractVersion) as exc:
+            self.problem_at(provenance, None, (*path, "contract"), str(exc))
+            return None
+        try:
+            validated = model.model_validate(resource)
+        except ValidationError as exc:
+            for loc, message in messages(exc, model, missing=MISSING_IN_LAYERS):
+                if not (partial and message == MISSING_IN_LAYERS):
+                    self.problem_at(provenance, None, (*path, *loc), message)
+            return None
+        findings = resource_checks(path[1], validated)
+        for loc, message in findings:
+            self.problem_at(provenance, None, loc, message)
+        return None if findings else validated
+
+    def problem_at(self, provenance: Provenance, fallback: Layer | None, path: tuple, message: str) -> None:
+        origin = provenance.get(path) if _at_key(message) else origin_of(provenance, path)
+        if origin is None:
+            origin = origin_of(provenance, path)
+        if origin is None:
+            assert fallback is not None
+            self.problems.append(Problem(fallback.doc.path, 1, 1, dotted(path), message))
+        else:
+            self.problems.append(origin.problem(path, message))
+
+
+def _resources(data: dict[str, Any]) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+    resources = data.get("resources") or {}
+    return [(("resources", name), value) for name, value in sorted(resources.items()) if isinstance(value, dict)]
+
+
+def _is_name(name: str) -> bool:
+    return _NAME.match(name) is not None
+
+
+def _top_level(layers: list[Layer], key: str) -> Any:
+    """The merged value of a top-level scalar without merging: the highest layer that mentions it wins."""
+    for layer in reversed(layers):
+        if key in layer.data:
+            return layer.data[key]
+    return None
+
+
+_NAME = re.compile(NAME_PATTERN)
+_DEFAULT_REGION = (("region", "default_region"),)
+
+
+def _at_key(message: str) -> bool:
+    return message.startswith(("unknown field", "invalid name", "duplicate key"))

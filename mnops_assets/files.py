@@ -1,0 +1,85 @@
+"""The four kinds of file in `ecosystem/` and the keys each may hold.
+
+Layer fields are all optional here: a template may declare half a resource that an instance completes. Types of the
+layer fields are checked in every file; resources are checked once merged, against their contract, with provenance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import ResourceName
+from contracts.base import TagKey, TagValue
+from mnops_assets.spec import DriftPolicy, Owner, Tier
+
+TemplateName = ResourceName
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DriftLayer(_File):
+    policy: DriftPolicy | None = None
+    ignore: list[str] | None = None
+
+
+class Layer(_File):
+    """The mergeable settings every layer may set; `null` removes what a lower layer set."""
+
+    tier: Tier | None = None
+    provider: str | None = None
+    region: str | None = None
+    owner: Owner | None = None
+    tags: dict[TagKey, TagValue | None] | None = None
+    drift: DriftLayer | None = None
+    protect: bool | None = None
+    resources: dict[ResourceName, dict[str, Any] | None] | None = Field(
+        None, description="Resources by name: each a contract tag plus that contract's fields."
+    )
+
+
+LAYER_FIELDS = tuple(Layer.model_fields)
+
+
+class ProviderSettings(_File):
+    default_region: str = Field(description="Region used by platforms on this provider that set none.")
+
+
+class StateSettings(_File):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the state store; MNOPS_STATE_URL overrides it; unset means SQLite."
+    )
+
+
+class EcosystemFile(_File):
+    """`ecosystem.yaml`: the root layer of every platform, the providers in use, the state backend."""
+
+    name: ResourceName
+    description: str | None = None
+    providers: dict[str, ProviderSettings] = Field(description="Providers platforms may use, by name.")
+    state: StateSettings = Field(default_factory=StateSettings)
+    defaults: Layer = Field(default_factory=Layer, description="The lowest layer of every platform.")
+
+
+class TemplateFile(Layer):
+    """`platform-templates/<name>.yaml`: a reusable layer, optionally extending another template."""
+
+    description: str | None = None
+    extends: TemplateName | None = Field(None, description="Parent template; its settings sit below this one's.")
+
+
+class EnvironmentFile(Layer):
+    """`platform-cloud/<instance>/environment.yaml`: where the instance runs (tier, provider, region, drift)."""
+
+
+class PlatformFile(Layer):
+    """`platform-cloud/<instance>/platform.yaml`: the template and what this instance adds or overrides."""
+
+    template: TemplateName
+    description: str | None = None
+
+
+FILE_ONLY_KEYS = {"description", "extends", "template"}

@@ -1,0 +1,143 @@
+"""The resolved platform: what one instance declares once every layer is merged, frozen and validated.
+
+`PlatformSpec` is the desired state the engine plans from and the state store records; it carries no file positions
+(those live beside it, in the resolution's provenance) so moving a line never changes a config hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts import CONTRACTS, ContractSpec, ResourceName, Tags
+from contracts.compute.v1 import ComputeV1
+from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME, SecretsV1
+
+Tier = Literal["dev", "test", "staging", "prod"]
+DriftPolicy = Literal["remediate", "alert", "adopt"]
+Owner = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(@[a-z0-9.-]+)?$")]
+
+Resource = Annotated[Union[tuple(CONTRACTS.values())], Field(discriminator="contract")]  # noqa: UP007
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Drift(_Frozen):
+    """How drift between declared and observed state is answered, and which fields never count as drift."""
+
+    policy: DriftPolicy = Field(
+        "alert", description="remediate: redeploy; alert: fail the in-sync check; adopt: write a YAML patch."
+    )
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Muted fields, as 'RESOURCE.FIELD' ('*' matches every resource), e.g. 'api.replicas'.",
+    )
+
+
+class PlatformSpec(_Frozen):
+    """One platform instance, fully resolved."""
+
+    name: ResourceName = Field(description="The instance's folder name.")
+    template: str = Field(description="The template the instance is built from.")
+    tier: Tier = Field(description="Environment tier; policies are scoped by it.")
+    provider: str = Field(description="Provider adapter deploying every resource (local, aws, azure, gcp).")
+    region: Annotated[str, StringConstraints(min_length=1)] = Field(description="Provider region.")
+    owner: Owner = Field(description="Team (or team@domain) answerable for the platform.")
+    tags: Tags = Field(default_factory=dict, description="Tags put on every resource.")
+    drift: Drift = Field(default_factory=Drift)
+    protect: bool = Field(False, description="Refuse to destroy the platform unless forced.")
+    resources: dict[ResourceName, Resource] = Field(default_factory=dict, description="Resources by name.")
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON form: equal for equal specs, whatever the files' layout."""
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def contract_versions(self) -> dict[str, str]:
+        return {name: resource.contract for name, resource in self.resources.items()}
+
+
+Finding = tuple[tuple[str | int, ...], str]
+"""(path in the resolved spec, message): the caller points it at the file and line that set the path."""
+
+
+def resource_checks(name: str, resource: ContractSpec) -> list[Finding]:
+    """Rules about one resource that its contract model cannot state alone."""
+    found = []
+    if isinstance(resource, ComputeV1):
+        for var, value in resource.env.items():
+            if SENSITIVE_NAME.search(var) and not value.startswith(SECRET_REFERENCE_PREFIX):
+                # Never echo the value: it may be the credential itself.
+                message = f"looks like a literal secret; reference a secrets resource: '{SECRET_REFERENCE_PREFIX}NAME'"
+                found.append((("resources", name, "env", var), message))
+    return found
+
+
+def platform_checks(spec: PlatformSpec) -> list[Finding]:
+    """Rules that span resources: dependencies, secret references, muted drift fields."""
+    found: list[Finding] = []
+    names = set(spec.resources)
+    for name, resource in spec.resources.items():
+        for index, dep in enumerate(resource.depends_on):
+            if dep not in names:
+                found.append((("resources", name, "depends_on", index), f"unknown resource {dep!r}"))
+            elif dep == name:
+                found.append((("resources", name, "depends_on", index), "a resource cannot depend on itself"))
+        if isinstance(resource, ComputeV1):
+            for var, value in resource.env.items():
+                target = value.removeprefix(SECRET_REFERENCE_PREFIX)
+                if value.startswith(SECRET_REFERENCE_PREFIX) and not isinstance(spec.resources.get(target), SecretsV1):
+                    message = f"'{value}' names no secrets resource of this platform"
+                    found.append((("resources", name, "env", var), message))
+    found.extend(_cycle_checks(spec))
+    found.extend(_ignore_checks(spec))
+    return found
+
+
+def _cycle_checks(spec: PlatformSpec) -> list[Finding]:
+    graph = {name: [d for d in r.depends_on if d in spec.resources] for name, r in spec.resources.items()}
+    done: set[str] = set()
+    found = []
+    for start in sorted(graph):
+        stack: list[str] = []
+        _visit(start, graph, stack, set(), done, found)
+    return found
+
+
+def _visit(node, graph, stack, on_stack, done, found) -> None:  # noqa: ANN001 - small private recursion
+    if node in done:
+        return
+    if node in on_stack:
+        cycle = [*stack[stack.index(node) :], node]
+        found.append((("resources", stack[-1], "depends_on"), f"dependency cycle: {' -> '.join(cycle)}"))
+        return
+    stack.append(node)
+    on_stack.add(node)
+    for dep in graph[node]:
+        _visit(dep, graph, stack, on_stack, done, found)
+    stack.pop()
+    on_stack.discard(node)
+    done.add(node)
+
+
+def _ignore_checks(spec: PlatformSpec) -> list[Finding]:
+    found = []
+    for index, entry in enumerate(spec.drift.ignore):
+        resource, _, field = entry.partition(".")
+        targets = list(spec.resources.values()) if resource == "*" else [spec.resources.get(resource)]
+        if targets and targets[0] is None:
+            found.append((("drift", "ignore", index), f"unknown resource {resource!r}"))
+            continue
+        top = field.split(".", 1)[0]
+        if not any(top in type(t).model_fields or _alias_of(type(t), top) for t in targets):
+            found.append((("drift", "ignore", index), f"no resource field {field!r}; write RESOURCE.FIELD"))
+    return found
+
+
+def _alias_of(model: type[BaseModel], name: str) -> bool:
+    return any(info.alias == name for info in model.model_fields.values())
