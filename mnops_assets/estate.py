@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,7 +28,7 @@ from mnops_assets.files import (
     PlatformFile,
     TemplateFile,
 )
-from mnops_assets.layers import Layer, Origin, Provenance, merge, origin_of
+from mnops_assets.layers import Layer, Origin, Provenance, merge, origin_of, overlay
 from mnops_assets.spec import PlatformSpec, platform_checks, resource_checks
 from mnops_assets.validation import NAME_RULE, messages
 from mnops_assets.yamldoc import Document, load_yaml
@@ -120,12 +120,35 @@ def load_estate(root: Path, instances: Iterable[str] | None = None) -> Estate:
     return _Loader(root).load(None if instances is None else list(instances))
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_model(path: Path, shown: str, model: type[M]) -> tuple[Document | None, M | None, list[Problem]]:
+    """Parse one YAML file and validate it against `model`; every problem found points at its line and column."""
+    doc, problems = load_yaml(path, shown)
+    if doc is None:
+        return None, None, problems
+    try:
+        return doc, model.model_validate(doc.data), []
+    except ValidationError as exc:
+        return doc, None, [doc.problem(loc, text, at_key=_at_key(text)) for loc, text in messages(exc, model)]
+
+
 @dataclass
 class _Loader:
     root: Path
     problems: list[Problem] = field(default_factory=list)
+    root_prefix: str = field(init=False)
     template_docs: dict[str, Document | None] = field(default_factory=dict)
     template_files: dict[str, TemplateFile] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        shown = display(self.root)
+        self.root_prefix = "" if shown == "." else shown + os.sep
+
+    def show(self, path: Path) -> str:
+        """`display(path)` for a path built from the root, without a relpath per file (it shows in profiles)."""
+        return self.root_prefix + str(path.relative_to(self.root))
 
     def load(self, only: list[str] | None) -> Estate:
         if not (self.root / ECOSYSTEM_FILE).is_file():
@@ -164,17 +187,10 @@ class _Loader:
 
     # -- reading files ---------------------------------------------------------------------------------------------
 
-    def read(self, path: Path, model: type[BaseModel]) -> tuple[Document | None, Any]:
-        doc, problems = load_yaml(path, display(path))
+    def read(self, path: Path, model: type[M]) -> tuple[Document | None, M | None]:
+        doc, parsed, problems = read_model(path, self.show(path), model)
         self.problems.extend(problems)
-        if doc is None:
-            return None, None
-        try:
-            return doc, model.model_validate(doc.data)
-        except ValidationError as exc:
-            for loc, message in messages(exc, model):
-                self.problems.append(doc.problem(loc, message, at_key=_at_key(message)))
-            return None, None
+        return (doc, parsed) if parsed is not None else (None, None)
 
     def instance_folders(self, only: list[str] | None) -> dict[str, Path]:
         base = self.root / INSTANCES_DIR
@@ -189,11 +205,11 @@ class _Loader:
     def read_instance(self, folder: Path) -> tuple[list[Layer] | None, PlatformFile | None]:
         platform_path = folder / PLATFORM_FILE
         if not _is_name(folder.name):
-            self.problems.append(Problem(display(folder), 1, 1, "(folder)", f"instance name {NAME_RULE}"))
+            self.problems.append(Problem(self.show(folder), 1, 1, "(folder)", f"instance name {NAME_RULE}"))
             return None, None
         if not platform_path.is_file():
             self.problems.append(
-                Problem(display(platform_path), 1, 1, "(file)", "missing: every instance folder needs a platform.yaml")
+                Problem(self.show(platform_path), 1, 1, "(file)", "missing: every instance folder needs a platform.yaml")
             )
             return None, None
         layers: list[Layer] | None = []
@@ -219,7 +235,7 @@ class _Loader:
             if not path.is_file():
                 return None
             if not _is_name(name):
-                self.problems.append(Problem(display(path), 1, 1, "(file)", f"template name {NAME_RULE}"))
+                self.problems.append(Problem(self.show(path), 1, 1, "(file)", f"template name {NAME_RULE}"))
                 self.template_docs[name] = None
                 return None
             doc, template = self.read(path, TemplateFile)
@@ -280,13 +296,15 @@ class _Loader:
         template: ResolvedTemplate,
         own_layers: list[Layer],
     ) -> ResolvedPlatform | None:
+        data, provenance = merge(own_layers, onto=(template.data, template.provenance))
         layers = [*template.layers, *own_layers]
-        provider = _top_level(layers, "provider")
+        provider = data.get("provider")
         if isinstance(provider, str) and provider in ecosystem.providers:
             # The provider's default region is the lowest layer, so moving a platform is a one-line change.
-            eco_doc = template.layers[0].doc
-            layers.insert(0, Layer(f"provider {provider} default", eco_doc, ("providers", provider), rename=_DEFAULT_REGION))
-        data, provenance = merge(layers)
+            default = Layer(f"provider {provider} default", layers[0].doc, ("providers", provider), rename=_DEFAULT_REGION)
+            layers.insert(0, default)
+            if "region" not in data:
+                overlay(data, provenance, default)
         platform_layer = own_layers[-1]
         data["name"] = name
         data["template"] = template.name
@@ -371,14 +389,6 @@ def _resources(data: dict[str, Any]) -> list[tuple[tuple[str, str], dict[str, An
 
 def _is_name(name: str) -> bool:
     return _NAME.match(name) is not None
-
-
-def _top_level(layers: list[Layer], key: str) -> Any:
-    """The merged value of a top-level scalar without merging: the highest layer that mentions it wins."""
-    for layer in reversed(layers):
-        if key in layer.data:
-            return layer.data[key]
-    return None
 
 
 _NAME = re.compile(NAME_PATTERN)

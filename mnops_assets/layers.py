@@ -68,13 +68,28 @@ class Origin(NamedTuple):
 Provenance = dict[Path_, Origin]
 
 
-def merge(layers: list[Layer]) -> tuple[dict[str, Any], Provenance]:
-    """Merge `layers` (lowest first) into one plain dict and the origin of every node in it."""
-    merged: dict[str, Any] = {}
-    provenance: Provenance = {}
+def merge(
+    layers: list[Layer], onto: tuple[dict[str, Any], Provenance] | None = None
+) -> tuple[dict[str, Any], Provenance]:
+    """Merge `layers` (lowest first), over a copy of an earlier merge if given, into a plain dict and its origins.
+
+    Starting from a merged template chain saves re-merging the chain for each of the instances that share it.
+    """
+    merged: dict[str, Any] = {} if onto is None else _copy_mappings(onto[0])
+    provenance: Provenance = {} if onto is None else dict(onto[1])
     for layer in layers:
-        _overlay(merged, layer.data, (), layer, provenance)
+        overlay(merged, provenance, layer)
     return merged, provenance
+
+
+def overlay(merged: dict[str, Any], provenance: Provenance, layer: Layer) -> None:
+    """Put `layer` over `merged` in place."""
+    _overlay(merged, layer.data, (), layer, provenance)
+
+
+def _copy_mappings(data: dict[str, Any]) -> dict[str, Any]:
+    # Lists and scalars are replaced whole by a merge, never changed in place, so only mappings need copying.
+    return {k: _copy_mappings(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
 def _overlay(dst: dict[str, Any], src: dict[str, Any], path: Path_, layer: Layer, prov: Provenance) -> None:
