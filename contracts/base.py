@@ -22,7 +22,10 @@ Tags = dict[TagKey, TagValue]
 class ContractSpec(BaseModel):
     """Base of every contract version: immutable, no unknown keys, no coercion between types (YAML already typed them)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+    # Inputs never appear in error texts: a pasted credential must not reach a log through a ValidationError.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
     kind: ClassVar[str]
     version: ClassVar[str]

@@ -18,7 +18,7 @@ TemplateName = ResourceName
 
 
 class _File(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
 
 
 class DriftLayer(_File):

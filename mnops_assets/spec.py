@@ -24,7 +24,7 @@ Resource = Annotated[Union[tuple(CONTRACTS.values())], Field(discriminator="cont
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
 
 
 class Drift(_Frozen):

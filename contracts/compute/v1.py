@@ -15,7 +15,7 @@ PORT_PLACEHOLDER = "{port}"
 class Health(BaseModel):
     """How a replica shows it is healthy: an HTTP GET answering 2xx/3xx, or, with no `http`, a live process."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
 
     http: Annotated[str, StringConstraints(pattern=r"^/")] | None = Field(
         None, description="Path probed with GET on each replica's port."

@@ -12,7 +12,7 @@ from contracts.base import ContractSpec
 class DeadLetter(BaseModel):
     """Where messages go once they have been received too often without being deleted."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
 
     max_receives: int = Field(5, ge=1, le=1000, description="Receives before a message moves to the dead-letter queue.")
 

@@ -1,0 +1,97 @@
+"""The provider registry: lazy import paths, the entry-point group, duplicates refused."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from importlib.metadata import distributions
+
+import pytest
+
+from adapters import registry
+
+
+def test_local_is_built_in_and_supports_every_v1_contract():
+    assert registry.providers()["local"] == "adapters.local"
+    assert registry.supported_contracts("local") == {
+        "storage/v1",
+        "queue/v1",
+        "secrets/v1",
+        "logging/v1",
+        "compute/v1",
+    }
+
+
+def test_unknown_provider_names_the_known_ones():
+    with pytest.raises(registry.UnknownProvider, match=r"unknown provider 'nimbus' \(known: local"):
+        registry.supported_contracts("nimbus")
+
+
+def test_register_refuses_a_taken_name():
+    with pytest.raises(registry.DuplicateProvider, match="already registered"):
+        registry.register("local", "somewhere.else")
+
+
+def test_register_adds_an_outside_provider(tmp_path, monkeypatch):
+    package = tmp_path / "nimbus_adapter"
+    package.mkdir()
+    (package / "__init__.py").write_text('PROVIDER = "nimbus"\nSUPPORTED_CONTRACTS = frozenset({"storage/v1"})\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.register("nimbus", "nimbus_adapter")
+    try:
+        assert registry.supported_contracts("nimbus") == {"storage/v1"}
+    finally:
+        registry.unregister("nimbus")
+    assert "nimbus" not in registry.providers()
+
+
+def test_missing_sdk_names_the_install_command(tmp_path, monkeypatch):
+    package = tmp_path / "cirrus_adapter"
+    package.mkdir()
+    (package / "__init__.py").write_text("import cirrus_sdk_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.register("cirrus", "cirrus_adapter")
+    try:
+        with pytest.raises(registry.ProviderUnavailable, match=r"pip install 'machine-native-ops\[cirrus\]'"):
+            registry.supported_contracts("cirrus")
+    finally:
+        registry.unregister("cirrus")
+
+
+def _install_entry_point(site, name, module):
+    """A real distribution on sys.path whose entry_points.txt registers an adapter, as `pip install` would leave it."""
+    dist = site / f"{name}_adapter-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}-adapter\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[mnops.adapters]\n{name} = {module}\n")
+    package = site / module
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        textwrap.dedent(f"""\
+            PROVIDER = "{name}"
+            SUPPORTED_CONTRACTS = frozenset({{"queue/v1"}})
+        """)
+    )
+
+
+@pytest.fixture
+def fresh_entry_points():
+    registry._entry_point_providers.cache_clear()
+    yield
+    registry._entry_point_providers.cache_clear()
+
+
+def test_entry_point_adapters_are_discovered(tmp_path, monkeypatch, fresh_entry_points):
+    _install_entry_point(tmp_path, "stratus", "stratus_adapter")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert any(d.metadata["Name"] == "stratus-adapter" for d in distributions())
+    assert registry.providers()["stratus"] == "stratus_adapter"
+    assert registry.supported_contracts("stratus") == {"queue/v1"}
+    sys.modules.pop("stratus_adapter", None)
+
+
+def test_entry_point_may_not_shadow_a_built_in(tmp_path, monkeypatch, fresh_entry_points):
+    _install_entry_point(tmp_path, "local", "fake_local_adapter")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(registry.DuplicateProvider, match="'local' is already registered by adapters.local"):
+        registry.providers()

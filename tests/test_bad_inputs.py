@@ -1,0 +1,143 @@
+"""The bad-input corpus: every broken file in tests/data/bad/ must yield exactly the problems it declares.
+
+Each case is one YAML file whose leading comments say where it goes in the base estate (tests/data/estate/) and what
+`load_estate` must report, as `str(problem)`:
+
+    # target: platform-cloud/dev/platform.yaml      where the file is written, replacing what is there
+    # action: delete                                 (optional) delete the target instead of writing the case there
+    # expect: 7:5: resources.jobs.retention_seconds: input should be greater than or equal to 60
+    # expect: platform-templates/base.yaml:4:10: extends: template cycle: ...
+    # secret: hunter2                                (optional) a value no message may echo
+    # xfail: why the product is wrong                (optional) the expectation is what it SHOULD say
+
+An expectation without a file part is in the target. Line numbers count the comment lines: they are the lines of
+the case file as written. Files are named relative to the estate root, which is how `mnops validate .` names them
+when run inside the estate.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mnops_assets.errors import EstateInvalid
+from mnops_assets.estate import load_estate
+
+DATA = Path(__file__).parent / "data"
+BASE = DATA / "estate"
+CASES = DATA / "bad"
+MNOPS = Path(sys.executable).parent / "mnops"
+
+_DIRECTIVE = re.compile(r"^# (target|action|expect|secret|xfail): (.*)$")
+_IN_TARGET = re.compile(r"^\d+:\d+: ")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    target: str
+    delete: bool = False
+    expect: frozenset[str] = frozenset()
+    secrets: tuple[str, ...] = ()
+    xfail: str | None = None
+
+
+def read_case(path: Path) -> Case:
+    text = path.read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        match = _DIRECTIVE.match(line)
+        if match:
+            found.setdefault(match[1], []).append(match[2].rstrip())
+    assert len(found.get("target", [])) == 1, f"{path.name}: exactly one '# target:' line"
+    assert found.get("action", ["write"]) in (["write"], ["delete"]), f"{path.name}: '# action:' is write or delete"
+    assert found.get("expect"), f"{path.name}: at least one '# expect:' line"
+    target = found["target"][0]
+    expect = frozenset(e if not _IN_TARGET.match(e) else f"{target}:{e}" for e in found["expect"])
+    xfail = found.get("xfail", [None])[0]
+    return Case(path.stem, text, target, found.get("action") == ["delete"], expect, tuple(found.get("secret", [])), xfail)
+
+
+def all_cases() -> list:
+    params = []
+    for path in sorted(CASES.glob("*.yaml")):
+        case = read_case(path)
+        marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+        params.append(pytest.param(case, id=case.name, marks=marks))
+    return params
+
+
+def estate_with(case: Case, tmp_path: Path) -> Path:
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    target = root / case.target
+    if case.delete:
+        target.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(case.text, encoding="utf-8")
+    return root
+
+
+def problems_of(root: Path) -> EstateInvalid:
+    with pytest.raises(EstateInvalid) as caught:
+        load_estate(root)
+    return caught.value
+
+
+def test_base_estate_is_valid(monkeypatch):
+    monkeypatch.chdir(BASE)
+    estate = load_estate(BASE)
+    assert sorted(estate.platforms) == ["dev", "prod"]
+    assert estate.platforms["dev"].template_chain == ("base", "service")
+
+
+def test_corpus_is_large_enough():
+    assert len(all_cases()) >= 30
+
+
+@pytest.mark.parametrize("case", all_cases())
+def test_bad_input_reports_exact_problems(case, tmp_path, monkeypatch):
+    root = estate_with(case, tmp_path)
+    # Inside the estate, problems name their files relative to it, exactly as the case files write them.
+    monkeypatch.chdir(root)
+    error = problems_of(root)
+    assert {str(p) for p in error.problems} == case.expect
+    for secret in case.secrets:
+        assert secret not in str(error)
+        assert all(secret not in p.message and secret not in p.field for p in error.problems)
+
+
+def test_non_utf8_file_is_reported_at_its_first_line(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    # Latin-1 "é" in a description: valid YAML in spirit, but not UTF-8.
+    (root / "platform-cloud/dev/platform.yaml").write_bytes(b"template: service\ndescription: caf\xe9\n")
+    monkeypatch.chdir(root)
+    assert [str(p) for p in problems_of(root).problems] == [
+        "platform-cloud/dev/platform.yaml:1:1: yaml: not UTF-8 text (invalid continuation byte at byte 31)"
+    ]
+
+
+@pytest.mark.parametrize("name", ["several-problems-in-one-file", "yaml-syntax-error", "secret-literal-in-secrets"])
+def test_cli_validate_prints_problems_and_exits_1(name, tmp_path):
+    case = read_case(CASES / f"{name}.yaml")
+    root = estate_with(case, tmp_path)
+    result = subprocess.run(
+        [str(MNOPS), "validate", "."], cwd=root, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    *lines, summary = result.stdout.splitlines()
+    # Run inside the estate, the CLI prints each problem exactly as `str(problem)`, one a line, then a count.
+    assert set(lines) == case.expect
+    files = len({line.split(":", 1)[0] for line in lines})
+    assert summary == f"invalid: {len(lines)} problem{'s' if len(lines) != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+    for secret in case.secrets:
+        assert secret not in result.stdout + result.stderr
