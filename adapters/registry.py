@@ -2,7 +2,7 @@
 
 A plain dict of lazy import paths (nothing is imported until asked for), plus the `mnops.adapters` entry-point group
 for adapters shipped outside this repository. A provider package's top level must import without its cloud SDK and
-define `PROVIDER` and `SUPPORTED_CONTRACTS`.
+define `PROVIDER`, `SUPPORTED_CONTRACTS` and `create_adapter(**settings)`, which imports the SDK only when called.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
 
+from adapters.base import Adapter
 from contracts.errors import MnopsError
 
 ENTRY_POINT_GROUP = "mnops.adapters"
@@ -80,6 +81,18 @@ def provider_module(name: str) -> ModuleType:
 def supported_contracts(name: str) -> frozenset[str]:
     """The contract versions (`storage/v1`, ...) provider `name` declares it implements."""
     return frozenset(provider_module(name).SUPPORTED_CONTRACTS)
+
+
+def create_adapter(name: str, **settings: object) -> Adapter:
+    """A ready adapter for provider `name`, configured by `settings` (each provider documents its own)."""
+    module = provider_module(name)
+    try:
+        return module.create_adapter(**settings)
+    except ImportError as exc:
+        raise ProviderUnavailable(
+            f"provider {name!r} needs a package that is not installed ({exc.name}); "
+            f"install it with: pip install 'machine-native-ops[{name}]'"
+        ) from exc
 
 
 @cache

@@ -61,8 +61,15 @@ def read_case(path: Path) -> Case:
     assert found.get("expect"), f"{path.name}: at least one '# expect:' line"
     target = found["target"][0]
     expect = frozenset(e if not _IN_TARGET.match(e) else f"{target}:{e}" for e in found["expect"])
-    xfail = found.get("xfail", [None])[0]
-    return Case(path.stem, text, target, found.get("action") == ["delete"], expect, tuple(found.get("secret", [])), xfail)
+    return Case(
+        name=path.stem,
+        text=text,
+        target=target,
+        delete=found.get("action") == ["delete"],
+        expect=expect,
+        secrets=tuple(found.get("secret", [])),
+        xfail=found.get("xfail", [None])[0],
+    )
 
 
 def all_cases() -> list:
@@ -103,6 +110,11 @@ def test_corpus_is_large_enough():
     assert len(all_cases()) >= 30
 
 
+def test_tab_case_still_holds_tabs():
+    # An editor that expands tabs would turn this case into a valid file and a confusing failure.
+    assert "\t" in (CASES / "yaml-tab-in-indentation.yaml").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("case", all_cases())
 def test_bad_input_reports_exact_problems(case, tmp_path, monkeypatch):
     root = estate_with(case, tmp_path)
@@ -111,19 +123,43 @@ def test_bad_input_reports_exact_problems(case, tmp_path, monkeypatch):
     error = problems_of(root)
     assert {str(p) for p in error.problems} == case.expect
     for secret in case.secrets:
-        assert secret not in str(error)
-        assert all(secret not in p.message and secret not in p.field for p in error.problems)
+        assert secret not in str(error)  # every problem's field and message, as the CLI would print them
 
 
-def test_non_utf8_file_is_reported_at_its_first_line(tmp_path, monkeypatch):
+def non_utf8_estate(tmp_path: Path) -> Path:
     root = tmp_path / "estate"
     shutil.copytree(BASE, root)
-    # Latin-1 "é" in a description: valid YAML in spirit, but not UTF-8.
+    # Latin-1 "é" (0xE9 at byte 34, line 2 column 17): the corpus files are text, so this case is written as bytes.
     (root / "platform-cloud/dev/platform.yaml").write_bytes(b"template: service\ndescription: caf\xe9\n")
+    return root
+
+
+def test_non_utf8_file_is_reported_alone(tmp_path, monkeypatch):
+    root = non_utf8_estate(tmp_path)
+    monkeypatch.chdir(root)
+    [problem] = problems_of(root).problems
+    assert (problem.file, problem.field, problem.message) == (
+        "platform-cloud/dev/platform.yaml",
+        "yaml",
+        "not UTF-8 text (invalid continuation byte at byte 34)",
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="a non-UTF-8 byte is always reported at 1:1, not at its line and column")
+def test_non_utf8_file_is_reported_at_the_bad_byte(tmp_path, monkeypatch):
+    root = non_utf8_estate(tmp_path)
     monkeypatch.chdir(root)
     assert [str(p) for p in problems_of(root).problems] == [
-        "platform-cloud/dev/platform.yaml:1:1: yaml: not UTF-8 text (invalid continuation byte at byte 31)"
+        "platform-cloud/dev/platform.yaml:2:17: yaml: not UTF-8 text (invalid continuation byte at byte 34)"
     ]
+
+
+def test_cli_validate_accepts_the_base_estate():
+    result = subprocess.run(
+        [str(MNOPS), "validate", "."], cwd=BASE, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "valid: ."
 
 
 @pytest.mark.parametrize("name", ["several-problems-in-one-file", "yaml-syntax-error", "secret-literal-in-secrets"])
@@ -138,6 +174,7 @@ def test_cli_validate_prints_problems_and_exits_1(name, tmp_path):
     # Run inside the estate, the CLI prints each problem exactly as `str(problem)`, one a line, then a count.
     assert set(lines) == case.expect
     files = len({line.split(":", 1)[0] for line in lines})
-    assert summary == f"invalid: {len(lines)} problem{'s' if len(lines) != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+    plural = {"problem": "s" if len(lines) != 1 else "", "file": "s" if files != 1 else ""}
+    assert summary == f"invalid: {len(lines)} problem{plural['problem']} in {files} file{plural['file']}"
     for secret in case.secrets:
         assert secret not in result.stdout + result.stderr

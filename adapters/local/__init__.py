@@ -5,3 +5,9 @@ This package's top level stays free of heavy imports so the registry can read wh
 
 PROVIDER = "local"
 SUPPORTED_CONTRACTS = frozenset({"storage/v1", "queue/v1", "secrets/v1", "logging/v1", "compute/v1"})
+
+
+def create_adapter(**settings):  # noqa: ANN003, ANN201 - documented on LocalAdapter
+    from adapters.local.adapter import LocalAdapter
+
+    return LocalAdapter(**settings)

@@ -1,0 +1,164 @@
+"""The adapter protocol: what every provider implements for each contract version it supports.
+
+One `ResourceDriver` per contract version (Libcloud's one-base-per-service), gathered by an `Adapter`. Drivers find the
+resources they manage by identity tags, never by a list kept elsewhere, so a crash between "created" and "recorded"
+leaves nothing orphaned: the next observation finds it. SDK and OS errors stop here and leave as `AdapterError`s
+naming the resource and the operation, raised `from` the cause.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from contracts import ContractSpec
+from contracts.errors import MnopsError
+
+MANAGED_BY = "mnops"
+TAG_PLATFORM = "mnops-platform"
+TAG_RESOURCE = "mnops-resource"
+TAG_MANAGED_BY = "mnops-managed-by"
+TAG_CONTRACT = "mnops-contract"
+IDENTITY_TAGS = (TAG_PLATFORM, TAG_RESOURCE, TAG_MANAGED_BY, TAG_CONTRACT)
+
+# Fields of every contract that are engine bookkeeping, not provider state: never observed, never diffed.
+ENGINE_FIELDS = frozenset({"contract", "depends_on", "tags"})
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ResourceKey:
+    """A managed resource's identity: the platform instance and the resource's name in it."""
+
+    platform: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}/{self.name}"
+
+
+def identity_tags(key: ResourceKey, contract: str) -> dict[str, str]:
+    return {TAG_PLATFORM: key.platform, TAG_RESOURCE: key.name, TAG_MANAGED_BY: MANAGED_BY, TAG_CONTRACT: contract}
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What the engine asks a driver for: the contract spec, the tags to put on it (identity tags included)."""
+
+    key: ResourceKey
+    spec: ContractSpec
+    tags: Mapping[str, str]
+    region: str
+
+    @property
+    def contract(self) -> str:
+        return self.spec.contract
+
+    @classmethod
+    def build(cls, key: ResourceKey, spec: ContractSpec, tags: Mapping[str, str], region: str) -> Desired:
+        """Effective tags are the platform's, then the resource's own, then identity tags, which nobody overrides."""
+        return cls(key, spec, {**tags, **spec.tags, **identity_tags(key, spec.contract)}, region)
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What a provider really holds for a managed resource.
+
+    `fields` uses the contract's own field names (aliases, e.g. `from`) and JSON types, and holds only what the
+    provider can read back; `resource_id` is the provider's id for it (a path, an ARN, a URL).
+    """
+
+    key: ResourceKey
+    contract: str
+    resource_id: str
+    fields: Mapping[str, Any]
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    healthy: bool
+    detail: str = ""
+
+
+class AdapterError(MnopsError):
+    """A provider operation failed; names the provider, the operation and the resource."""
+
+    def __init__(self, provider: str, operation: str, key: ResourceKey | None, reason: str) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.key = key
+        self.reason = reason
+        target = f" {key}" if key is not None else ""
+        super().__init__(f"{provider}: {operation}{target} failed: {reason}")
+
+
+class UnsupportedContract(MnopsError):
+    def __init__(self, provider: str, contract: str, supported: frozenset[str]) -> None:
+        self.provider = provider
+        self.contract = contract
+        super().__init__(
+            f"provider {provider!r} does not support {contract!r} (supported: {', '.join(sorted(supported))})"
+        )
+
+
+class ResourceDriver(ABC):
+    """The lifecycle of one contract version on one provider."""
+
+    contract: ClassVar[str]
+    immutable: ClassVar[frozenset[str]] = frozenset()
+    """Fields that cannot change in place: changing one plans a replace (delete, then create)."""
+
+    @abstractmethod
+    def observe(self, platform: str) -> list[Observed]:
+        """Every resource of this contract that carries `platform`'s identity tags."""
+
+    @abstractmethod
+    def create(self, desired: Desired) -> Observed: ...
+
+    @abstractmethod
+    def update(self, desired: Desired, current: Observed) -> Observed: ...
+
+    @abstractmethod
+    def delete(self, current: Observed) -> None:
+        """Remove the resource; deleting one that is already gone is not an error."""
+
+    def health(self, current: Observed) -> HealthReport:
+        """Whether the resource serves; by default, whether it still exists."""
+        present = any(o.key == current.key for o in self.observe(current.key.platform))
+        return HealthReport(present, "" if present else "resource is gone")
+
+    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+        """The `fields` an observation of a resource made from `desired` would show; the planner diffs the two."""
+        data = desired.spec.model_dump(mode="json", by_alias=True)
+        return {k: v for k, v in data.items() if k not in ENGINE_FIELDS}
+
+
+@dataclass
+class Adapter:
+    """A provider: its drivers by contract version, and the settings they share."""
+
+    provider: ClassVar[str]
+    drivers: dict[str, ResourceDriver] = field(default_factory=dict)
+
+    @property
+    def supported_contracts(self) -> frozenset[str]:
+        return frozenset(self.drivers)
+
+    def driver(self, contract: str) -> ResourceDriver:
+        try:
+            return self.drivers[contract]
+        except KeyError:
+            raise UnsupportedContract(self.provider, contract, self.supported_contracts) from None
+
+    def observe(self, platform: str) -> dict[str, Observed]:
+        """Every managed resource of `platform`, by resource name, whatever its contract."""
+        found: dict[str, Observed] = {}
+        for driver in self.drivers.values():
+            for observed in driver.observe(platform):
+                found[observed.key.name] = observed
+        return found
+
+    def close(self) -> None:
+        """Release connections and handles (not the resources)."""
