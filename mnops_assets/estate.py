@@ -154,6 +154,12 @@ class _Loader:
         if not (self.root / ECOSYSTEM_FILE).is_file():
             raise UsageError(f"{display(self.root)}: no {ECOSYSTEM_FILE}; not an estate")
         eco_doc, ecosystem = self.read(self.root / ECOSYSTEM_FILE, EcosystemFile)
+        if eco_doc is not None and ecosystem is not None:
+            known = registry.providers()
+            for name in ecosystem.providers:
+                if name not in known:
+                    message = f"unknown provider {name!r} (known: {', '.join(known)})"
+                    self.problems.append(eco_doc.problem(("providers", name), message, at_key=True))
         folders = self.instance_folders(only)
         instances = {name: self.read_instance(folder) for name, folder in folders.items()}
         if only is None:
@@ -203,20 +209,19 @@ class _Loader:
         return {name: found[name] for name in only}
 
     def read_instance(self, folder: Path) -> tuple[list[Layer] | None, PlatformFile | None]:
-        platform_path = folder / PLATFORM_FILE
         if not _is_name(folder.name):
             self.problems.append(Problem(self.show(folder), 1, 1, "(folder)", f"instance name {NAME_RULE}"))
-            return None, None
-        if not platform_path.is_file():
-            self.problems.append(
-                Problem(self.show(platform_path), 1, 1, "(file)", "missing: every instance folder needs a platform.yaml")
-            )
             return None, None
         layers: list[Layer] | None = []
         env_path = folder / ENVIRONMENT_FILE
         if env_path.is_file():
-            env_doc, env = self.read(env_path, EnvironmentFile)
+            env_doc, _ = self.read(env_path, EnvironmentFile)
             layers = [Layer("environment", env_doc)] if env_doc is not None else None
+        platform_path = folder / PLATFORM_FILE
+        if not platform_path.is_file():
+            message = "missing: every instance folder needs a platform.yaml"
+            self.problems.append(Problem(self.show(platform_path), 1, 1, "(file)", message))
+            return None, None
         doc, platform = self.read(platform_path, PlatformFile)
         if doc is None or layers is None:
             return None, None
@@ -280,7 +285,7 @@ class _Loader:
         data, provenance = merge(layers)
         # A template may leave fields for instances to fill: check what it sets, not what it leaves out.
         for resource_path, resource in _resources(data):
-            self.contract(resource_path, resource, provenance, partial=True)
+            self.contract(resource_path, resource, provenance, layers, partial=True)
         name = chain[-1]
         return ResolvedTemplate(
             name, tuple(chain), tuple(layers), data, provenance, self.template_files[name].description
@@ -316,7 +321,7 @@ class _Loader:
 
         resources: dict[str, ContractSpec] = {}
         for resource_path, resource in _resources(data):
-            model = self.contract(resource_path, resource, provenance, partial=False)
+            model = self.contract(resource_path, resource, provenance, layers, partial=False)
             if model is not None:
                 resources[resource_path[1]] = model
         if len(self.problems) > before:
@@ -344,7 +349,13 @@ class _Loader:
             self.problems.append(origin.problem(("provider",), message))
 
     def contract(
-        self, path: tuple[str, str], resource: dict[str, Any], provenance: Provenance, *, partial: bool
+        self,
+        path: tuple[str, str],
+        resource: dict[str, Any],
+        provenance: Provenance,
+        layers: list[Layer],
+        *,
+        partial: bool,
     ) -> ContractSpec | None:
         tag = resource.get("contract")
         if tag is None:
@@ -362,9 +373,16 @@ class _Loader:
         try:
             validated = model.model_validate(resource)
         except ValidationError as exc:
+            contract_origin = provenance.get((*path, "contract"))
             for loc, message in messages(exc, model, missing=MISSING_IN_LAYERS):
-                if not (partial and message == MISSING_IN_LAYERS):
-                    self.problem_at(provenance, None, (*path, *loc), message)
+                if partial and message == MISSING_IN_LAYERS:
+                    continue
+                field_origin = provenance.get((*path, *loc))
+                if message.startswith("unknown field") and field_origin and contract_origin:
+                    if _below(field_origin.layer, contract_origin.layer, layers):
+                        # Written for the contract a lower layer named, before a higher one changed it.
+                        message += f" (not a field of {tag}, set at {contract_origin.where()})"
+                self.problem_at(provenance, None, (*path, *loc), message)
             return None
         findings = resource_checks(path[1], validated)
         for loc, message in findings:
@@ -372,12 +390,18 @@ class _Loader:
         return None if findings else validated
 
     def problem_at(self, provenance: Provenance, fallback: Layer | None, path: tuple, message: str) -> None:
-        origin = provenance.get(path) if _at_key(message) else origin_of(provenance, path)
-        if origin is None:
-            origin = origin_of(provenance, path)
+        own = provenance.get(path)
+        if own is not None and own.removed and message == MISSING_IN_LAYERS:
+            self.problems.append(own.problem(path, "required, but removed here by null"))
+            return
+        origin = origin_of(provenance, path)
         if origin is None:
             assert fallback is not None
             self.problems.append(Problem(fallback.doc.path, 1, 1, dotted(path), message))
+        elif _at_key(message) and own is not None:
+            layer = own.layer
+            line, column = layer.doc.key_position(layer.doc_path(path))
+            self.problems.append(Origin(layer, line, column).problem(path, message))
         else:
             self.problems.append(origin.problem(path, message))
 
@@ -385,6 +409,11 @@ class _Loader:
 def _resources(data: dict[str, Any]) -> list[tuple[tuple[str, str], dict[str, Any]]]:
     resources = data.get("resources") or {}
     return [(("resources", name), value) for name, value in sorted(resources.items()) if isinstance(value, dict)]
+
+
+def _below(lower: Layer, upper: Layer, layers: list[Layer]) -> bool:
+    order = [id(layer) for layer in layers]
+    return order.index(id(lower)) < order.index(id(upper))
 
 
 def _is_name(name: str) -> bool:

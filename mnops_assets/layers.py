@@ -53,6 +53,8 @@ class Origin(NamedTuple):
     layer: Layer
     line: int
     column: int
+    removed: bool = False
+    """True where a `null` removed the key: the origin of an absence, so "missing" can point at the null."""
 
     @property
     def file(self) -> str:
@@ -101,6 +103,8 @@ def _overlay(dst: dict[str, Any], src: dict[str, Any], path: Path_, layer: Layer
             if key in dst:
                 del dst[key]
                 _drop(prov, here)
+                mark = marks[layer.doc_path(here)]
+                prov[here] = Origin(layer, mark[0], mark[1], removed=True)
             continue
         if isinstance(value, dict):
             if not isinstance(current, dict):
@@ -141,10 +145,10 @@ def _drop(prov: Provenance, path: Path_) -> None:
 
 
 def origin_of(prov: Provenance, path: Path_) -> Origin | None:
-    """The origin of `path`, or of its nearest ancestor that has one."""
+    """The origin of the value at `path`, or of its nearest ancestor that has a value."""
     while path:
         origin = prov.get(path)
-        if origin is not None:
+        if origin is not None and not origin.removed:
             return origin
         path = path[:-1]
     return None

@@ -18,7 +18,8 @@ from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME, Secret
 
 Tier = Literal["dev", "test", "staging", "prod"]
 DriftPolicy = Literal["remediate", "alert", "adopt"]
-Owner = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(@[a-z0-9.-]+)?$")]
+OWNER_PATTERN = r"^[a-z][a-z0-9-]*(@[a-z0-9.-]+)?$"
+Owner = Annotated[str, StringConstraints(pattern=OWNER_PATTERN)]
 
 Resource = Annotated[Union[tuple(CONTRACTS.values())], Field(discriminator="contract")]  # noqa: UP007
 
@@ -100,7 +101,8 @@ def platform_checks(spec: PlatformSpec) -> list[Finding]:
 
 
 def _cycle_checks(spec: PlatformSpec) -> list[Finding]:
-    graph = {name: [d for d in r.depends_on if d in spec.resources] for name, r in spec.resources.items()}
+    # Self-dependencies are reported on their own above; a cycle of one would say the same thing twice.
+    graph = {n: [d for d in r.depends_on if d in spec.resources and d != n] for n, r in spec.resources.items()}
     done: set[str] = set()
     found = []
     for start in sorted(graph):

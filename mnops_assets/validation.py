@@ -8,15 +8,25 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from contracts.base import NAME_PATTERN
+from contracts.base import NAME_PATTERN, TAG_KEY_PATTERN
+from contracts.compute.v1 import ENV_NAME_PATTERN, HEALTH_PATH_PATTERN
+from mnops_assets.spec import OWNER_PATTERN
 
 NAME_RULE = "must be 2-40 lower-case letters, digits or inner hyphens, starting with a letter"
+# Regular expressions say nothing to most readers: each pattern the models use, in words.
+PATTERN_RULES = {
+    NAME_PATTERN: NAME_RULE,
+    TAG_KEY_PATTERN: "must start with a lower-case letter, then up to 127 of a-z 0-9 _ . : / = + @ -",
+    ENV_NAME_PATTERN: "must be letters, digits and underscores, not starting with a digit",
+    HEALTH_PATH_PATTERN: "must be a path starting with '/'",
+    OWNER_PATTERN: "must be a team name in lower case (team-payments), optionally with @domain",
+}
 
 
 def messages(exc: ValidationError, model: type[BaseModel], *, missing: str = "required") -> list[tuple[tuple, str]]:
     """(path, message) for every error in `exc`, `model` being the model that was validated."""
     out = []
-    for error in exc.errors(include_input=False, include_url=False):
+    for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         kind = error["type"]
         if loc and loc[-1] == "[key]":
@@ -31,11 +41,15 @@ def messages(exc: ValidationError, model: type[BaseModel], *, missing: str = "re
 
 
 def _message(error: dict[str, Any]) -> str:
-    message = error["msg"]
-    if NAME_PATTERN in message:
-        return NAME_RULE
-    message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
+    # Only the input's type is looked at, never its value: it may be a secret somebody pasted.
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if pattern in PATTERN_RULES:
+        return PATTERN_RULES[pattern]
+    message = error["msg"].removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    if error["type"] == "string_type" and isinstance(error.get("input"), bool):
+        message += "; YAML reads this value as bool, quote it"
+    return message
 
 
 def _unknown_field(model: type[BaseModel], loc: tuple) -> str:

@@ -65,7 +65,10 @@ def load_yaml(file: Path, display: str) -> tuple[Document | None, list[Problem]]
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(display, 1, 1, "yaml", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        before = exc.object[: exc.start].decode("utf-8", errors="replace")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        return None, [Problem(display, line, column, "yaml", f"not UTF-8 text ({exc.reason})")]
     except OSError as exc:
         return None, [Problem(display, 1, 1, "yaml", f"cannot be read: {exc.strerror}")]
     return parse_yaml(text, display)
@@ -79,9 +82,15 @@ def parse_yaml(text: str, display: str) -> tuple[Document | None, list[Problem]]
     try:
         root = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
+        message = f"syntax error: {exc.problem or exc.context}"
         mark = exc.problem_mark or exc.context_mark
+        if exc.context and exc.context_mark is not None:
+            message += f" ({exc.context})"
+            if mark is None or mark.line >= len(text.splitlines()):
+                # libyaml noticed only at the end of the file; the unclosed bracket is where the mistake is.
+                mark = exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [Problem(display, line, column, "yaml", f"syntax error: {exc.problem or exc.context}")]
+        return None, [Problem(display, line, column, "yaml", message)]
     except yaml.YAMLError as exc:
         return None, [Problem(display, 1, 1, "yaml", f"syntax error: {exc}")]
     marks: dict[Path_, Mark] = {(): (1, 1, 1, 1)}

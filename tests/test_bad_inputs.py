@@ -134,23 +134,11 @@ def non_utf8_estate(tmp_path: Path) -> Path:
     return root
 
 
-def test_non_utf8_file_is_reported_alone(tmp_path, monkeypatch):
-    root = non_utf8_estate(tmp_path)
-    monkeypatch.chdir(root)
-    [problem] = problems_of(root).problems
-    assert (problem.file, problem.field, problem.message) == (
-        "platform-cloud/dev/platform.yaml",
-        "yaml",
-        "not UTF-8 text (invalid continuation byte at byte 34)",
-    )
-
-
-@pytest.mark.xfail(strict=True, reason="a non-UTF-8 byte is always reported at 1:1, not at its line and column")
-def test_non_utf8_file_is_reported_at_the_bad_byte(tmp_path, monkeypatch):
+def test_non_utf8_file_is_reported_alone_at_the_bad_byte(tmp_path, monkeypatch):
     root = non_utf8_estate(tmp_path)
     monkeypatch.chdir(root)
     assert [str(p) for p in problems_of(root).problems] == [
-        "platform-cloud/dev/platform.yaml:2:17: yaml: not UTF-8 text (invalid continuation byte at byte 34)"
+        "platform-cloud/dev/platform.yaml:2:17: yaml: not UTF-8 text (invalid continuation byte)"
     ]
 
 

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.base import ContractSpec
 
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+HEALTH_PATH_PATTERN = r"^/"
 PORT_PLACEHOLDER = "{port}"
 
 
@@ -17,7 +19,7 @@ class Health(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
 
-    http: Annotated[str, StringConstraints(pattern=r"^/")] | None = Field(
+    http: Annotated[str, StringConstraints(pattern=HEALTH_PATH_PATTERN)] | None = Field(
         None, description="Path probed with GET on each replica's port."
     )
     timeout_seconds: int = Field(30, ge=1, le=600, description="How long a new replica may take to become healthy.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from contracts import KINDS
+from adapters import registry
 from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import find_estate, load_estate
 
@@ -77,17 +78,42 @@ def test_instance_folder_without_platform_yaml(estate_copy):
     assert problem.message == "missing: every instance folder needs a platform.yaml"
 
 
-def test_a_provider_switch_takes_its_default_region(estate_copy):
-    eco = estate_copy / "ecosystem.yaml"
-    eco.write_text(eco.read_text().replace("  local:\n    default_region: local\n", "  local:\n    default_region: local\n  onprem:\n    default_region: dc-1\n"))
+@pytest.fixture
+def onprem_provider(tmp_path, monkeypatch):
+    """A second provider, registered as an outside package would be."""
+    package = tmp_path / "site" / "onprem_adapter"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('PROVIDER = "onprem"\nSUPPORTED_CONTRACTS = frozenset()\n')
+    monkeypatch.syspath_prepend(str(package.parent))
+    registry.register("onprem", "onprem_adapter")
+    yield
+    registry.unregister("onprem")
+
+
+def enable_onprem(estate: Path) -> None:
+    eco = estate / "ecosystem.yaml"
+    eco.write_text(eco.read_text().replace("    default_region: local\n", "    default_region: local\n  onprem:\n    default_region: dc-1\n"))
+
+
+def test_a_provider_switch_is_one_line_taking_its_default_region(estate_copy, onprem_provider):
+    enable_onprem(estate_copy)
+    env = estate_copy / "platform-cloud" / "dev" / "environment.yaml"
+    env.write_text(env.read_text() + "provider: onprem\n")
+    dev = load_estate(estate_copy, ["dev"]).platform("dev")
+    assert (dev.spec.provider, dev.spec.region) == ("onprem", "dc-1")
+    assert dev.origin(("region",)).line == 10 and dev.origin(("region",)).file.endswith("ecosystem.yaml")
+
+
+def test_an_unregistered_provider_is_refused_where_it_is_named(estate_copy):
+    enable_onprem(estate_copy)
     env = estate_copy / "platform-cloud" / "dev" / "environment.yaml"
     env.write_text(env.read_text() + "provider: onprem\n")
     with pytest.raises(EstateInvalid) as info:
         load_estate(estate_copy, ["dev"])
-    # No onprem adapter is registered yet: the switch is refused where it was written, naming what exists.
-    [problem] = info.value.problems
-    assert problem.file.endswith("dev/environment.yaml") and problem.field == "provider"
-    assert problem.message == "unknown provider 'onprem' (known: local)"
+    assert [(Path(p.file).name, p.line, p.field, p.message) for p in info.value.problems] == [
+        ("ecosystem.yaml", 9, "providers.onprem", "unknown provider 'onprem' (known: local)"),
+        ("environment.yaml", 7, "provider", "unknown provider 'onprem' (known: local)"),
+    ]
 
 
 def test_find_estate_accepts_a_root_or_an_instance_folder(shipped):
