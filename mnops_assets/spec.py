@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contracts import CONTRACTS, ContractSpec, ResourceName, Tags
 from contracts.compute.v1 import ComputeV1
@@ -40,6 +40,32 @@ class Drift(_Frozen):
     )
 
 
+HookEvent = Literal["pre-plan", "pre-apply", "post-apply", "on-rollback", "on-drift"]
+HOOK_EVENTS: tuple[str, ...] = HookEvent.__args__  # type: ignore[attr-defined]
+
+
+class Hook(_Frozen):
+    """A command (or a Python callable) run at lifecycle events with the event as JSON on stdin.
+
+    A failing `pre-*` hook stops the deploy before anything changes; later hooks' failures are reported and audited.
+    """
+
+    on: list[HookEvent] = Field(min_length=1, description="Events that run the hook.")
+    command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        None, min_length=1, description="Program and arguments, run in the estate folder."
+    )
+    python: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = Field(
+        None, description="'package.module:function' called with the event (a dict); a false result or an error fails."
+    )
+    timeout_seconds: int = Field(60, ge=1, le=3600, description="The hook is killed after this long, and fails.")
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> Hook:
+        if (self.command is None) == (self.python is None):
+            raise ValueError("give exactly one of command or python")
+        return self
+
+
 class PlatformSpec(_Frozen):
     """One platform instance, fully resolved."""
 
@@ -53,6 +79,7 @@ class PlatformSpec(_Frozen):
     drift: Drift = Field(default_factory=Drift)
     protect: bool = Field(False, description="Refuse to destroy the platform unless forced.")
     resources: dict[ResourceName, Resource] = Field(default_factory=dict, description="Resources by name.")
+    hooks: dict[ResourceName, Hook] = Field(default_factory=dict, description="Lifecycle hooks by name.")
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON form: equal for equal specs, whatever the files' layout."""

@@ -1,0 +1,283 @@
+"""`mnops` commands that change or read deployed state: plan, deploy, drift, history, rollback, destroy, audit, unlock.
+
+Exit codes follow `terraform plan -detailed-exitcode` where a diff is the answer: 0 nothing to do, 2 changes (or
+drift) found, 1 an error; every other command exits 0 on success and 1 on failure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contracts.errors import MnopsError
+from mnops_assets.cli import DEFAULT_ESTATE, EstateOption, Format, FormatOption, _guard, _json, _load, app, err, out
+from mnops_assets.engine import audit as audit_trail
+from mnops_assets.engine.apply import DeployResult, Engine
+from mnops_assets.engine.errors import AuditBroken
+from mnops_assets.engine.plan import SYMBOLS, Action, Change, Plan
+from mnops_assets.engine.runtime import open_engine
+from mnops_assets.estate import Estate, ResolvedPlatform, find_estate
+
+WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for another deploy of the same platform to finish.")]
+InstanceArgument = Annotated[str, typer.Argument(help="Instance name (its folder under platform-cloud/).")]
+SECRET_FIELDS = {"value_hmac"}
+
+
+def _estate_and_engine(estate_path: Path, instances: list[str] | None) -> tuple[Estate, Engine]:
+    root, _ = _guard(find_estate, estate_path)
+    estate = _load(root, instances)
+    return estate, open_engine(estate)
+
+
+def _fail(exc: MnopsError, code: int = 1) -> None:
+    err.print(f"error: {exc}", markup=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def plan(
+    instance: InstanceArgument,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show what a deploy would change. Exit 0: no changes; 2: changes; 1: error."""
+    estate, engine = _estate_and_engine(estate_path, [instance])
+    platform = estate.platform(instance)
+    try:
+        result = engine.plan(platform.spec)
+    except MnopsError as exc:
+        _fail(exc)
+    if fmt is Format.json:
+        _json(result.to_dict())
+    else:
+        _print_plan(result, platform)
+    raise typer.Exit(2 if result.changed else 0)
+
+
+@app.command()
+def deploy(
+    instance: Annotated[str | None, typer.Argument(help="Instance to deploy.", show_default=False)] = None,
+    all_instances: Annotated[bool, typer.Option("--all", help="Deploy every instance of the estate.")] = False,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    wait: WaitOption = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Plan and apply one instance (or --all): health-checked, rolled back automatically on failure."""
+    if (instance is None) == (not all_instances):
+        err.print("error: name one INSTANCE or pass --all")
+        raise typer.Exit(2)
+    estate, engine = _estate_and_engine(estate_path, None if all_instances else [instance])
+    results: list[dict[str, Any]] = []
+    failed = False
+    for platform in estate.platforms.values():
+        try:
+            result = engine.deploy(platform.spec, wait=wait)
+            results.append(_deploy_row(result))
+            if fmt is Format.table and result.changed:
+                _print_plan(result.plan, platform)
+        except MnopsError as exc:
+            failed = True
+            results.append({"instance": platform.name, "result": "failed", "error": str(exc)})
+            err.print(f"error: {exc}", markup=False)
+    if fmt is Format.json:
+        _json({"deployed": results, "failed": failed})
+    else:
+        table = Table(title="deploy")
+        for column in ("instance", "result", "version", "steps", "config hash"):
+            table.add_column(column)
+        for row in results:
+            table.add_row(
+                row["instance"], row["result"], str(row.get("version") or ""), str(row.get("steps", "")), row.get("config_hash", "")[:12]
+            )
+        out.print(table)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def drift(
+    instance: Annotated[str | None, typer.Argument(help="Instance (default: every deployed one).")] = None,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Observe once and diff against the last applied state. Exit 0: in sync; 2: drift found; 1: error."""
+    estate, engine = _estate_and_engine(estate_path, None if instance is None else [instance])
+    report = []
+    for platform in estate.platforms.values():
+        if engine.store.latest_version(platform.name) is None:
+            continue
+        try:
+            drifted = engine.drift(platform.spec)
+        except MnopsError as exc:
+            _fail(exc)
+        report.append({"instance": platform.name, "drift": [s.to_dict() for s in drifted]})
+        if fmt is Format.table:
+            if drifted:
+                _print_steps(drifted, platform)
+            else:
+                out.print(f"{platform.name}: in sync")
+    if fmt is Format.json:
+        _json({"platforms": report})
+    raise typer.Exit(2 if any(entry["drift"] for entry in report) else 0)
+
+
+@app.command()
+def history(
+    instance: InstanceArgument,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Every version deployed: number, config hash, contract versions, time, who."""
+    _, engine = _estate_and_engine(estate_path, [instance])
+    versions = engine.store.versions(instance)
+    if fmt is Format.json:
+        _json([{k: v for k, v in vars(ver).items() if k != "spec"} for ver in versions])
+        return
+    table = Table(title=f"{instance}: {len(versions)} version(s)")
+    for column in ("version", "config hash", "resources", "contracts", "when", "who", "note"):
+        table.add_column(column)
+    for ver in versions:
+        contracts = ", ".join(sorted(set(ver.contracts.values())))
+        table.add_row(
+            str(ver.version), ver.config_hash[:12], str(len(ver.resources)), contracts, ver.created_at[:19],
+            f"{ver.created_by}@{ver.host}", ver.note,
+        )
+    out.print(table)
+
+
+@app.command()
+def rollback(
+    instance: InstanceArgument,
+    to: Annotated[int | None, typer.Option("--to", help="Version to return to (default: the one before the newest).")] = None,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    wait: WaitOption = False,
+) -> None:
+    """Deploy an earlier version's spec again, as a new version."""
+    estate, engine = _estate_and_engine(estate_path, [instance])
+    try:
+        result = engine.rollback(estate.platform(instance).spec, to, wait=wait)
+    except MnopsError as exc:
+        _fail(exc)
+    version = result.version.version if result.version else "unchanged"
+    out.print(f"{instance}: rolled back ({result.plan.counts()}); now version {version}")
+
+
+@app.command()
+def destroy(
+    instance: InstanceArgument,
+    force: Annotated[bool, typer.Option("--force", help="Destroy even a platform marked protect: true.")] = False,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    wait: WaitOption = False,
+) -> None:
+    """Delete every resource of an instance, dependents first."""
+    estate, engine = _estate_and_engine(estate_path, [instance])
+    try:
+        result = engine.destroy(estate.platform(instance).spec, force=force, wait=wait)
+    except MnopsError as exc:
+        _fail(exc)
+    out.print(f"{instance}: destroyed {result.plan.counts()['delete']} resource(s)")
+
+
+@app.command()
+def unlock(instance: InstanceArgument, estate_path: EstateOption = Path(DEFAULT_ESTATE)) -> None:
+    """Break a platform's lock left by a process that died on another host (locks of this host heal themselves)."""
+    _, engine = _estate_and_engine(estate_path, [instance])
+    lock = engine.store.lock_of(instance)
+    if lock is None:
+        out.print(f"{instance}: not locked")
+        return
+    engine.store.release_lock(instance, lock.deploy_id)
+    engine.store.finish_deploy(lock.deploy_id, "crashed", f"lock broken by {engine.actor}")
+    audit_trail.record(engine.store, "lock.broken", instance, {"deploy_id": lock.deploy_id, "holder": lock.holder}, engine.actor)
+    out.print(f"{instance}: lock of {lock.holder} (deploy {lock.deploy_id}) broken")
+
+
+@app.command("audit")
+def audit_command(
+    target: Annotated[str | None, typer.Argument(help="An instance to list, or `verify` to check the chain.")] = None,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List audit events (CloudEvents 1.0), or `mnops audit verify`: exit 1 if a record was altered or removed."""
+    _, engine = _estate_and_engine(estate_path, [] if target in (None, "verify") else [target])
+    if target == "verify":
+        problems = audit_trail.verify(engine.store)
+        for problem in problems:
+            err.print(problem, markup=False)
+        count = len(audit_trail.records(engine.store))
+        if problems:
+            _fail(AuditBroken(f"audit trail broken: {len(problems)} problem(s) in {count} record(s)"))
+        out.print(f"audit trail intact: {count} record(s) verified")
+        return
+    records = audit_trail.records(engine.store, target)
+    if fmt is Format.json:
+        _json([r.event | {"mnopsseq": r.seq, "mnopshash": r.hash} for r in records])
+        return
+    table = Table(title=f"audit: {len(records)} event(s)")
+    for column in ("seq", "time", "subject", "type", "by", "summary"):
+        table.add_column(column)
+    for rec in records:
+        data = rec.event["data"]
+        summary = data.get("error") or data.get("resource") or data.get("note") or data.get("deploy_id", "")
+        table.add_row(str(rec.seq), rec.event["time"][:19], rec.platform or "", rec.type.removeprefix("io.mnops."), data["actor"], str(summary))
+    out.print(table)
+
+
+# -- rendering --------------------------------------------------------------------------------------------------------
+
+
+def _deploy_row(result: DeployResult) -> dict[str, Any]:
+    if result.version is None:
+        return {"instance": result.platform, "result": "no changes", "steps": 0, "config_hash": result.plan.config_hash}
+    return {
+        "instance": result.platform,
+        "result": "deployed",
+        "version": result.version.version,
+        "steps": len(result.plan.steps),
+        "config_hash": result.version.config_hash,
+        "deploy_id": result.deploy_id,
+    }
+
+
+def _print_plan(result: Plan, platform: ResolvedPlatform) -> None:
+    counts = result.counts()
+    summary = ", ".join(f"{counts[a.value]} to {a.value}" for a in Action)
+    if not result.changed:
+        out.print(f"{platform.name}: no changes ({len(result.unchanged)} resources up to date)")
+        return
+    out.print(f"{platform.name}: {summary} (config {result.config_hash[:12]})")
+    _print_steps(result.steps, platform)
+
+
+def _print_steps(steps: Any, platform: ResolvedPlatform) -> None:
+    for step in steps:
+        out.print(f"  {SYMBOLS[step.action]} {step.name} ({step.contract}): {step.reason}", markup=False)
+        for change in step.changes:
+            where = _where(platform, step.name, change)
+            out.print(f"      {change.field}: {_show(change, 'before')} -> {_show(change, 'after')}{where}", markup=False)
+
+
+def _show(change: Change, side: str) -> str:
+    value = getattr(change, side)
+    if value is None:
+        return "(none)"
+    if change.field in SECRET_FIELDS:
+        return f"hmac:{str(value)[:12]}"
+    return json.dumps(value)
+
+
+def _where(platform: ResolvedPlatform, resource: str, change: Change) -> str:
+    if change.cause != "config":
+        return "   (changed outside mnops)"
+    if change.field.startswith("tags."):
+        key = change.field[5:]
+        path: tuple[str, ...] = ("resources", resource, "tags", key)
+        if path not in platform.provenance:
+            path = ("tags", key)
+    else:
+        path = ("resources", resource, change.field)
+    origin = platform.origin(path)
+    return f"   {origin.file}:{origin.line}" if origin is not None else ""

@@ -1,0 +1,56 @@
+"""Errors of the deployment engine, each naming the platform and what to do next."""
+
+from __future__ import annotations
+
+from contracts.errors import MnopsError
+
+
+class PlatformLocked(MnopsError):
+    """Another deployment of the same platform holds its lock."""
+
+    def __init__(self, platform: str, holder: str, since: str, deploy_id: str) -> None:
+        self.platform = platform
+        self.holder = holder
+        super().__init__(
+            f"platform {platform!r} is being changed by {holder} since {since} (deploy {deploy_id}); "
+            "retry later, wait for it with --wait, or, if that process is gone from another host, run "
+            f"`mnops unlock {platform}`"
+        )
+
+
+class DeployFailed(MnopsError):
+    """A deployment failed and was rolled back (or the rollback failed too: see `rolled_back`)."""
+
+    def __init__(self, platform: str, reason: str, *, rolled_back: bool, rollback_error: str | None = None) -> None:
+        self.platform = platform
+        self.reason = reason
+        self.rolled_back = rolled_back
+        outcome = "rolled back to the last good version" if rolled_back else f"ROLLBACK FAILED: {rollback_error}"
+        super().__init__(f"deploy of {platform!r} failed: {reason}; {outcome}")
+
+
+class GovernanceRefused(MnopsError):
+    """Unwaived error-severity governance findings: nothing was touched."""
+
+    def __init__(self, platform: str, findings: list[str]) -> None:
+        self.platform = platform
+        self.findings = findings
+        listed = "\n".join(f"  {f}" for f in findings)
+        super().__init__(f"deploy of {platform!r} refused by governance ({len(findings)} error finding(s)):\n{listed}")
+
+
+class ProtectedPlatform(MnopsError):
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+        super().__init__(f"platform {platform!r} is marked protect: true; destroying it needs --force")
+
+
+class UnknownVersion(MnopsError):
+    def __init__(self, platform: str, version: int | None, known: list[int]) -> None:
+        what = f"version {version}" if version is not None else "a version to return to"
+        listed = ", ".join(map(str, known)) or "none"
+        super().__init__(f"platform {platform!r} has no {what} (applied versions: {listed})")
+
+
+class AuditBroken(MnopsError):
+    """The audit chain does not verify: a record was altered or removed."""

@@ -1,0 +1,222 @@
+"""The planner: desired spec x observed resources x last applied state -> ordered steps with a readable diff.
+
+Observation is the source of truth for what exists (found by identity tags), so a plan made after a crash still sees
+what the crashed run created. Last-applied state tells a change made in YAML from a change made outside (drift), and
+makes muted fields (`drift.ignore`) stay muted until the YAML itself changes them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from adapters.base import Adapter, Desired, Observed, ResourceKey
+from mnops_assets.engine.state import ResourceRecord
+from mnops_assets.spec import PlatformSpec
+
+MISSING: Any = None
+DELETED_OUTSIDE = "deleted outside mnops since the last apply"
+UNDECLARED = "carries this platform's tags but is not declared"
+CHANGED_OUTSIDE = "changed outside mnops"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+    cause: str
+    """'config': the YAML asks for something new; 'drift': changed outside mnops since the last apply."""
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Action
+    name: str
+    contract: str
+    reason: str
+    changes: tuple[Change, ...] = ()
+    desired: Desired | None = None
+    current: Observed | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "resource": self.name,
+            "contract": self.contract,
+            "reason": self.reason,
+            "changes": [
+                {"field": c.field, "before": c.before, "after": c.after, "cause": c.cause} for c in self.changes
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    platform: str
+    config_hash: str
+    steps: tuple[Step, ...]
+    unchanged: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps)
+
+    def counts(self) -> dict[str, int]:
+        return {action.value: sum(1 for s in self.steps if s.action is action) for action in Action}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "config_hash": self.config_hash,
+            "changed": self.changed,
+            "counts": self.counts(),
+            "steps": [s.to_dict() for s in self.steps],
+            "unchanged": list(self.unchanged),
+        }
+
+
+def desired_resources(spec: PlatformSpec) -> dict[str, Desired]:
+    return {
+        name: Desired.build(ResourceKey(spec.name, name), resource, spec.tags, spec.region)
+        for name, resource in spec.resources.items()
+    }
+
+
+def make_plan(
+    platform: str,
+    spec: PlatformSpec | None,
+    observed: Mapping[str, Observed],
+    last: Mapping[str, ResourceRecord],
+    adapter: Adapter,
+    previous: PlatformSpec | None = None,
+) -> Plan:
+    """Steps that turn `observed` into `spec` (None plans a destroy), creates and updates in dependency order first,
+    deletes last in reverse dependency order (`previous`, the last applied spec, orders resources no longer declared)."""
+    desired = desired_resources(spec) if spec is not None else {}
+    muted = spec.drift.ignore if spec is not None else []
+    steps: list[Step] = []
+    unchanged: list[str] = []
+    for name in _dependency_order(spec) if spec is not None else []:
+        want = desired[name]
+        have = observed.get(name)
+        if have is None:
+            reason = DELETED_OUTSIDE if name in last else "new"
+            steps.append(Step(Action.CREATE, name, want.contract, reason, desired=want))
+            continue
+        driver = adapter.driver(want.contract)
+        if have.contract != want.contract:
+            reason = f"contract changes from {have.contract} to {want.contract}"
+            steps.append(Step(Action.REPLACE, name, want.contract, reason, desired=want, current=have))
+            continue
+        changes = _diff(name, driver.desired_fields(want), dict(want.tags), have, last.get(name), muted)
+        if not changes:
+            unchanged.append(name)
+            continue
+        immutable = sorted({c.field for c in changes} & driver.immutable)
+        if immutable:
+            reason = f"{', '.join(immutable)} cannot change in place"
+            steps.append(Step(Action.REPLACE, name, want.contract, reason, tuple(changes), want, have))
+        else:
+            drifted = all(c.cause == "drift" for c in changes)
+            reason = CHANGED_OUTSIDE if drifted else "changed in YAML"
+            steps.append(Step(Action.UPDATE, name, want.contract, reason, tuple(changes), want, have))
+    for name in _delete_order([n for n in observed if n not in desired], previous):
+        have = observed[name]
+        reason = "no longer declared" if name in last else UNDECLARED
+        steps.append(Step(Action.DELETE, name, have.contract, reason, current=have))
+    config_hash = spec.config_hash() if spec is not None else ""
+    return Plan(platform, config_hash, tuple(steps), tuple(sorted(unchanged)))
+
+
+def _diff(
+    name: str,
+    want_fields: dict[str, Any],
+    want_tags: dict[str, str],
+    have: Observed,
+    last: ResourceRecord | None,
+    muted: list[str],
+) -> list[Change]:
+    changes = []
+    pairs = [(key, want_fields.get(key, MISSING), have.fields.get(key, MISSING)) for key in sorted(want_fields)]
+    for key in sorted(set(want_tags) | set(have.tags)):
+        pairs.append((f"tags.{key}", want_tags.get(key, MISSING), have.tags.get(key, MISSING)))
+    for key, after, before in pairs:
+        if after == before:
+            continue
+        applied = _last_value(last, key)
+        from_yaml = last is None or applied != after
+        if not from_yaml and _muted(name, key, muted):
+            continue
+        changes.append(Change(key, before, after, "config" if from_yaml else "drift"))
+    return changes
+
+
+def _last_value(last: ResourceRecord | None, key: str) -> Any:
+    if last is None:
+        return MISSING
+    if key.startswith("tags."):
+        return last.tags.get(key[5:], MISSING)
+    return last.fields.get(key, MISSING)
+
+
+def _muted(name: str, key: str, muted: list[str]) -> bool:
+    """`drift.ignore` entries are RESOURCE.FIELD with `*` for any resource; `api.tags` mutes every tag of api."""
+    for entry in muted:
+        resource, _, pattern = entry.partition(".")
+        if fnmatch.fnmatchcase(name, resource) and (key == pattern or key.startswith(pattern + ".")):
+            return True
+    return False
+
+
+def _dependency_order(spec: PlatformSpec) -> list[str]:
+    """Resources with their dependencies first; ties broken by name so plans are deterministic."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in sorted(spec.resources[name].depends_on):
+            if dep in spec.resources:
+                visit(dep)
+        order.append(name)
+
+    for name in sorted(spec.resources):
+        visit(name)
+    return order
+
+
+def _delete_order(names: list[str], previous: PlatformSpec | None) -> list[str]:
+    """Dependents before what they depend on, as the last applied spec declared them; unknown ones by name."""
+    known = _dependency_order(previous) if previous is not None else []
+    rank = {name: index for index, name in enumerate(known)}
+    return sorted(names, key=lambda n: (-rank.get(n, -1), n))
+
+
+def drift_steps(plan: Plan) -> list[Step]:
+    """The part of a plan that undoes changes made outside mnops, each step keeping only its drifted fields."""
+    found = []
+    for step in plan.steps:
+        drifted = tuple(c for c in step.changes if c.cause == "drift")
+        if step.action is Action.CREATE and step.reason == DELETED_OUTSIDE:
+            found.append(step)
+        elif step.action is Action.DELETE and step.reason == UNDECLARED:
+            found.append(step)
+        elif drifted:
+            found.append(replace(step, reason=CHANGED_OUTSIDE, changes=drifted))
+    return found

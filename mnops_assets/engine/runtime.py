@@ -1,0 +1,41 @@
+"""Wiring for one estate: where its state lives, which database, which adapters with which settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from adapters import registry
+from adapters.base import Adapter
+from mnops_assets.engine.apply import Engine
+from mnops_assets.engine.state import STATE_URL_ENV, StateStore
+from mnops_assets.estate import Estate
+
+HOME_ENV = "MNOPS_HOME"
+
+
+def home(estate: Estate) -> Path:
+    """The folder for state and local resources: MNOPS_HOME, or `.mnops/` beside the estate folder."""
+    return Path(os.environ.get(HOME_ENV) or estate.root.parent / ".mnops").absolute()
+
+
+def state_url(estate: Estate) -> str:
+    """MNOPS_STATE_URL, else ecosystem.yaml's `state.url`, else SQLite in the home folder."""
+    return os.environ.get(STATE_URL_ENV) or estate.ecosystem.state.url or f"sqlite:///{home(estate) / 'state.db'}"
+
+
+def open_engine(estate: Estate) -> Engine:
+    store = StateStore(state_url(estate))
+    adapters: dict[str, Adapter] = {}
+
+    def adapter_for(provider: str) -> Adapter:
+        if provider not in adapters:
+            configured = estate.ecosystem.providers.get(provider)
+            settings: dict[str, object] = dict(configured.settings) if configured else {}
+            if provider == "local":
+                # The embedded provider keeps its resources beside the state, wherever the command runs from.
+                settings.setdefault("root", str(home(estate) / "local"))
+            adapters[provider] = registry.create_adapter(provider, **settings)
+        return adapters[provider]
+
+    return Engine(store, adapter_for, hooks_cwd=estate.root)

@@ -1,0 +1,452 @@
+"""The state store: last-applied resources, versions, deploy journal, locks and the audit chain, in one database.
+
+SQLAlchemy Core over SQLite by default (`.mnops/state.db`) or PostgreSQL (`MNOPS_STATE_URL`). Every write is its own
+short transaction, so a process killed at any instant leaves the store consistent up to its last completed step.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+STATE_URL_ENV = "MNOPS_STATE_URL"
+
+metadata = MetaData()
+
+resources_table = Table(
+    "mnops_resources",
+    metadata,
+    Column("platform", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("contract", String(64), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+versions_table = Table(
+    "mnops_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(64), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("contracts", Text, nullable=False),
+    Column("resources", Text, nullable=False),
+    Column("deploy_id", String(36), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("host", String(200), nullable=False),
+    UniqueConstraint("platform", "version", name="uq_mnops_versions_platform_version"),
+)
+
+deploys_table = Table(
+    "mnops_deploys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("platform", String(64), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("started_by", String(200), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("error", Text),
+)
+
+journal_table = Table(
+    "mnops_journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deploy_id", String(36), nullable=False, index=True),
+    Column("platform", String(64), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("resource", String(64), nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+locks_table = Table(
+    "mnops_locks",
+    metadata,
+    Column("platform", String(64), primary_key=True),
+    Column("deploy_id", String(36), nullable=False),
+    Column("holder", String(300), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", String(40), nullable=False),
+)
+
+audit_table = Table(
+    "mnops_audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(64), index=True),
+    Column("type", String(100), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the hash and sequence number of the newest audit record, so removing records from the end shows too.
+audit_head_table = Table(
+    "mnops_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+GENESIS = "0" * 64
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who and where: recorded with every version, deploy, lock and audit event."""
+
+    user: str
+    host: str
+    pid: int
+
+    @classmethod
+    def current(cls) -> Actor:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.getuid())
+        return cls(user, socket.gethostname(), os.getpid())
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host} (pid {self.pid})"
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    platform: str
+    name: str
+    contract: str
+    resource_id: str
+    fields: dict[str, Any]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Version:
+    platform: str
+    version: int
+    config_hash: str
+    spec: dict[str, Any]
+    contracts: dict[str, str]
+    resources: dict[str, str]
+    deploy_id: str
+    note: str
+    created_at: str
+    created_by: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Lock:
+    platform: str
+    deploy_id: str
+    holder: str
+    host: str
+    pid: int
+    acquired_at: str
+
+
+def default_url(state_dir: Path) -> str:
+    return os.environ.get(STATE_URL_ENV) or f"sqlite:///{state_dir / 'state.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy own transactions, so BEGIN IMMEDIATE below takes the write lock up front.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # Readers of the audit head must not interleave with another writer: take the write lock at BEGIN.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class StateStore:
+    """All state of every platform: open one per process (it holds a connection pool)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- resources ---------------------------------------------------------------------------------------------------
+
+    def resources(self, platform: str) -> dict[str, ResourceRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(resources_table).where(resources_table.c.platform == platform)).all()
+        return {
+            row.name: ResourceRecord(
+                row.platform, row.name, row.contract, row.resource_id, json.loads(row.fields), json.loads(row.tags)
+            )
+            for row in rows
+        }
+
+    def put_resource(self, record: ResourceRecord) -> None:
+        values = {
+            "contract": record.contract,
+            "resource_id": record.resource_id,
+            "fields": _dump(record.fields),
+            "tags": _dump(record.tags),
+            "updated_at": now(),
+        }
+        key = (resources_table.c.platform == record.platform) & (resources_table.c.name == record.name)
+        with self.engine.begin() as conn:
+            if conn.execute(update(resources_table).where(key).values(**values)).rowcount == 0:
+                conn.execute(insert(resources_table).values(platform=record.platform, name=record.name, **values))
+
+    def drop_resource(self, platform: str, name: str) -> None:
+        key = (resources_table.c.platform == platform) & (resources_table.c.name == name)
+        with self.engine.begin() as conn:
+            conn.execute(delete(resources_table).where(key))
+
+    def platforms(self) -> list[str]:
+        """Every platform the store knows anything about (resources or versions)."""
+        with self.engine.connect() as conn:
+            names = set(conn.scalars(select(resources_table.c.platform).distinct()))
+            names |= set(conn.scalars(select(versions_table.c.platform).distinct()))
+        return sorted(names)
+
+    # -- versions ----------------------------------------------------------------------------------------------------
+
+    def versions(self, platform: str) -> list[Version]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(versions_table).where(versions_table.c.platform == platform).order_by(versions_table.c.version)
+            ).all()
+        return [_version(row) for row in rows]
+
+    def latest_version(self, platform: str) -> Version | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(versions_table)
+                .where(versions_table.c.platform == platform)
+                .order_by(versions_table.c.version.desc())
+                .limit(1)
+            ).first()
+        return _version(row) if row is not None else None
+
+    def record_version(
+        self,
+        platform: str,
+        config_hash: str,
+        spec: dict[str, Any],
+        contracts: dict[str, str],
+        resources: dict[str, str],
+        deploy_id: str,
+        actor: Actor,
+        note: str = "",
+    ) -> Version:
+        with self.engine.begin() as conn:
+            latest = conn.scalar(select(func.max(versions_table.c.version)).where(versions_table.c.platform == platform))
+            number = (latest or 0) + 1
+            row = {
+                "platform": platform,
+                "version": number,
+                "config_hash": config_hash,
+                "spec": _dump(spec),
+                "contracts": _dump(contracts),
+                "resources": _dump(resources),
+                "deploy_id": deploy_id,
+                "note": note,
+                "created_at": now(),
+                "created_by": actor.user,
+                "host": actor.host,
+            }
+            conn.execute(insert(versions_table).values(**row))
+        return Version(**{**row, "spec": spec, "contracts": contracts, "resources": resources})
+
+    # -- deploys and their journal -----------------------------------------------------------------------------------
+
+    def start_deploy(self, deploy_id: str, platform: str, kind: str, config_hash: str, actor: Actor) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(deploys_table).values(
+                    id=deploy_id,
+                    platform=platform,
+                    kind=kind,
+                    status="running",
+                    config_hash=config_hash,
+                    started_at=now(),
+                    started_by=actor.user,
+                    host=actor.host,
+                    pid=actor.pid,
+                )
+            )
+
+    def finish_deploy(self, deploy_id: str, status: str, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deploys_table)
+                .where(deploys_table.c.id == deploy_id)
+                .values(status=status, finished_at=now(), error=error)
+            )
+
+    def deploys(self, platform: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deploys_table).where(deploys_table.c.platform == platform).order_by(deploys_table.c.started_at)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    def journal(
+        self, deploy_id: str, platform: str, step: int, action: str, resource: str, phase: str, detail: str = ""
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(journal_table).values(
+                    deploy_id=deploy_id,
+                    platform=platform,
+                    step=step,
+                    action=action,
+                    resource=resource,
+                    phase=phase,
+                    at=now(),
+                    detail=detail,
+                )
+            )
+
+    def journal_of(self, deploy_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(journal_table).where(journal_table.c.deploy_id == deploy_id).order_by(journal_table.c.id)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    # -- locks -------------------------------------------------------------------------------------------------------
+
+    def try_lock(self, platform: str, deploy_id: str, actor: Actor) -> Lock | None:
+        """Take the platform's lock; return None if taken, or the current holder's lock if someone else has it."""
+        row = {
+            "platform": platform,
+            "deploy_id": deploy_id,
+            "holder": str(actor),
+            "host": actor.host,
+            "pid": actor.pid,
+            "acquired_at": now(),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(locks_table).values(**row))
+            return None
+        except IntegrityError:
+            holder = self.lock_of(platform)
+            # Released between our insert and our read: report it as free-but-lost so the caller simply retries.
+            return holder or Lock(platform, "", "nobody", "", 0, "")
+
+    def lock_of(self, platform: str) -> Lock | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(locks_table).where(locks_table.c.platform == platform)).first()
+        return Lock(**row._mapping) if row is not None else None
+
+    def release_lock(self, platform: str, deploy_id: str) -> bool:
+        """Release the lock if `deploy_id` holds it; True if it did."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(locks_table).where((locks_table.c.platform == platform) & (locks_table.c.deploy_id == deploy_id))
+            )
+        return result.rowcount == 1
+
+    # -- audit rows (the chain itself is built in audit.py) ------------------------------------------------------------
+
+    @contextmanager
+    def audit_append(self) -> Iterator[tuple[Any, str]]:
+        """A transaction holding the audit head: yields (connection, previous hash); the caller inserts and moves it."""
+        with self.engine.begin() as conn:
+            head = conn.execute(select(audit_head_table).where(audit_head_table.c.id == 1).with_for_update()).first()
+            if head is None:
+                conn.execute(insert(audit_head_table).values(id=1, seq=0, hash=GENESIS))
+                # PostgreSQL: two first writers race on the insert; the loser's transaction fails and is retried.
+                prev = GENESIS
+            else:
+                prev = head.hash
+            yield conn, prev
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _version(row: Any) -> Version:
+    return Version(
+        platform=row.platform,
+        version=row.version,
+        config_hash=row.config_hash,
+        spec=json.loads(row.spec),
+        contracts=json.loads(row.contracts),
+        resources=json.loads(row.resources),
+        deploy_id=row.deploy_id,
+        note=row.note,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        host=row.host,
+    )
+
+
+def new_deploy_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,299 @@
+"""Plan and apply on the real local provider: versions, no-op plans, deletes last, rollback on failure at every step,
+locking, destroy order, drift, hooks and the governance gate. Runs on SQLite and PostgreSQL state alike."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.local.adapter import LocalAdapter
+from mnops_assets.engine import audit
+from mnops_assets.engine.apply import Engine, Failpoints
+from mnops_assets.engine.errors import DeployFailed, GovernanceRefused, PlatformLocked, ProtectedPlatform, UnknownVersion
+from mnops_assets.engine.hooks import HookFailed
+from mnops_assets.engine.plan import Action, desired_resources
+from mnops_assets.engine.state import Actor
+from mnops_assets.spec import PlatformSpec
+
+MASTER_KEY = "d2hhdC1hLWxvdmVseS1kYXktdG8tdGVzdC1tbm9wcyE="  # 32 bytes, urlsafe base64: a Fernet key
+
+BASE = {
+    "name": "dev",
+    "template": "web-service",
+    "tier": "dev",
+    "provider": "local",
+    "region": "local",
+    "owner": "team-storefront",
+    "tags": {"service": "storefront"},
+    "resources": {
+        "assets": {"contract": "storage/v1", "versioning": True},
+        "jobs": {"contract": "queue/v1", "retention_seconds": 86400},
+        "api-key": {"contract": "secrets/v1", "from": "generate"},
+        "app-logs": {"contract": "logging/v1", "retention_days": 14, "depends_on": ["assets", "jobs"]},
+    },
+}
+
+
+def spec(changes: dict | None = None, **top) -> PlatformSpec:
+    """BASE with dotted-path changes (`{"resources.jobs.retention_seconds": 60}`; None removes) and top-level ones."""
+    data = copy.deepcopy(BASE) | top
+    for dotted, value in (changes or {}).items():
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return PlatformSpec.model_validate(data)
+
+
+@pytest.fixture
+def adapter(tmp_path):
+    local = LocalAdapter(root=tmp_path / "local", master_key=MASTER_KEY)
+    yield local
+    for platform in ("dev", "prod"):
+        for observed in local.observe(platform).values():
+            local.driver(observed.contract).delete(observed)
+    local.close()
+
+
+@pytest.fixture
+def engine(store, adapter, tmp_path):
+    return Engine(store, lambda provider: adapter, actor=Actor("tester", "host-t", 1), failpoints=Failpoints(), hooks_cwd=tmp_path)
+
+
+def test_first_deploy_creates_everything_and_records_version_1(engine, adapter):
+    result = engine.deploy(spec())
+    assert [s.action for s in result.plan.steps] == [Action.CREATE] * 4
+    assert [s.name for s in result.plan.steps].index("app-logs") == 3  # after what it depends on
+    assert result.version.version == 1 and result.version.config_hash == spec().config_hash()
+    assert set(adapter.observe("dev")) == {"assets", "jobs", "api-key", "app-logs"}
+    assert all(report.healthy for report in result.health.values())
+    assert set(engine.store.resources("dev")) == {"assets", "jobs", "api-key", "app-logs"}
+    [version] = engine.store.versions("dev")
+    assert version.contracts["jobs"] == "queue/v1" and version.created_by == "tester" and version.host == "host-t"
+
+
+def test_an_unchanged_redeploy_writes_nothing(engine):
+    engine.deploy(spec())
+    seqs = len(audit.records(engine.store))
+    deploys = len(engine.store.deploys("dev"))
+    result = engine.deploy(spec())
+    assert not result.changed and result.version is None
+    assert len(audit.records(engine.store)) == seqs and len(engine.store.deploys("dev")) == deploys
+    assert len(engine.store.versions("dev")) == 1
+
+
+def test_a_changed_value_plans_exactly_that_change(engine):
+    engine.deploy(spec())
+    plan = engine.plan(spec({"resources.jobs.retention_seconds": 3600}))
+    [step] = plan.steps
+    assert (step.action, step.name, step.reason) == (Action.UPDATE, "jobs", "changed in YAML")
+    assert [(c.field, c.before, c.after, c.cause) for c in step.changes] == [("retention_seconds", 86400, 3600, "config")]
+    result = engine.deploy(spec({"resources.jobs.retention_seconds": 3600}))
+    assert result.version.version == 2
+    assert engine.plan(spec({"resources.jobs.retention_seconds": 3600})).steps == ()
+
+
+def test_a_resource_no_longer_declared_is_deleted_last(engine, adapter):
+    engine.deploy(spec())
+    changed = copy.deepcopy(BASE)
+    del changed["resources"]["assets"]
+    changed["resources"]["app-logs"]["depends_on"] = ["jobs"]
+    changed["resources"]["cache"] = {"contract": "storage/v1"}
+    result = engine.deploy(PlatformSpec.model_validate(changed))
+    assert [(s.action, s.name) for s in result.plan.steps][-1] == (Action.DELETE, "assets")
+    journal = engine.store.journal_of(result.deploy_id)
+    assert [j["resource"] for j in journal if j["phase"] == "done"][-1] == "assets"
+    assert "assets" not in adapter.observe("dev") and "assets" not in engine.store.resources("dev")
+
+
+def v2_spec() -> PlatformSpec:
+    """A second version whose plan has every kind of step: update, update, create, delete (4 steps)."""
+    data = copy.deepcopy(BASE)
+    data["resources"]["jobs"]["retention_seconds"] = 3600
+    data["tags"]["release"] = "two"
+    del data["resources"]["api-key"]
+    data["resources"]["cache"] = {"contract": "storage/v1"}
+    return PlatformSpec.model_validate(data)
+
+
+def fingerprint(adapter, *, values: bool = True) -> dict:
+    """Each resource's contract, fields and tags; `values=False` leaves out secret value hashes."""
+    return {
+        name: (o.contract, {k: v for k, v in o.fields.items() if values or k != "value_hmac"}, dict(o.tags))
+        for name, o in sorted(adapter.observe("dev").items())
+    }
+
+
+def fingerprint_of(found: dict, *, values: bool) -> dict:
+    return {n: (c, {k: v for k, v in f.items() if values or k != "value_hmac"}, t) for n, (c, f, t) in found.items()}
+
+
+def test_the_v2_plan_has_several_kinds_of_step(engine):
+    engine.deploy(spec())
+    steps = [(s.action, s.name) for s in engine.plan(v2_spec()).steps]
+    assert steps == [
+        (Action.UPDATE, "assets"),  # the new platform tag
+        (Action.UPDATE, "jobs"),
+        (Action.UPDATE, "app-logs"),
+        (Action.CREATE, "cache"),
+        (Action.DELETE, "api-key"),
+    ]
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+@pytest.mark.parametrize("step", range(1, 6))
+def test_a_failure_at_any_step_rolls_back_to_the_last_good_version(engine, adapter, step, moment):
+    engine.deploy(spec())
+    good = fingerprint(adapter)
+    steps = engine.plan(v2_spec()).steps
+    engine.failpoints = Failpoints.parse(f"{moment}:{step}=fail")
+    with pytest.raises(DeployFailed, match=f"injected failure {moment} step {step}.*rolled back"):
+        engine.deploy(v2_spec())
+    # Deletes run last so that a failure before them loses nothing. A failure after a delete brings the resource
+    # back, but not its data: a generated secret gets a new value.
+    deleted_already = steps[step - 1].action is Action.DELETE and moment == "after"
+    assert fingerprint(adapter, values=not deleted_already) == fingerprint_of(good, values=not deleted_already)
+    assert [v.version for v in engine.store.versions("dev")] == [1]
+    assert engine.store.deploys("dev")[-1]["status"] == "rolled-back"
+    types = [r.type for r in audit.records(engine.store, "dev")]
+    assert types[-2:] == ["io.mnops.deploy.failed", "io.mnops.undo.succeeded"] or "io.mnops.undo.succeeded" in types
+    engine.failpoints = Failpoints()
+    assert engine.deploy(v2_spec()).version.version == 2
+
+
+def test_a_failed_first_deploy_leaves_nothing(engine, adapter):
+    engine.failpoints = Failpoints.parse("after:3=fail")
+    with pytest.raises(DeployFailed):
+        engine.deploy(spec())
+    assert adapter.observe("dev") == {} and engine.store.resources("dev") == {}
+    assert engine.store.versions("dev") == []
+
+
+def test_a_second_concurrent_deploy_fails_at_once(engine):
+    engine.store.try_lock("dev", "someone-else", Actor("bob", engine.actor.host, _live_pid()))
+    started = time.monotonic()
+    with pytest.raises(PlatformLocked, match=r"platform 'dev' is being changed by bob@host-t"):
+        engine.deploy(spec())
+    assert time.monotonic() - started < 2
+
+
+def test_wait_waits_for_the_other_deploy(engine):
+    engine.store.try_lock("dev", "someone-else", Actor("bob", engine.actor.host, _live_pid()))
+    threading.Timer(0.5, engine.store.release_lock, ("dev", "someone-else")).start()
+    assert engine.deploy(spec(), wait=True).version.version == 1
+
+
+def test_a_dead_processes_lock_is_broken_and_its_deploy_marked_crashed(engine):
+    engine.store.start_deploy("crashed-deploy", "dev", "deploy", "h", engine.actor)
+    engine.store.try_lock("dev", "crashed-deploy", Actor("tester", engine.actor.host, _dead_pid()))
+    assert engine.deploy(spec()).version.version == 1
+    statuses = {d["id"]: d["status"] for d in engine.store.deploys("dev")}
+    assert statuses["crashed-deploy"] == "crashed"
+    assert "io.mnops.deploy.crashed" in [r.type for r in audit.records(engine.store, "dev")]
+
+
+def test_rollback_returns_to_an_earlier_version_as_a_new_one(engine, adapter):
+    engine.deploy(spec())
+    first = fingerprint(adapter)
+    engine.deploy(v2_spec())
+    result = engine.rollback(v2_spec())
+    assert result.version.version == 3 and result.version.note == "rollback to version 1"
+    assert result.version.config_hash == spec().config_hash()
+    # api-key was deleted by version 2: version 1's resources are all back, but the generated value is a new one.
+    assert fingerprint(adapter, values=False) == fingerprint_of(first, values=False)
+    assert engine.rollback(v2_spec(), to=2).version.version == 4
+    with pytest.raises(UnknownVersion, match=r"no version 9 \(applied versions: 1, 2, 3, 4\)"):
+        engine.rollback(v2_spec(), to=9)
+
+
+def test_destroy_goes_dependents_first_and_respects_protect(engine, adapter):
+    engine.deploy(spec())
+    with pytest.raises(ProtectedPlatform):
+        engine.destroy(spec(protect=True))
+    result = engine.destroy(spec(protect=True), force=True)
+    names = [s.name for s in result.plan.steps]
+    assert names.index("app-logs") < names.index("assets") and names.index("app-logs") < names.index("jobs")
+    assert adapter.observe("dev") == {} and engine.store.resources("dev") == {}
+    assert engine.store.latest_version("dev").note == "destroyed"
+
+
+def test_drift_is_found_and_muted_fields_stay_muted(engine, adapter):
+    engine.deploy(spec(drift={"ignore": ["app-logs.retention_days"]}))
+    logs = adapter.observe("dev")["app-logs"]
+    jobs = adapter.observe("dev")["jobs"]
+    # Changes made behind the engine's back, with the provider's own driver:
+    adapter.driver("logging/v1").update(desired_resources(spec({"resources.app-logs.retention_days": 3}))["app-logs"], logs)
+    adapter.driver("queue/v1").update(desired_resources(spec({"resources.jobs.retention_seconds": 120}))["jobs"], jobs)
+    drifted = engine.drift(spec(drift={"ignore": ["app-logs.retention_days"]}))
+    assert [(s.name, [(c.field, c.before, c.after) for c in s.changes]) for s in drifted] == [
+        ("jobs", [("retention_seconds", 120, 86400)])
+    ]
+    assert "io.mnops.drift.detected" in [r.type for r in audit.records(engine.store, "dev")]
+
+
+def test_a_failing_pre_apply_hook_changes_nothing_and_is_audited(engine, adapter, tmp_path):
+    hooks = {"change-window": {"on": ["pre-apply"], "command": ["python", "-c", "import sys; sys.exit('window closed')"]}}
+    with pytest.raises(HookFailed, match="change-window: exit code 1: window closed"):
+        engine.deploy(spec(hooks=hooks))
+    assert adapter.observe("dev") == {}
+    [event] = [r.event for r in audit.records(engine.store, "dev") if r.type == "io.mnops.hook.failed"]
+    assert event["data"]["hook"] == "change-window" and event["data"]["exit_code"] == 1
+
+
+def test_post_apply_hooks_get_the_event_as_json(engine, tmp_path):
+    out = tmp_path / "events.jsonl"
+    script = f"import sys; open({str(out)!r}, 'a').write(sys.stdin.read() + '\\n')"
+    hooks = {"record": {"on": ["post-apply", "pre-apply"], "command": ["python", "-c", script]}}
+    engine.deploy(spec(hooks=hooks))
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["pre-apply", "post-apply"]
+    assert events[1]["platform"] == "dev" and events[1]["version"] == 1
+
+
+def test_a_hook_that_overruns_its_time_limit_is_killed(engine):
+    hooks = {"slow": {"on": ["pre-plan"], "command": ["python", "-c", "import time; time.sleep(30)"], "timeout_seconds": 1}}
+    started = time.monotonic()
+    with pytest.raises(HookFailed, match="timed out after 1 s"):
+        engine.deploy(spec(hooks=hooks))
+    assert time.monotonic() - started < 10
+
+
+def test_python_hooks_are_called_with_the_event(engine, tmp_path):
+    (tmp_path / "my_hooks.py").write_text("def refuse(event):\n    return event['platform'] != 'dev'\n")
+    with pytest.raises(HookFailed, match="refuse: exit code 1"):
+        engine.deploy(spec(hooks={"refuse": {"on": ["pre-apply"], "python": "my_hooks:refuse"}}))
+
+
+def test_the_governance_gate_refuses_before_anything_changes(engine, adapter):
+    engine.gate = lambda s: ["GL-TAG-001 error dev: missing tag cost-center (platform.yaml:4)"]
+    with pytest.raises(GovernanceRefused, match="GL-TAG-001"):
+        engine.deploy(spec())
+    assert adapter.observe("dev") == {}
+    assert [r.type for r in audit.records(engine.store, "dev")] == ["io.mnops.governance.refused"]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------------
+
+
+def _live_pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

@@ -1,0 +1,99 @@
+"""A deploy killed with SIGKILL at any step leaves state from which the next deploy converges, with no orphans.
+
+Each case runs the real `mnops deploy` in a child process that kills itself (a real SIGKILL, set through
+MNOPS_FAILPOINTS) just before or just after step k of a five-step plan, then deploys again normally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ECOSYSTEM = """\
+name: crash-estate
+providers:
+  local:
+    default_region: local
+defaults:
+  provider: local
+  owner: team-crash
+"""
+V1 = """\
+template: base
+tier: dev
+resources:
+  assets: {contract: storage/v1, versioning: true}
+  jobs: {contract: queue/v1, retention_seconds: 86400}
+  api-key: {contract: secrets/v1, from: generate}
+  app-logs: {contract: logging/v1, retention_days: 14, depends_on: [assets, jobs]}
+"""
+# Five steps: update assets (tags), update jobs, update app-logs (tags), create cache, delete api-key.
+V2 = """\
+template: base
+tier: dev
+tags: {release: two}
+resources:
+  assets: {contract: storage/v1, versioning: true}
+  jobs: {contract: queue/v1, retention_seconds: 3600}
+  cache: {contract: storage/v1}
+  app-logs: {contract: logging/v1, retention_days: 14, depends_on: [assets, jobs]}
+"""
+
+
+def write_estate(root: Path, platform: str) -> Path:
+    estate = root / "ecosystem"
+    files = {
+        "ecosystem.yaml": ECOSYSTEM,
+        "platform-templates/base.yaml": "description: empty base\n",
+        "platform-cloud/dev/platform.yaml": platform,
+    }
+    for relative, text in files.items():
+        path = estate / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return estate
+
+
+def mnops(estate: Path, *args: str, failpoints: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MNOPS_HOME": str(estate.parent / ".mnops"), "MNOPS_FAILPOINTS": failpoints}
+    env.pop("MNOPS_STATE_URL", None)
+    command = [sys.executable, "-m", "mnops_assets", *args, "--estate", str(estate)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_plan_under_test_has_five_steps(tmp_path):
+    estate = write_estate(tmp_path, V1)
+    assert mnops(estate, "deploy", "dev").returncode == 0
+    (estate / "platform-cloud/dev/platform.yaml").write_text(V2)
+    plan = json.loads(mnops(estate, "plan", "dev", "--format", "json").stdout)
+    assert [s["action"] for s in plan["steps"]] == ["update", "update", "update", "create", "delete"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["before", "after"])
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 5])
+def test_a_deploy_killed_at_any_step_converges_on_the_next(tmp_path, step, moment):
+    estate = write_estate(tmp_path, V1)
+    assert mnops(estate, "deploy", "dev").returncode == 0
+    (estate / "platform-cloud/dev/platform.yaml").write_text(V2)
+
+    killed = mnops(estate, "deploy", "dev", failpoints=f"{moment}:{step}=crash")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    again = mnops(estate, "deploy", "dev")
+    assert again.returncode == 0, again.stdout + again.stderr
+    plan = json.loads(mnops(estate, "plan", "dev", "--format", "json").stdout)
+    assert plan["changed"] is False, plan
+    assert sorted(plan["unchanged"]) == ["app-logs", "assets", "cache", "jobs"]  # api-key gone: nothing orphaned
+    history = json.loads(mnops(estate, "history", "dev", "--format", "json").stdout)
+    assert [v["version"] for v in history] == [1, 2]
+    assert mnops(estate, "audit", "verify").returncode == 0
+    events = json.loads(mnops(estate, "audit", "dev", "--format", "json").stdout)
+    assert "io.mnops.deploy.crashed" in [e["type"] for e in events]

@@ -1,0 +1,65 @@
+"""The state store, on SQLite and on the real PostgreSQL: resources, versions, deploys, journal, locks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mnops_assets.engine.state import Actor, ResourceRecord, StateStore
+
+ME = Actor("alice", "host-a", 4242)
+
+
+def record(name: str, retention: int = 30) -> ResourceRecord:
+    return ResourceRecord("dev", name, "logging/v1", f"/r/{name}", {"retention_days": retention}, {"team": "a"})
+
+
+def test_resources_are_written_replaced_and_dropped(store):
+    store.put_resource(record("logs"))
+    store.put_resource(record("logs", 60))
+    store.put_resource(record("audit"))
+    assert store.resources("dev")["logs"].fields == {"retention_days": 60}
+    assert sorted(store.resources("dev")) == ["audit", "logs"]
+    assert store.resources("prod") == {}
+    store.drop_resource("dev", "logs")
+    assert list(store.resources("dev")) == ["audit"]
+
+
+def test_versions_count_up_per_platform(store):
+    first = store.record_version("dev", "h1", {"name": "dev"}, {"logs": "logging/v1"}, {"logs": "/r/logs"}, "d1", ME)
+    second = store.record_version("dev", "h2", {"name": "dev"}, {}, {}, "d2", ME, note="second")
+    other = store.record_version("prod", "h3", {"name": "prod"}, {}, {}, "d3", ME)
+    assert (first.version, second.version, other.version) == (1, 2, 1)
+    assert [v.config_hash for v in store.versions("dev")] == ["h1", "h2"]
+    latest = store.latest_version("dev")
+    assert (latest.version, latest.note, latest.created_by, latest.host) == (2, "second", "alice", "host-a")
+    assert latest.contracts == {} and store.versions("dev")[0].resources == {"logs": "/r/logs"}
+    assert store.platforms() == ["dev", "prod"]
+
+
+def test_a_lock_is_held_by_one_deploy_at_a_time(store):
+    assert store.try_lock("dev", "deploy-1", ME) is None
+    holder = store.try_lock("dev", "deploy-2", replace(ME, pid=9))
+    assert holder is not None and holder.deploy_id == "deploy-1" and holder.holder == "alice@host-a (pid 4242)"
+    assert store.try_lock("prod", "deploy-3", ME) is None
+    assert not store.release_lock("dev", "deploy-2")
+    assert store.release_lock("dev", "deploy-1")
+    assert store.try_lock("dev", "deploy-2", ME) is None
+
+
+def test_deploys_and_their_journal(store):
+    store.start_deploy("d1", "dev", "deploy", "h1", ME)
+    store.journal("d1", "dev", 1, "create", "logs", "started")
+    store.journal("d1", "dev", 1, "create", "logs", "done")
+    store.finish_deploy("d1", "succeeded")
+    [deploy] = store.deploys("dev")
+    assert (deploy["status"], deploy["started_by"], deploy["pid"]) == ("succeeded", "alice", 4242)
+    assert [(j["step"], j["phase"]) for j in store.journal_of("d1")] == [(1, "started"), (1, "done")]
+
+
+def test_a_second_store_on_the_same_database_sees_everything(state_url, store):
+    store.put_resource(record("logs"))
+    other = StateStore(state_url)
+    try:
+        assert list(other.resources("dev")) == ["logs"]
+    finally:
+        other.close()
