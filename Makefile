@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint schema bench clean
+.PHONY: setup run stop test schema bench clean
 
 setup: $(STAMP)
 
@@ -14,9 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job: validate the shipped estate and print its summary.
-run: setup
-	$(BIN)/mnops validate ecosystem
+# The example estate reads two secrets from the environment (env:WAREHOUSE_PASSWORD, env:SMTP_PASSWORD). For the local
+# demo they are made once, at random, into a 0600 file under .mnops/, so repeated runs see the same values.
+EXAMPLE_SECRETS := .mnops/example-secrets.env
+
+$(EXAMPLE_SECRETS):
+	mkdir -p .mnops
+	umask 077; $(PYTHON) -c 'import secrets; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in ("WAREHOUSE_PASSWORD", "SMTP_PASSWORD")))' > $@
+
+# The main job: deploy every instance of the shipped estate to the embedded local provider, then summarise.
+run: setup $(EXAMPLE_SECRETS)
+	set -a; . ./$(EXAMPLE_SECRETS); set +a; $(BIN)/mnops deploy --all --estate ecosystem
+
+# Stop the local deployment: destroy every deployed instance (processes stopped, files removed).
+stop: setup
+	$(BIN)/mnops destroy --all --force --estate ecosystem
 
 test: setup
 	$(BIN)/lint-imports

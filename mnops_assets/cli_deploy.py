@@ -33,6 +33,17 @@ def _estate_and_engine(estate_path: Path, instances: list[str] | None) -> tuple[
     return estate, open_engine(estate)
 
 
+def _instance(instance: str, estate_path: Path) -> tuple[Path, str]:
+    """An instance named, or given as its folder (`ecosystem/platform-cloud/dev`, as the seed scripts pass it)."""
+    if "/" in instance or Path(instance).is_dir():
+        root, name = _guard(find_estate, Path(instance))
+        if name is None:
+            err.print(f"error: {instance} is an estate, not an instance folder")
+            raise typer.Exit(2)
+        return root, name
+    return estate_path, instance
+
+
 def _fail(exc: MnopsError, code: int = 1) -> None:
     err.print(f"error: {exc}", markup=False)
     raise typer.Exit(code)
@@ -45,6 +56,7 @@ def plan(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show what a deploy would change. Exit 0: no changes; 2: changes; 1: error."""
+    estate_path, instance = _instance(instance, estate_path)
     estate, engine = _estate_and_engine(estate_path, [instance])
     platform = estate.platform(instance)
     try:
@@ -60,7 +72,9 @@ def plan(
 
 @app.command()
 def deploy(
-    instance: Annotated[str | None, typer.Argument(help="Instance to deploy.", show_default=False)] = None,
+    instance: Annotated[
+        str | None, typer.Argument(help="Instance to deploy, by name or folder.", show_default=False)
+    ] = None,
     all_instances: Annotated[bool, typer.Option("--all", help="Deploy every instance of the estate.")] = False,
     estate_path: EstateOption = Path(DEFAULT_ESTATE),
     wait: WaitOption = False,
@@ -70,6 +84,8 @@ def deploy(
     if (instance is None) == (not all_instances):
         err.print("error: name one INSTANCE or pass --all")
         raise typer.Exit(2)
+    if instance is not None:
+        estate_path, instance = _instance(instance, estate_path)
     estate, engine = _estate_and_engine(estate_path, None if all_instances else [instance])
     results: list[dict[str, Any]] = []
     failed = False
@@ -167,18 +183,30 @@ def rollback(
 
 @app.command()
 def destroy(
-    instance: InstanceArgument,
+    instance: Annotated[str | None, typer.Argument(help="Instance to destroy.", show_default=False)] = None,
+    all_instances: Annotated[bool, typer.Option("--all", help="Destroy every deployed instance.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Destroy even a platform marked protect: true.")] = False,
     estate_path: EstateOption = Path(DEFAULT_ESTATE),
     wait: WaitOption = False,
 ) -> None:
-    """Delete every resource of an instance, dependents first."""
-    estate, engine = _estate_and_engine(estate_path, [instance])
-    try:
-        result = engine.destroy(estate.platform(instance).spec, force=force, wait=wait)
-    except MnopsError as exc:
-        _fail(exc)
-    out.print(f"{instance}: destroyed {result.plan.counts()['delete']} resource(s)")
+    """Delete every resource of an instance (or of all deployed ones), dependents first."""
+    if (instance is None) == (not all_instances):
+        err.print("error: name one INSTANCE or pass --all")
+        raise typer.Exit(2)
+    estate, engine = _estate_and_engine(estate_path, None if all_instances else [instance])
+    failed = False
+    for platform in estate.platforms.values():
+        latest = engine.store.latest_version(platform.name)
+        if all_instances and (latest is None or not latest.spec):
+            continue
+        try:
+            result = engine.destroy(platform.spec, force=force, wait=wait)
+        except MnopsError as exc:
+            failed = True
+            err.print(f"error: {exc}", markup=False)
+            continue
+        out.print(f"{platform.name}: destroyed {result.plan.counts()['delete']} resource(s)")
+    raise typer.Exit(1 if failed else 0)
 
 
 @app.command()

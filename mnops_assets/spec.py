@@ -127,9 +127,21 @@ def platform_checks(spec: PlatformSpec) -> list[Finding]:
     return found
 
 
+def dependencies(resource: ContractSpec) -> list[str]:
+    """What a resource needs first: its `depends_on`, and the secrets its environment injects (`secret:<name>`)."""
+    needs = list(resource.depends_on)
+    if isinstance(resource, ComputeV1):
+        for value in resource.env.values():
+            if value.startswith(SECRET_REFERENCE_PREFIX):
+                target = value.removeprefix(SECRET_REFERENCE_PREFIX)
+                if target not in needs:
+                    needs.append(target)
+    return needs
+
+
 def _cycle_checks(spec: PlatformSpec) -> list[Finding]:
     # Self-dependencies are reported on their own above; a cycle of one would say the same thing twice.
-    graph = {n: [d for d in r.depends_on if d in spec.resources and d != n] for n, r in spec.resources.items()}
+    graph = {n: [d for d in dependencies(r) if d in spec.resources and d != n] for n, r in spec.resources.items()}
     done: set[str] = set()
     found = []
     for start in sorted(graph):

@@ -15,7 +15,7 @@ from typing import Any
 
 from adapters.base import Adapter, Desired, Observed, ResourceKey
 from mnops_assets.engine.state import ResourceRecord
-from mnops_assets.spec import PlatformSpec
+from mnops_assets.spec import PlatformSpec, dependencies
 
 MISSING: Any = None
 DELETED_OUTSIDE = "deleted outside mnops since the last apply"
@@ -191,7 +191,7 @@ def _dependency_order(spec: PlatformSpec) -> list[str]:
         if name in seen:
             return
         seen.add(name)
-        for dep in sorted(spec.resources[name].depends_on):
+        for dep in sorted(dependencies(spec.resources[name])):
             if dep in spec.resources:
                 visit(dep)
         order.append(name)

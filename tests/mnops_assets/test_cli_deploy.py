@@ -1,0 +1,87 @@
+"""The deploy commands end to end on a copy of the shipped estate: deploy, plan a change, history, rollback, audit."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from mnops_assets.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def mnops(estate_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNOPS_HOME", str(tmp_path / ".mnops"))
+    monkeypatch.delenv("MNOPS_STATE_URL", raising=False)
+    deployed: list[str] = []
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, [*args, "--estate", str(estate_copy)], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        if args[0] == "deploy":
+            deployed.append(args[1])
+        return result.output
+
+    yield run
+    for name in set(deployed):
+        runner.invoke(app, ["destroy", name, "--force", "--estate", str(estate_copy)])
+
+
+def test_deploy_change_plan_history_rollback_audit(mnops, estate_copy, tmp_path):
+    assert "deployed" in mnops("deploy", "dev")
+    assert "dev: no changes (7 resources up to date)" in mnops("plan", "dev")
+
+    platform = estate_copy / "platform-cloud" / "dev" / "platform.yaml"
+    platform.write_text(platform.read_text().replace("retention_seconds: 86400", "retention_seconds: 7200"))
+    shown = mnops("plan", "dev", code=2).splitlines()
+    assert shown[0].startswith("dev: 0 to create, 1 to update, 0 to replace, 0 to delete")
+    assert shown[1:] == [
+        "  ~ jobs (queue/v1): changed in YAML",
+        f"      retention_seconds: 86400 -> 7200   {platform}:9",
+    ]
+    data = json.loads(mnops("plan", "dev", "--format", "json", code=2))
+    assert [(s["action"], s["resource"], s["changes"]) for s in data["steps"]] == [
+        ("update", "jobs", [{"field": "retention_seconds", "before": 86400, "after": 7200, "cause": "config"}])
+    ]
+
+    mnops("deploy", "dev")
+    history = json.loads(mnops("history", "dev", "--format", "json"))
+    assert [v["version"] for v in history] == [1, 2]
+    assert "now version 3" in mnops("rollback", "dev")
+    history = json.loads(mnops("history", "dev", "--format", "json"))
+    assert [(v["version"], v["note"]) for v in history][-1] == (3, "rollback to version 1")
+    assert history[2]["config_hash"] == history[0]["config_hash"]
+
+    assert "audit trail intact" in mnops("audit", "verify")
+    events = json.loads(mnops("audit", "dev", "--format", "json"))
+    assert {"io.mnops.deploy.succeeded", "io.mnops.rollback.succeeded", "io.mnops.step.update"} <= {e["type"] for e in events}
+    with sqlite3.connect(tmp_path / ".mnops" / "state.db") as db:
+        db.execute("UPDATE mnops_audit SET event = replace(event, '7200', '7201') WHERE type = 'io.mnops.step.update'")
+    mnops("audit", "verify", code=1)
+
+
+def test_destroying_a_protected_platform_needs_force(mnops):
+    mnops("deploy", "prod")
+    mnops("destroy", "prod", code=1)
+    assert "prod: destroyed 7 resource(s)" in mnops("destroy", "prod", "--force")
+
+
+def test_drift_exits_2_when_something_changed_behind_our_back(mnops, tmp_path):
+    mnops("deploy", "staging")
+    assert "staging: in sync" in mnops("drift", "staging")
+    from adapters.local.adapter import LocalAdapter
+
+    local = LocalAdapter(root=tmp_path / ".mnops" / "local")
+    jobs = local.observe("staging")["jobs"]
+    local.driver("queue/v1").delete(jobs)
+    out = mnops("drift", "staging", code=2)
+    assert "+ jobs (queue/v1): deleted outside mnops since the last apply" in out
+
+
+def test_deploy_needs_one_instance_or_all(mnops):
+    result = runner.invoke(app, ["deploy"])
+    assert result.exit_code == 2
