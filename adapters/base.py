@@ -74,6 +74,8 @@ class Observed:
     resource_id: str
     fields: Mapping[str, Any]
     tags: Mapping[str, str]
+    problem: str | None = None
+    """Set when the resource exists but its state cannot be read (damaged): the planner repairs it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +131,15 @@ class ResourceDriver(ABC):
         present = any(o.key == current.key for o in self.observe(current.key.platform))
         return HealthReport(present, "" if present else "resource is gone")
 
+    def maintain(self, key: ResourceKey) -> object:
+        """Housekeeping a cloud does on its own schedule (expiry, purges, retention); nothing by default."""
+        return None
+
     def desired_fields(self, desired: Desired) -> dict[str, Any]:
-        """The `fields` an observation of a resource made from `desired` would show; the planner diffs the two."""
+        """The `fields` an observation of a resource made from `desired` would show; the planner diffs the two.
+
+        May read the deployer's environment or files (a secret's `env:` source) and so raise `AdapterError`.
+        """
         data = desired.spec.model_dump(mode="json", by_alias=True)
         return {k: v for k, v in data.items() if k not in ENGINE_FIELDS}
 

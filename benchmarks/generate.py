@@ -55,7 +55,7 @@ resources:
     versioning: true
   api:
     contract: compute/v1
-    command: [python, -m, http.server, "{{port}}"]
+    command: [python, -m, http.server, "{{port}}", --bind, 127.0.0.1]
     replicas: 1
     env:
       API_KEY: secret:api-key
@@ -90,8 +90,10 @@ FAMILIES = 3
 LEAVES = 12
 
 
-def generate_estate(root: Path, instances: int = 1000) -> Path:
-    """Write the estate under `root` and return it; 5 resources per instance, templates base > family > variant."""
+def generate_estate(root: Path, instances: int = 1000, replicas: int | None = None) -> Path:
+    """Write the estate under `root` and return it; 5 resources per instance, templates base > family > variant.
+
+    `replicas` fixes every compute resource's replica count (0: declared, deployed, but no process started)."""
     (root / "platform-templates").mkdir(parents=True, exist_ok=True)
     (root / "ecosystem.yaml").write_text(ECOSYSTEM)
     (root / "platform-templates" / "base.yaml").write_text(BASE)
@@ -108,7 +110,11 @@ def generate_estate(root: Path, instances: int = 1000) -> Path:
         policy = "alert" if tier == "dev" else "remediate"
         (folder / "environment.yaml").write_text(ENVIRONMENT.format(tier=tier, policy=policy))
         text = PLATFORM.format(
-            index=index, leaf=index % LEAVES, team=index % 17, retention=3600 * (1 + index % 48), replicas=1 + index % 3
+            index=index,
+            leaf=index % LEAVES,
+            team=index % 17,
+            retention=3600 * (1 + index % 48),
+            replicas=1 + index % 3 if replicas is None else replicas,
         )
         (folder / "platform.yaml").write_text(text)
     return root

@@ -24,6 +24,8 @@ from contracts import CONTRACTS, NAME_PATTERN
 from mnops_assets import schema as schemas
 from mnops_assets.errors import EstateInvalid, MnopsError, UsageError, dotted
 from mnops_assets.estate import INSTANCES_DIR, Estate, display, find_estate, load_estate
+from mnops_assets.governance import load_governed
+from mnops_assets.governance.command import enforce
 from mnops_assets.layers import explain as explain_layers
 from mnops_assets.validation import NAME_RULE
 
@@ -69,7 +71,8 @@ def validate(
     path = path or Path(os.environ.get("MNOPS_ESTATE", DEFAULT_ESTATE))
     root, instance = _guard(find_estate, path)
     try:
-        estate = load_estate(root, None if instance is None else [instance])
+        # The governance files are part of the estate: their problems are reported with everything else's.
+        estate, _ = load_governed(root, None if instance is None else [instance])
     except EstateInvalid as exc:
         _report_invalid(exc, fmt)
         raise typer.Exit(1) from None
@@ -358,6 +361,11 @@ def _default_source(spec: Any, path: tuple[str | int, ...]) -> str:
         return f"default of contract {spec.resources[path[1]].contract}"
     return "default of the platform spec"
 
+
+app.command()(enforce)
+
+# Commands living in their own modules register themselves on `app` when imported.
+from mnops_assets import cli_deploy  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

@@ -14,13 +14,27 @@ import typer
 from rich.table import Table
 
 from contracts.errors import MnopsError
-from mnops_assets.cli import DEFAULT_ESTATE, EstateOption, Format, FormatOption, _guard, _json, _load, app, err, out
+from mnops_assets.cli import (
+    DEFAULT_ESTATE,
+    EstateOption,
+    Format,
+    FormatOption,
+    _guard,
+    _json,
+    _report_invalid,
+    _usage,
+    app,
+    err,
+    out,
+)
 from mnops_assets.engine import audit as audit_trail
 from mnops_assets.engine.apply import DeployResult, Engine
 from mnops_assets.engine.errors import AuditBroken
 from mnops_assets.engine.plan import SYMBOLS, Action, Change, Plan
 from mnops_assets.engine.runtime import open_engine
+from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import Estate, ResolvedPlatform, find_estate
+from mnops_assets.governance import load_governed
 
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for another deploy of the same platform to finish.")]
 InstanceArgument = Annotated[str, typer.Argument(help="Instance name (its folder under platform-cloud/).")]
@@ -28,9 +42,16 @@ SECRET_FIELDS = {"value_hmac"}
 
 
 def _estate_and_engine(estate_path: Path, instances: list[str] | None) -> tuple[Estate, Engine]:
+    """The estate with its policies, and an engine that judges every deploy by them before touching a provider."""
     root, _ = _guard(find_estate, estate_path)
-    estate = _load(root, instances)
-    return estate, open_engine(estate)
+    try:
+        estate, policies = load_governed(root, instances)
+    except EstateInvalid as exc:
+        _report_invalid(exc, Format.table)
+        raise typer.Exit(1) from None
+    except UsageError as exc:
+        _usage(exc)
+    return estate, open_engine(estate, policies)
 
 
 def _instance(instance: str, estate_path: Path) -> tuple[Path, str]:

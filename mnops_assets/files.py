@@ -39,6 +39,9 @@ class Layer(_File):
     resources: dict[ResourceName, dict[str, Any] | None] | None = Field(
         None, description="Resources by name: each a contract tag plus that contract's fields."
     )
+    hooks: dict[ResourceName, dict[str, Any] | None] | None = Field(
+        None, description="Lifecycle hooks by name: on (events), command or python, timeout_seconds."
+    )
 
 
 LAYER_FIELDS = tuple(Layer.model_fields)
@@ -46,6 +49,10 @@ LAYER_FIELDS = tuple(Layer.model_fields)
 
 class ProviderSettings(_File):
     default_region: str = Field(description="Region used by platforms on this provider that set none.")
+    settings: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Passed to the provider's adapter (e.g. endpoint_url); never secrets: those come from EnvVar.",
+    )
 
 
 class StateSettings(_File):

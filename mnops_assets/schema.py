@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from contracts import CONTRACTS, NAME_PATTERN
 from mnops_assets.files import EcosystemFile, EnvironmentFile, PlatformFile, TemplateFile
+from mnops_assets.governance.schema import FILE_MODELS as GOVERNANCE_MODELS
 
 SCHEMA_DIR = "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -21,6 +22,7 @@ FILE_MODELS: dict[str, type[BaseModel]] = {
     "template": TemplateFile,
     "environment": EnvironmentFile,
     "platform": PlatformFile,
+    **GOVERNANCE_MODELS,
 }
 
 

@@ -140,17 +140,30 @@ class Engine:
 
     def drift(self, spec: PlatformSpec) -> list[Step]:
         """What changed outside mnops since the last apply (not what the YAML asks anew); audited and hooked."""
-        if self.store.latest_version(spec.name) is None:
-            return []
-        adapter = self.adapter_for(spec.provider)
-        observed = adapter.observe(spec.name)
-        plan = make_plan(spec.name, spec, observed, self.store.resources(spec.name), adapter, self._last_spec(spec.name))
-        drifted = drift_steps(plan)
-        if drifted:
-            data = {"steps": [s.to_dict() for s in drifted], "config_hash": spec.config_hash()}
-            self._audit("drift.detected", spec.name, data)
-            self.hooks.run(spec, "on-drift", data)
-        return drifted
+        return self.drift_many([spec]).get(spec.name, [])
+
+    def drift_many(self, specs: list[PlatformSpec]) -> dict[str, list[Step]]:
+        """`drift` for many platforms, reading state in bulk; platforms never deployed are left out."""
+        names = [spec.name for spec in specs]
+        versions = self.store.latest_versions(names)
+        state = self.store.resources_of(names)
+        found: dict[str, list[Step]] = {}
+        for spec in specs:
+            version = versions.get(spec.name)
+            if version is None or not version.spec:
+                continue
+            adapter = self.adapter_for(spec.provider)
+            observed = adapter.observe(spec.name)
+            # The last applied spec only orders deletes: parse it only when something undeclared was found.
+            undeclared = any(name not in spec.resources for name in observed)
+            previous = _spec_of(version) if undeclared else None
+            drifted = drift_steps(make_plan(spec.name, spec, observed, state[spec.name], adapter, previous))
+            found[spec.name] = drifted
+            if drifted:
+                data = {"steps": [s.to_dict() for s in drifted], "config_hash": spec.config_hash()}
+                self._audit("drift.detected", spec.name, data)
+                self.hooks.run(spec, "on-drift", data)
+        return found
 
     # -- changes -----------------------------------------------------------------------------------------------------
 

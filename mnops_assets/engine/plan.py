@@ -123,6 +123,11 @@ def make_plan(
             steps.append(Step(Action.REPLACE, name, want.contract, reason, desired=want, current=have))
             continue
         changes = _diff(name, driver.desired_fields(want), dict(want.tags), have, last.get(name), muted)
+        if have.problem is not None:
+            # Damaged: its state cannot be read, so every field counts as changed; the update repairs it.
+            reason = f"damaged outside mnops: {have.problem}"
+            steps.append(Step(Action.UPDATE, name, want.contract, reason, tuple(changes), want, have))
+            continue
         if not changes:
             unchanged.append(name)
             continue
@@ -216,6 +221,8 @@ def drift_steps(plan: Plan) -> list[Step]:
         if step.action is Action.CREATE and step.reason == DELETED_OUTSIDE:
             found.append(step)
         elif step.action is Action.DELETE and step.reason == UNDECLARED:
+            found.append(step)
+        elif step.current is not None and step.current.problem is not None:
             found.append(step)
         elif drifted:
             found.append(replace(step, reason=CHANGED_OUTSIDE, changes=drifted))

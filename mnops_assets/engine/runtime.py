@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from adapters.base import Adapter
 from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.state import STATE_URL_ENV, StateStore
 from mnops_assets.estate import Estate
+from mnops_assets.governance import PolicySet, deploy_gate
 
 HOME_ENV = "MNOPS_HOME"
 
@@ -24,7 +26,8 @@ def state_url(estate: Estate) -> str:
     return os.environ.get(STATE_URL_ENV) or estate.ecosystem.state.url or f"sqlite:///{home(estate) / 'state.db'}"
 
 
-def open_engine(estate: Estate) -> Engine:
+def open_engine(estate: Estate, policies: PolicySet | None = None, today: datetime.date | None = None) -> Engine:
+    """The engine for `estate`; with `policies`, every deploy is judged by them first (unwaived errors refuse it)."""
     store = StateStore(state_url(estate))
     adapters: dict[str, Adapter] = {}
 
@@ -38,4 +41,5 @@ def open_engine(estate: Estate) -> Engine:
             adapters[provider] = registry.create_adapter(provider, **settings)
         return adapters[provider]
 
-    return Engine(store, adapter_for, hooks_cwd=estate.root)
+    gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
+    return Engine(store, adapter_for, hooks_cwd=estate.root, gate=gate)

@@ -85,3 +85,12 @@ def test_drift_exits_2_when_something_changed_behind_our_back(mnops, tmp_path):
 def test_deploy_needs_one_instance_or_all(mnops):
     result = runner.invoke(app, ["deploy"])
     assert result.exit_code == 2
+
+
+def test_a_platform_failing_governance_is_not_deployed(mnops, estate_copy, tmp_path):
+    platform = estate_copy / "platform-cloud" / "prod" / "platform.yaml"
+    platform.write_text(platform.read_text() + "  exports:\n    contract: storage/v1\n    versioning: true\n")
+    result = runner.invoke(app, ["deploy", "prod", "--estate", str(estate_copy)])
+    assert result.exit_code == 1
+    assert "refused by governance" in result.output and "GL-TAG-02 prod/exports" in result.output
+    assert not (tmp_path / ".mnops" / "local" / "storage" / "prod").exists()

@@ -297,3 +297,14 @@ def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def test_a_damaged_resource_is_drift_and_the_next_deploy_repairs_it(engine, adapter):
+    engine.deploy(spec())
+    logs = adapter.observe("dev")["app-logs"]
+    (Path(logs.resource_id) / "metadata.json").write_text("{ not json")
+    [step] = engine.drift(spec())
+    assert step.name == "app-logs" and step.reason.startswith("damaged outside mnops: no readable metadata")
+    result = engine.deploy(spec())
+    assert [(s.action, s.name) for s in result.plan.steps] == [(Action.UPDATE, "app-logs")]
+    assert adapter.observe("dev")["app-logs"].problem is None and engine.drift(spec()) == []

@@ -1,0 +1,78 @@
+"""`LocalAdapter`: the embedded provider, five drivers sharing one root folder and one master key."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from adapters.base import Adapter, ResourceKey
+from adapters.local.compute import ComputeDriver
+from adapters.local.files import Home, failures, is_resource_name
+from adapters.local.keys import Keyring
+from adapters.local.logsink import LoggingDriver
+from adapters.local.queues import QueueDriver
+from adapters.local.secretstore import SecretsDriver
+from adapters.local.storage import StorageDriver
+
+ROOT_ENV = "MNOPS_LOCAL_ROOT"
+DEFAULT_ROOT = ".mnops/local"
+
+
+class LocalAdapter(Adapter):
+    """Real effects under `root`: `<root>/<kind>/<platform>/<resource>/` per resource.
+
+    Settings: `root` (default `$MNOPS_LOCAL_ROOT`, else `.mnops/local`), `master_key` (a Fernet key; default
+    `$MNOPS_MASTER_KEY`, else `<root>/master.key`, created with mode 0600 on first use), `clock` (seconds since the
+    epoch; tests move it to age messages, objects and logs) and `stop_grace_seconds` (how long a process may take to
+    stop after SIGTERM before it is killed).
+    """
+
+    provider: ClassVar[str] = "local"
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        master_key: str | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        stop_grace_seconds: float = 5.0,
+    ) -> None:
+        chosen = Path(root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT).expanduser()
+        # Absolute, because supervisors and replicas run elsewhere and must find the same folders.
+        self.root = chosen.absolute()
+        self.home = Home(self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds)
+        self.storage = StorageDriver(self.home)
+        self.queue = QueueDriver(self.home)
+        self.secrets = SecretsDriver(self.home)
+        self.logging = LoggingDriver(self.home)
+        self.compute = ComputeDriver(self.home, self.secrets)
+        super().__init__(
+            drivers={d.contract: d for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}
+        )
+
+    def __repr__(self) -> str:
+        return f"LocalAdapter(root={str(self.root)!r}, keys={self.home.keys!r})"
+
+    def platforms(self) -> list[str]:
+        """Every platform with at least one resource under the root, sorted."""
+        found: set[str] = set()
+        with failures("list platforms", None):
+            for kind in {d.kind for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}:
+                try:
+                    found.update(e.name for e in os.scandir(self.root / kind) if is_resource_name(e.name))
+                except FileNotFoundError:
+                    continue
+        return sorted(found)
+
+    def maintain(self, platform: str) -> dict[str, Any]:
+        """Run the housekeeping clouds do on their own schedule, for every resource of `platform`: expire objects,
+        purge old messages, drop old log files, rotate secrets. Returns what each resource did."""
+        done: dict[str, Any] = {}
+        for driver in (self.storage, self.queue, self.logging, self.secrets):
+            for observed in driver.observe(platform):
+                if observed.fields:
+                    done[observed.key.name] = driver.maintain(ResourceKey(platform, observed.key.name))
+        return done

@@ -1,0 +1,259 @@
+"""compute/v1 on the local provider: `replicas` supervised processes of `command` on this machine.
+
+Each service folder holds `service.json` (what the supervisor runs: command, ports, no secret values), the supervisor's
+pid and log, and per replica a pid file and stdout/stderr logs; replicas run with the folder as working directory.
+`cpu`, `memory_mb` and `image` are recorded only: processes here are not limited or containerised. Replicas receive a
+small inherited environment (PATH, HOME, locale, TMPDIR, ...), never the deployer's whole one, so the deployer's own
+credentials (the master key above all) do not leak into services; then `PORT`, the spec's `env`, and the marker
+`MNOPS_SERVICE` by which every process of the service can be found again.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from adapters.base import AdapterError, Desired, HealthReport, ResourceKey
+from adapters.local import PROVIDER
+from adapters.local import processes as procs
+from adapters.local.driver import LocalDriver
+from adapters.local.files import Home, write_atomically, write_json
+from adapters.local.secretstore import SecretsDriver
+from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX
+
+SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
+SERVICE = "service.json"
+SUPERVISOR_PID = "supervisor.pid"
+INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+# Fields whose change needs the processes restarted; the rest (health, cpu, memory, image) is bookkeeping here.
+RESTART_FIELDS = ("command", "env", "replicas")
+PROBE_SECONDS = 2.0
+MIN_UPTIME_SECONDS = 1.0
+
+
+class ComputeDriver(LocalDriver):
+    contract = "compute/v1"
+    kind = "compute"
+
+    def __init__(self, home: Home, secrets: SecretsDriver) -> None:
+        super().__init__(home)
+        self._secrets = secrets
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+
+    def _provision(self, folder: Path, desired: Desired, previous: dict[str, Any] | None) -> dict[str, Any]:
+        declared = self._declared_env(desired)
+        env = {**_inherited_env(), **declared}
+        self._check_command(desired, env)
+        fields = self._stored_fields(desired)
+        # Of the declared part only: a secret's new value restarts the service, a deployer's different PATH does not.
+        env_hmac = self.home.keys.hmac(json.dumps(declared, sort_keys=True))
+        if (
+            previous is not None
+            and all(previous["fields"].get(name) == fields[name] for name in RESTART_FIELDS)
+            and previous["state"].get("env_hmac") == env_hmac
+            and (desired.spec.replicas == 0 or self._supervisor(folder) is not None)
+        ):
+            return previous["state"]
+        self._stop(folder, desired.key)
+        old_ports = previous["state"].get("ports", []) if previous else []
+        ports = _ports(desired.spec.replicas, old_ports)
+        write_json(
+            folder / SERVICE,
+            {"command": fields["command"], "ports": ports, "grace_seconds": self.home.stop_grace_seconds},
+        )
+        # Zero replicas is a service scaled to nothing: no supervisor either, so a thousand of them cost no process.
+        if ports:
+            self._start_supervisor(folder, desired.key, env)
+        return {"ports": ports, "env_hmac": env_hmac}
+
+    def _release(self, folder: Path) -> None:
+        key = ResourceKey(folder.parent.name, folder.name)
+        self._stop(folder, key)
+
+    def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
+        ports: list[int] = metadata["state"].get("ports", [])
+        if not ports:
+            return HealthReport(True, "scaled to zero replicas")
+        check = metadata["fields"]["health"]
+        deadline = time.monotonic() + check["timeout_seconds"]
+        while True:
+            supervisor = self._supervisor(folder)
+            problems = []
+            if supervisor is None:
+                problems.append("supervisor is not running")
+            elif procs.stopped(supervisor):
+                problems.append("supervisor is stopped")
+            # Without a working supervisor nothing will come back: no point waiting out the timeout.
+            hopeless = bool(problems)
+            for index, port in enumerate(ports):
+                pid = procs.read_pid(folder / f"replica-{index}.pid")
+                if not (procs.alive(pid) and procs.belongs_to(pid, folder)):
+                    problems.append(f"replica {index} is not running")
+                elif check["http"] is None:
+                    # Alive at one instant proves little: a crash-looping replica is alive for a moment every
+                    # restart. Ask for a replica that has stayed up a while (its pid file is written at its start).
+                    uptime = _age(folder / f"replica-{index}.pid")
+                    if uptime < MIN_UPTIME_SECONDS:
+                        problems.append(f"replica {index} has been up only {uptime:.1f}s")
+                else:
+                    trouble = _probe(port, check["http"], min(PROBE_SECONDS, max(deadline - time.monotonic(), 0.1)))
+                    if trouble:
+                        problems.append(f"replica {index} on port {port}: {trouble}")
+            if not problems:
+                return HealthReport(True, f"{len(ports)} replicas healthy")
+            if hopeless or time.monotonic() >= deadline:
+                return HealthReport(False, "; ".join(problems))
+            time.sleep(0.1)
+
+    # -- processes ---------------------------------------------------------------------------------------------------
+
+    def running(self, key: ResourceKey) -> dict[str, Any]:
+        """The service's live processes: `supervisor` pid (or None) and `replicas` pids by index (None if down)."""
+        folder = self.folder(key)
+        replicas = {}
+        for pid_file in sorted(folder.glob("replica-*.pid")):
+            pid = procs.read_pid(pid_file)
+            index = int(pid_file.name.split("-")[1].split(".")[0])
+            replicas[index] = pid if procs.alive(pid) and procs.belongs_to(pid, folder) else None
+        return {"supervisor": self._supervisor(folder), "replicas": replicas}
+
+    def _supervisor(self, folder: Path) -> int | None:
+        pid = procs.read_pid(folder / SUPERVISOR_PID)
+        return pid if procs.alive(pid) and procs.belongs_to(pid, folder) else None
+
+    def _start_supervisor(self, folder: Path, key: ResourceKey, env: dict[str, str]) -> int:
+        supervisor_env = {**_inherited_env(), procs.MARKER_ENV: str(folder)}
+        # Before the launch, so that a crash between launch and the real pid file still leaves a sign that processes
+        # may be running here (and a later delete searches for them by marker).
+        write_atomically(folder / SUPERVISOR_PID, b"starting\n")
+        try:
+            # Returns as soon as the supervisor has detached: the daemon is not our child, nothing is left to reap.
+            result = subprocess.run(
+                [sys.executable, "-I", str(SUPERVISOR_SCRIPT), str(folder)],
+                input=json.dumps({"env": env}).encode(),
+                capture_output=True,
+                cwd=folder,
+                env=supervisor_env,
+                timeout=30,
+                check=False,
+            )
+            pid = int(result.stdout.strip())
+        except subprocess.TimeoutExpired as exc:
+            raise AdapterError(PROVIDER, "start", key, "supervisor did not detach within 30 s") from exc
+        except ValueError:
+            # The supervisor's stderr may hold a traceback; point at it rather than copy it into an error message.
+            raise AdapterError(
+                PROVIDER, "start", key, f"supervisor failed to start (exit {result.returncode}); see {folder}"
+            ) from None
+        write_atomically(folder / SUPERVISOR_PID, f"{pid}\n".encode())
+        return pid
+
+    def _stop(self, folder: Path, key: ResourceKey) -> None:
+        """Stop the supervisor (which stops its replicas), then anything of the service still alive."""
+        if not (folder / SUPERVISOR_PID).exists() and not any(folder.glob("replica-*.pid")):
+            # Nothing was ever started here (or it was stopped cleanly): spare the scan of every process.
+            return
+        grace = self.home.stop_grace_seconds
+        supervisor = self._supervisor(folder)
+        if supervisor is not None:
+            # The supervisor needs up to `grace` for its replicas, plus a moment for itself.
+            procs.terminate([supervisor], grace + 1.0)
+        leftovers = [
+            pid
+            for pid_file in folder.glob("replica-*.pid")
+            if (pid := procs.read_pid(pid_file)) is not None and procs.alive(pid) and procs.belongs_to(pid, folder)
+        ]
+        leftovers += [pid for pid in procs.marked(folder) if pid not in leftovers]
+        survivors = procs.terminate(leftovers, grace)
+        if survivors:
+            raise AdapterError(PROVIDER, "stop", key, f"processes {survivors} would not stop")
+        for pid_file in [*folder.glob("replica-*.pid"), folder / SUPERVISOR_PID]:
+            pid_file.unlink(missing_ok=True)
+
+    # -- environment -------------------------------------------------------------------------------------------------
+
+    def _declared_env(self, desired: Desired) -> dict[str, str]:
+        """The spec's `env`, secret references resolved. Held in memory and handed over a pipe only."""
+        env = {}
+        for name, value in desired.spec.env.items():
+            if value.startswith(SECRET_REFERENCE_PREFIX):
+                target = ResourceKey(desired.key.platform, value[len(SECRET_REFERENCE_PREFIX) :])
+                try:
+                    env[name] = self._secrets.reveal(target)
+                except AdapterError as exc:
+                    raise AdapterError(
+                        PROVIDER, "resolve env", desired.key, f"env {name} refers to {target}: {exc.reason}"
+                    ) from exc
+            else:
+                env[name] = value
+        return env
+
+    def _check_command(self, desired: Desired, env: dict[str, str]) -> None:
+        program = desired.spec.command[0]
+        if os.sep in program:
+            found = Path(program) if Path(program).is_absolute() else self.folder(desired.key) / program
+            ok = found.is_file() and os.access(found, os.X_OK)
+        else:
+            ok = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
+        if not ok:
+            raise AdapterError(PROVIDER, "start", desired.key, f"command not found: {program}")
+
+
+def _inherited_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+
+
+def _ports(count: int, previous: list[int]) -> list[int]:
+    """A free local port per replica, keeping the ports replicas had before where they are still free."""
+    ports: list[int] = []
+    for index in range(count):
+        if index < len(previous) and _free(previous[index]) and previous[index] not in ports:
+            ports.append(previous[index])
+            continue
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in ports:
+                ports.append(port)
+                break
+    return ports
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        # Replaced at this very moment by a restart: as young as can be.
+        return 0.0
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _probe(port: int, path: str, timeout: float) -> str | None:
+    """None if GET `path` answers 2xx/3xx, else why not."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        return f"GET {path} failed: {type(exc).__name__}"
+    finally:
+        connection.close()
+    return None if 200 <= status < 400 else f"GET {path} answered {status}"

@@ -1,0 +1,158 @@
+"""What the five local drivers share: finding resources by folder, reading and writing their metadata, and the order of
+steps in create / update / delete that keeps a crash from leaving a half-made resource behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from adapters.base import (
+    AdapterError,
+    Desired,
+    HealthReport,
+    Observed,
+    ResourceDriver,
+    ResourceKey,
+    identity_tags,
+)
+from adapters.local import PROVIDER
+from adapters.local.files import (
+    METADATA,
+    Home,
+    failures,
+    is_resource_name,
+    metadata_document,
+    read_metadata,
+    remove_folder,
+    sweep_leftovers,
+    write_json,
+)
+
+
+class LocalDriver(ResourceDriver):
+    """One contract version stored under `<root>/<kind>/`.
+
+    Metadata is written last on create, so a folder without readable metadata is a resource whose creation did not
+    finish (or whose metadata was damaged). Observe still reports it, with empty `fields` and the identity its path
+    gives it, so the planner sees it as different from anything desired and repairs (update) or removes (delete) it.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+
+    # -- the protocol ------------------------------------------------------------------------------------------------
+
+    def observe(self, platform: str) -> list[Observed]:
+        if not is_resource_name(platform):
+            return []
+        platform_folder = self.home.root / self.kind / platform
+        with failures("observe", None):
+            try:
+                entries = list(os.scandir(platform_folder))
+            except FileNotFoundError:
+                return []
+            found = []
+            for entry in entries:
+                if is_resource_name(entry.name) and entry.is_dir(follow_symlinks=False):
+                    found.append(self._observe_folder(ResourceKey(platform, entry.name), Path(entry.path)))
+            return found
+
+    def create(self, desired: Desired) -> Observed:
+        self._check_contract(desired)
+        folder = self.folder(desired.key)
+        with failures("create", desired.key):
+            if read_metadata(folder, self.contract) is not None:
+                raise AdapterError(PROVIDER, "create", desired.key, f"it already exists at {folder}")
+            sweep_leftovers(folder.parent)
+            folder.mkdir(parents=True, exist_ok=True)
+            state = self._provision(folder, desired, previous=None)
+            self._write_metadata(folder, desired, state)
+            return self._observe_folder(desired.key, folder)
+
+    def update(self, desired: Desired, current: Observed) -> Observed:
+        self._check_contract(desired)
+        folder = self.folder(desired.key)
+        with failures("update", desired.key):
+            if not folder.is_dir():
+                raise AdapterError(PROVIDER, "update", desired.key, f"it does not exist at {folder}")
+            # A damaged resource (no readable metadata) is repaired by provisioning it as if anew.
+            previous = read_metadata(folder, self.contract)
+            state = self._provision(folder, desired, previous=previous)
+            self._write_metadata(folder, desired, state)
+            return self._observe_folder(desired.key, folder)
+
+    def delete(self, current: Observed) -> None:
+        # The folder comes from the key, never from `resource_id`, so a stale or forged observation cannot point the
+        # delete outside the root.
+        folder = self.folder(current.key)
+        with failures("delete", current.key):
+            if folder.exists():
+                self._release(folder)
+                remove_folder(folder)
+
+    def health(self, current: Observed) -> HealthReport:
+        folder = self.folder(current.key)
+        metadata = read_metadata(folder, self.contract)
+        if metadata is None:
+            return HealthReport(False, f"no readable metadata at {folder / METADATA}")
+        try:
+            with failures("health", current.key):
+                return self._health(folder, metadata)
+        except AdapterError as exc:
+            return HealthReport(False, exc.reason)
+
+    # -- for subclasses ----------------------------------------------------------------------------------------------
+
+    def folder(self, key: ResourceKey) -> Path:
+        return self.home.folder(self.kind, key)
+
+    def _provision(self, folder: Path, desired: Desired, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Make the folder's contents match `desired`; return the driver's private state to keep in the metadata."""
+        return {}
+
+    def _release(self, folder: Path) -> None:
+        """Stop whatever the resource runs before its folder is removed."""
+
+    def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
+        return HealthReport(True)
+
+    def _observed_fields(self, folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+        return dict(metadata["fields"])
+
+    def _stored_fields(self, desired: Desired) -> dict[str, Any]:
+        """The contract fields recorded in the metadata (what observe reports back)."""
+        return ResourceDriver.desired_fields(self, desired)
+
+    def settings(self, key: ResourceKey, operation: str) -> tuple[Path, dict[str, Any]]:
+        """The folder and metadata of an existing resource, for the data-plane calls."""
+        folder = self.folder(key)
+        metadata = read_metadata(folder, self.contract)
+        if metadata is None:
+            raise AdapterError(PROVIDER, operation, key, f"no {self.contract} resource at {folder}")
+        return folder, metadata
+
+    # -- internals ---------------------------------------------------------------------------------------------------
+
+    def _observe_folder(self, key: ResourceKey, folder: Path) -> Observed:
+        metadata = read_metadata(folder, self.contract)
+        if metadata is None:
+            # Identifiable by its path alone: the engine can still delete or repair it.
+            problem = f"no readable metadata at {folder / METADATA}"
+            return Observed(key, self.contract, str(folder), {}, identity_tags(key, self.contract), problem)
+        return Observed(
+            key, self.contract, str(folder), self._observed_fields(folder, metadata), dict(metadata["tags"])
+        )
+
+    def _write_metadata(self, folder: Path, desired: Desired, state: dict[str, Any]) -> None:
+        document = metadata_document(
+            self.contract, desired.region, desired.tags, self._stored_fields(desired), state, self.home.clock()
+        )
+        write_json(folder / METADATA, document)
+
+    def _check_contract(self, desired: Desired) -> None:
+        if desired.contract != self.contract:
+            raise AdapterError(PROVIDER, "plan", desired.key, f"{desired.contract} given to the {self.contract} driver")

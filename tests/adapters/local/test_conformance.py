@@ -1,0 +1,3 @@
+"""The shared conformance suite, run against the local provider."""
+
+from tests.adapters.conformance import *  # noqa: F403
