@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run stop test schema bench clean
+.PHONY: setup run stop ui test schema bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,16 @@ run: setup $(EXAMPLE_SECRETS)
 # Stop the local deployment: destroy every deployed instance (processes stopped, files removed).
 stop: setup
 	$(BIN)/mnops destroy --all --force --estate ecosystem
+
+# The Dagster UI on 127.0.0.1:3000: webserver and daemon, so the drift and automation sensors run. Deployments started
+# with `mnops deploy` use the same instance (.mnops/dagster/) and show in its history.
+DAGSTER_HOME_DIR := $(CURDIR)/.mnops/dagster
+
+ui: setup
+	mkdir -p $(DAGSTER_HOME_DIR)
+	test -f $(DAGSTER_HOME_DIR)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	set -a; . ./$(EXAMPLE_SECRETS) 2>/dev/null || true; set +a; \
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: setup
 	$(BIN)/lint-imports

@@ -99,39 +99,82 @@ def deploy(
     all_instances: Annotated[bool, typer.Option("--all", help="Deploy every instance of the estate.")] = False,
     estate_path: EstateOption = Path(DEFAULT_ESTATE),
     wait: WaitOption = False,
+    direct: Annotated[
+        bool, typer.Option("--direct", help="Run the engine here, without Dagster (no run in the UI's history).")
+    ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Plan and apply one instance (or --all): health-checked, rolled back automatically on failure."""
+    """Plan and apply one instance (or --all): governance checks, health checks, automatic rollback on failure.
+
+    By default the deployment is a materialization on the Dagster instance (DAGSTER_HOME, else .mnops/dagster/),
+    so it appears in the UI's history and passes the same blocking checks as one started there.
+    """
     if (instance is None) == (not all_instances):
         err.print("error: name one INSTANCE or pass --all")
         raise typer.Exit(2)
     if instance is not None:
         estate_path, instance = _instance(instance, estate_path)
     estate, engine = _estate_and_engine(estate_path, None if all_instances else [instance])
-    results: list[dict[str, Any]] = []
-    failed = False
-    for platform in estate.platforms.values():
-        try:
-            result = engine.deploy(platform.spec, wait=wait)
-            results.append(_deploy_row(result))
-            if fmt is Format.table and result.changed:
-                _print_plan(result.plan, platform)
-        except MnopsError as exc:
-            failed = True
-            results.append({"instance": platform.name, "result": "failed", "error": str(exc)})
-            err.print(f"error: {exc}", markup=False)
+    rows = _deploy_direct(estate, engine, wait, fmt) if direct else _deploy_dagster(estate, wait, fmt)
+    failed = any(row["result"] == "failed" for row in rows)
     if fmt is Format.json:
-        _json({"deployed": results, "failed": failed})
+        _json({"deployed": rows, "failed": failed})
     else:
         table = Table(title="deploy")
         for column in ("instance", "result", "version", "steps", "config hash"):
             table.add_column(column)
-        for row in results:
+        for row in rows:
             table.add_row(
-                row["instance"], row["result"], str(row.get("version") or ""), str(row.get("steps", "")), row.get("config_hash", "")[:12]
+                row["instance"],
+                row["result"],
+                str(row.get("version") or ""),
+                str(row.get("steps", "")),
+                row.get("config_hash", "")[:12],
             )
         out.print(table)
     raise typer.Exit(1 if failed else 0)
+
+
+def _deploy_direct(estate: Estate, engine: Engine, wait: bool, fmt: Format) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for platform in estate.platforms.values():
+        try:
+            result = engine.deploy(platform.spec, wait=wait)
+        except MnopsError as exc:
+            rows.append({"instance": platform.name, "result": "failed", "error": str(exc)})
+            err.print(f"error: {exc}", markup=False)
+            continue
+        rows.append(_deploy_row(result))
+        if fmt is Format.table and result.changed:
+            _print_plan(result.plan, platform)
+    return rows
+
+
+def _deploy_dagster(estate: Estate, wait: bool, fmt: Format) -> list[dict[str, Any]]:
+    from mnops_assets.graph import launch  # Dagster loads only for the commands that launch runs
+
+    rows: list[dict[str, Any]] = []
+    for outcome in launch.deploy(estate, list(estate.platforms), wait=wait):
+        if not outcome.ok:
+            rows.append({"instance": outcome.instance, "result": "failed", "error": outcome.error})
+            err.print(f"error: {outcome.instance}: {outcome.error}", markup=False)
+            continue
+        meta = outcome.metadata
+        plan = meta.get("plan", {})
+        steps = len(plan.get("steps", []))
+        result = "deployed" if meta.get("changed") else "no changes"
+        if fmt is Format.table and meta.get("changed"):
+            _print_plan(plan, estate.platform(outcome.instance))
+        rows.append(
+            {
+                "instance": outcome.instance,
+                "result": result,
+                "version": meta.get("version"),
+                "steps": steps,
+                "config_hash": meta.get("config_hash", ""),
+            }
+        )
+    return rows
 
 
 @app.command()
@@ -153,7 +196,7 @@ def drift(
         report.append({"instance": platform.name, "drift": [s.to_dict() for s in drifted]})
         if fmt is Format.table:
             if drifted:
-                _print_steps(drifted, platform)
+                _print_steps([step.to_dict() for step in drifted], platform)
             else:
                 out.print(f"{platform.name}: in sync")
     if fmt is Format.json:
@@ -291,21 +334,25 @@ def _deploy_row(result: DeployResult) -> dict[str, Any]:
     }
 
 
-def _print_plan(result: Plan, platform: ResolvedPlatform) -> None:
-    counts = result.counts()
-    summary = ", ".join(f"{counts[a.value]} to {a.value}" for a in Action)
-    if not result.changed:
-        out.print(f"{platform.name}: no changes ({len(result.unchanged)} resources up to date)")
+def _print_plan(result: Plan | dict[str, Any], platform: ResolvedPlatform) -> None:
+    """A plan (or its JSON form, as a deploy run through Dagster records it) with each change's file:line."""
+    plan = result.to_dict() if isinstance(result, Plan) else result
+    counts = plan["counts"]
+    if not plan["changed"]:
+        out.print(f"{platform.name}: no changes ({len(plan['unchanged'])} resources up to date)")
         return
-    out.print(f"{platform.name}: {summary} (config {result.config_hash[:12]})")
-    _print_steps(result.steps, platform)
+    summary = ", ".join(f"{counts[a.value]} to {a.value}" for a in Action)
+    out.print(f"{platform.name}: {summary} (config {plan['config_hash'][:12]})")
+    _print_steps(plan["steps"], platform)
 
 
-def _print_steps(steps: Any, platform: ResolvedPlatform) -> None:
+def _print_steps(steps: list[dict[str, Any]], platform: ResolvedPlatform) -> None:
     for step in steps:
-        out.print(f"  {SYMBOLS[step.action]} {step.name} ({step.contract}): {step.reason}", markup=False)
-        for change in step.changes:
-            where = _where(platform, step.name, change)
+        symbol = SYMBOLS[Action(step["action"])]
+        out.print(f"  {symbol} {step['resource']} ({step['contract']}): {step['reason']}", markup=False)
+        for raw in step["changes"]:
+            change = Change(raw["field"], raw["before"], raw["after"], raw["cause"])
+            where = _where(platform, step["resource"], change)
             out.print(f"      {change.field}: {_show(change, 'before')} -> {_show(change, 'after')}{where}", markup=False)
 
 

@@ -36,6 +36,7 @@ class Layer(_File):
     tags: dict[TagKey, TagValue | None] | None = None
     drift: DriftLayer | None = None
     protect: bool | None = None
+    auto_deploy: bool | None = None
     resources: dict[ResourceName, dict[str, Any] | None] | None = Field(
         None, description="Resources by name: each a contract tag plus that contract's fields."
     )

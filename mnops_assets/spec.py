@@ -78,6 +78,9 @@ class PlatformSpec(_Frozen):
     tags: Tags = Field(default_factory=dict, description="Tags put on every resource.")
     drift: Drift = Field(default_factory=Drift)
     protect: bool = Field(False, description="Refuse to destroy the platform unless forced.")
+    auto_deploy: bool = Field(
+        False, description="Redeploy by itself (through Dagster's automation) when its config changes and checks pass."
+    )
     resources: dict[ResourceName, Resource] = Field(default_factory=dict, description="Resources by name.")
     hooks: dict[ResourceName, Hook] = Field(default_factory=dict, description="Lifecycle hooks by name.")
 

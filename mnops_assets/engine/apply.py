@@ -11,6 +11,8 @@ any instant is safe too: the next deploy observes what really exists (by identit
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import time
@@ -95,6 +97,27 @@ class DeployResult:
         return self.plan.changed
 
 
+@dataclass(frozen=True)
+class DriftReport:
+    steps: list[Step]
+    """What undoing the drift would take, each step with only its drifted fields; empty when in sync."""
+    observed_hash: str
+    """A digest of everything observed: the same drift always gives the same hash."""
+    version: int
+    """The last applied version the observation was compared with."""
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.steps
+
+
+def observed_hash(observed: Mapping[str, Observed]) -> str:
+    canonical = {
+        name: [o.contract, dict(o.fields), dict(o.tags), o.problem] for name, o in sorted(observed.items())
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
 Gate = Callable[[PlatformSpec], list[str]]
 """Governance before any provider is touched: the unwaived error findings for a spec (empty means go)."""
 
@@ -119,7 +142,7 @@ class Engine:
         self.failpoints = failpoints if failpoints is not None else Failpoints.from_env()
         self.lock_timeout = lock_timeout
         self.gate = gate
-        self.hooks = HookRunner(hooks_cwd or Path.cwd(), lambda kind, platform, data: self._audit(kind, platform, data))
+        self.hooks = HookRunner(hooks_cwd or Path.cwd(), lambda kind, platform, data: self.audit(kind, platform, data))
 
     # -- read-only ---------------------------------------------------------------------------------------------------
 
@@ -138,16 +161,33 @@ class Engine:
     def observe(self, spec: PlatformSpec) -> dict[str, Observed]:
         return self.adapter_for(spec.provider).observe(spec.name)
 
+    def health(self, spec: PlatformSpec) -> dict[str, HealthReport]:
+        """Every declared resource's health check, as it stands now."""
+        adapter = self.adapter_for(spec.provider)
+        return self._health(spec, adapter, adapter.observe(spec.name))
+
     def drift(self, spec: PlatformSpec) -> list[Step]:
         """What changed outside mnops since the last apply (not what the YAML asks anew); audited and hooked."""
         return self.drift_many([spec]).get(spec.name, [])
 
     def drift_many(self, specs: list[PlatformSpec]) -> dict[str, list[Step]]:
         """`drift` for many platforms, reading state in bulk; platforms never deployed are left out."""
+        reports = self.inspect(specs)
+        for spec in specs:
+            report = reports.get(spec.name)
+            if report is not None and report.steps:
+                self.record_drift(spec, report)
+        return {name: report.steps for name, report in reports.items()}
+
+    def inspect(self, specs: list[PlatformSpec]) -> dict[str, DriftReport]:
+        """Observe deployed platforms and compare with their last applied state; no side effect at all.
+
+        State is read in bulk (two queries however many platforms), so a drift sensor can judge a thousand in a tick.
+        """
         names = [spec.name for spec in specs]
         versions = self.store.latest_versions(names)
         state = self.store.resources_of(names)
-        found: dict[str, list[Step]] = {}
+        found: dict[str, DriftReport] = {}
         for spec in specs:
             version = versions.get(spec.name)
             if version is None or not version.spec:
@@ -157,13 +197,19 @@ class Engine:
             # The last applied spec only orders deletes: parse it only when something undeclared was found.
             undeclared = any(name not in spec.resources for name in observed)
             previous = _spec_of(version) if undeclared else None
-            drifted = drift_steps(make_plan(spec.name, spec, observed, state[spec.name], adapter, previous))
-            found[spec.name] = drifted
-            if drifted:
-                data = {"steps": [s.to_dict() for s in drifted], "config_hash": spec.config_hash()}
-                self._audit("drift.detected", spec.name, data)
-                self.hooks.run(spec, "on-drift", data)
+            plan = make_plan(spec.name, spec, observed, state[spec.name], adapter, previous)
+            found[spec.name] = DriftReport(drift_steps(plan), observed_hash(observed), version.version)
         return found
+
+    def record_drift(self, spec: PlatformSpec, report: DriftReport) -> None:
+        """Audit drift found, and run the platform's on-drift hooks."""
+        data = {
+            "steps": [s.to_dict() for s in report.steps],
+            "config_hash": spec.config_hash(),
+            "observed_hash": report.observed_hash,
+        }
+        self.audit("drift.detected", spec.name, data)
+        self.hooks.run(spec, "on-drift", data)
 
     # -- changes -----------------------------------------------------------------------------------------------------
 
@@ -199,20 +245,20 @@ class Engine:
             previous = self._last_spec(spec.name) or spec
             observed = adapter.observe(spec.name)
             plan = make_plan(spec.name, None, observed, self.store.resources(spec.name), adapter, previous)
-            seqs = [self._audit("destroy.started", spec.name, {"deploy_id": deploy_id, "plan": plan.counts()}).seq]
+            seqs = [self.audit("destroy.started", spec.name, {"deploy_id": deploy_id, "plan": plan.counts()}).seq]
             self.store.start_deploy(deploy_id, spec.name, "destroy", "", self.actor)
             try:
                 for number, step in enumerate(plan.steps, start=1):
                     seqs.append(self._execute(deploy_id, spec.name, number, step, adapter))
             except Exception as exc:
                 self.store.finish_deploy(deploy_id, "failed", str(exc))
-                self._audit("destroy.failed", spec.name, {"deploy_id": deploy_id, "error": str(exc)})
+                self.audit("destroy.failed", spec.name, {"deploy_id": deploy_id, "error": str(exc)})
                 raise
             for name in self.store.resources(spec.name):
                 self.store.drop_resource(spec.name, name)
             version = self.store.record_version(spec.name, "", {}, {}, {}, deploy_id, self.actor, note="destroyed")
             self.store.finish_deploy(deploy_id, "succeeded")
-            seqs.append(self._audit("destroy.succeeded", spec.name, {"deploy_id": deploy_id, "version": version.version}).seq)
+            seqs.append(self.audit("destroy.succeeded", spec.name, {"deploy_id": deploy_id, "version": version.version}).seq)
             return DeployResult(spec.name, deploy_id, plan, version, audit_seqs=tuple(seqs))
 
     # -- the deploy itself -------------------------------------------------------------------------------------------
@@ -222,7 +268,7 @@ class Engine:
         if self.gate is not None:
             findings = self.gate(spec)
             if findings:
-                self._audit("governance.refused", name, {"findings": findings, "config_hash": spec.config_hash()})
+                self.audit("governance.refused", name, {"findings": findings, "config_hash": spec.config_hash()})
                 raise GovernanceRefused(name, findings)
         self.hooks.run(spec, "pre-plan", {"config_hash": spec.config_hash()})
         adapter = self.adapter_for(spec.provider)
@@ -239,7 +285,7 @@ class Engine:
         if plan.changed:
             self.hooks.run(spec, "pre-apply", {"config_hash": config_hash, "plan": plan.to_dict()})
         self.store.start_deploy(deploy_id, name, kind, config_hash, self.actor)
-        seqs = [self._audit(f"{kind}.started", name, {"deploy_id": deploy_id, "config_hash": config_hash, "plan": plan.to_dict()}).seq]
+        seqs = [self.audit(f"{kind}.started", name, {"deploy_id": deploy_id, "config_hash": config_hash, "plan": plan.to_dict()}).seq]
         current = dict(observed)
         try:
             for number, step in enumerate(plan.steps, start=1):
@@ -254,7 +300,7 @@ class Engine:
                 if step.action is Action.DELETE:
                     seqs.append(self._execute(deploy_id, name, number, step, adapter, current))
         except Exception as exc:
-            seqs.append(self._audit(f"{kind}.failed", name, {"deploy_id": deploy_id, "error": str(exc)}).seq)
+            seqs.append(self.audit(f"{kind}.failed", name, {"deploy_id": deploy_id, "error": str(exc)}).seq)
             self._roll_back(name, previous, adapter, deploy_id, exc)
             self.hooks.run(spec, "on-rollback", {"automatic": True, "deploy_id": deploy_id, "error": str(exc)})
             raise DeployFailed(name, str(exc), rolled_back=True) from exc
@@ -272,7 +318,7 @@ class Engine:
         )
         self.store.finish_deploy(deploy_id, "succeeded")
         data = {"deploy_id": deploy_id, "version": version.version, "config_hash": config_hash, "note": note}
-        seqs.append(self._audit(f"{kind}.succeeded", name, data).seq)
+        seqs.append(self.audit(f"{kind}.succeeded", name, data).seq)
         self.hooks.run(spec, "post-apply", data)
         return DeployResult(name, deploy_id, plan, version, health, tuple(seqs))
 
@@ -312,7 +358,7 @@ class Engine:
                 current[step.name] = result
         self.store.journal(deploy_id, platform, number, step.action.value, step.name, done)
         data = {"deploy_id": deploy_id, "step": number, "undo": undo, **step.to_dict()}
-        return self._audit(f"step.{step.action.value}", platform, data).seq
+        return self.audit(f"step.{step.action.value}", platform, data).seq
 
     def _health(self, spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed]) -> dict[str, HealthReport]:
         reports = {}
@@ -339,10 +385,10 @@ class Engine:
                 self._execute(deploy_id, platform, number, step, adapter, undo=True)
         except Exception as exc:
             self.store.finish_deploy(deploy_id, "failed", f"{cause}; rollback failed: {exc}")
-            self._audit("undo.failed", platform, {"deploy_id": deploy_id, "target": target, "error": str(exc)})
+            self.audit("undo.failed", platform, {"deploy_id": deploy_id, "target": target, "error": str(exc)})
             raise DeployFailed(platform, str(cause), rolled_back=False, rollback_error=str(exc)) from exc
         self.store.finish_deploy(deploy_id, "rolled-back", str(cause))
-        self._audit("undo.succeeded", platform, {"deploy_id": deploy_id, "target": target, "cause": str(cause)})
+        self.audit("undo.succeeded", platform, {"deploy_id": deploy_id, "target": target, "cause": str(cause)})
 
     def _catch_up_state(
         self, platform: str, unchanged: tuple[str, ...], observed: Mapping[str, Observed], last: Mapping[str, Any]
@@ -357,7 +403,8 @@ class Engine:
     def _locked(self, platform: str, deploy_id: str, wait: bool) -> _PlatformLock:
         return _PlatformLock(self, platform, deploy_id, wait)
 
-    def _audit(self, kind: str, platform: str | None, data: dict[str, Any]) -> audit.AuditRecord:
+    def audit(self, kind: str, platform: str | None, data: dict[str, Any]) -> audit.AuditRecord:
+        """Append one event to the audit trail, as this engine's actor."""
         return audit.record(self.store, kind, platform, data, self.actor)
 
     def _last_spec(self, platform: str) -> PlatformSpec | None:
@@ -378,7 +425,7 @@ class _PlatformLock:
             if holder.deploy_id and _is_stale(holder, actor) and store.release_lock(self.platform, holder.deploy_id):
                 store.finish_deploy(holder.deploy_id, "crashed", f"process {holder.pid} on {holder.host} died holding the lock")
                 data = {"deploy_id": holder.deploy_id, "holder": holder.holder, "since": holder.acquired_at}
-                self.engine._audit("deploy.crashed", self.platform, data)
+                self.engine.audit("deploy.crashed", self.platform, data)
                 continue
             if not self.wait or time.monotonic() > deadline:
                 raise PlatformLocked(self.platform, holder.holder, holder.acquired_at, holder.deploy_id)

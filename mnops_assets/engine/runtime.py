@@ -26,15 +26,28 @@ def state_url(estate: Estate) -> str:
     return os.environ.get(STATE_URL_ENV) or estate.ecosystem.state.url or f"sqlite:///{home(estate) / 'state.db'}"
 
 
-def open_engine(estate: Estate, policies: PolicySet | None = None, today: datetime.date | None = None) -> Engine:
-    """The engine for `estate`; with `policies`, every deploy is judged by them first (unwaived errors refuse it)."""
-    store = StateStore(state_url(estate))
+def open_engine(
+    estate: Estate,
+    policies: PolicySet | None = None,
+    today: datetime.date | None = None,
+    *,
+    url: str | None = None,
+    provider_settings: dict[str, dict[str, object]] | None = None,
+) -> Engine:
+    """The engine for `estate`; with `policies`, every deploy is judged by them first (unwaived errors refuse it).
+
+    `url` and `provider_settings` override the state URL and ecosystem.yaml's provider settings (Dagster resources
+    pass theirs here).
+    """
+    store = StateStore(url or state_url(estate))
     adapters: dict[str, Adapter] = {}
+    overrides = provider_settings or {}
 
     def adapter_for(provider: str) -> Adapter:
         if provider not in adapters:
             configured = estate.ecosystem.providers.get(provider)
             settings: dict[str, object] = dict(configured.settings) if configured else {}
+            settings.update({k: v for k, v in overrides.get(provider, {}).items() if v is not None})
             if provider == "local":
                 # The embedded provider keeps its resources beside the state, wherever the command runs from.
                 settings.setdefault("root", str(home(estate) / "local"))

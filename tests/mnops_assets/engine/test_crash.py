@@ -64,7 +64,9 @@ def write_estate(root: Path, platform: str) -> Path:
 def mnops(estate: Path, *args: str, failpoints: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MNOPS_HOME": str(estate.parent / ".mnops"), "MNOPS_FAILPOINTS": failpoints}
     env.pop("MNOPS_STATE_URL", None)
-    command = [sys.executable, "-m", "mnops_assets", *args, "--estate", str(estate)]
+    # --direct: the engine in this process, so the SIGKILL lands in the engine itself, not in a Dagster step.
+    direct = ["--direct"] if args[0] == "deploy" else []
+    command = [sys.executable, "-m", "mnops_assets", *args, *direct, "--estate", str(estate)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 

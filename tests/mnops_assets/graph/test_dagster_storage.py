@@ -1,0 +1,222 @@
+"""Dagster's own storage: the shipped dagster.yaml (SQLite) and deploy/dagster-postgres.yaml (the real PostgreSQL)
+load as instance configs, and a deployment run through them leaves its materializations and checks in that storage.
+
+The PostgreSQL variants skip on a laptop without a server and fail in CI (CI=true), as the engine's state tests do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+from sqlalchemy import create_engine, make_url, text
+
+from mnops_assets.definitions import build_definitions
+from mnops_assets.engine.runtime import HOME_ENV, open_engine
+from mnops_assets.engine.state import STATE_URL_ENV
+from mnops_assets.governance import load_governed
+
+REPO = Path(__file__).resolve().parents[3]
+EMBEDDED_CONFIG = REPO / "dagster.yaml"
+TEAM_CONFIG = REPO / "deploy" / "dagster-postgres.yaml"
+SMALL_ESTATE = REPO / "tests" / "data" / "estate"
+POSTGRES_ADMIN_URL = os.environ.get("MNOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ENV = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD")
+
+INSTANCE = "prod"
+"""The small estate's compute-free instance (an audit log only): deploying it starts no process."""
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the real server, dropped afterwards (the same rules as tests/mnops_assets/engine)."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI must run the PostgreSQL storage tests)")
+        pytest.skip(reason)
+    name = f"mnops_dagster_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the small test estate whose state (SQLite) and local resources live in tmp."""
+    root = tmp_path / "estate"
+    shutil.copytree(SMALL_ESTATE, root)
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "mnops-home"))
+    monkeypatch.delenv(STATE_URL_ENV, raising=False)
+    return root
+
+
+def embedded_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DAGSTER_HOME as mnops makes it: the shipped dagster.yaml copied in."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(EMBEDDED_CONFIG, home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def team_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
+    """A DAGSTER_HOME holding deploy/dagster-postgres.yaml as shipped, its connection given by the environment."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(TEAM_CONFIG, home / "dagster.yaml")
+    url = make_url(database_url)
+    values = (url.host or "127.0.0.1", str(url.port or 5432), url.database, url.username, url.password or "")
+    for name, value in zip(PG_ENV, values, strict=True):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+@dataclass(frozen=True)
+class DagsterHome:
+    path: Path
+    storages: tuple[type, type]
+    """The run and event-log storage classes its dagster.yaml must give."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def dagster_home(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DagsterHome:
+    if request.param == "sqlite":
+        return DagsterHome(embedded_home(tmp_path, monkeypatch), (SqliteRunStorage, SqliteEventLogStorage))
+    database_url = request.getfixturevalue("postgres_database")
+    return DagsterHome(team_home(tmp_path, monkeypatch, database_url), (PostgresRunStorage, PostgresEventLogStorage))
+
+
+def deploy_one(root: Path, instance: DagsterInstance) -> str:
+    """Materialize config/<INSTANCE> and platform/<INSTANCE> in this process; the run's id."""
+    job = build_definitions(root).resolve_implicit_global_asset_job_def()
+    selection = [AssetKey(["config", INSTANCE]), AssetKey(["platform", INSTANCE])]
+    result = job.execute_in_process(instance=instance, asset_selection=selection)
+    assert result.success
+    return result.run_id
+
+
+def destroy_all(root: Path) -> None:
+    estate, _ = load_governed(root)
+    engine = open_engine(estate)
+    try:
+        for platform in estate.platforms.values():
+            engine.destroy(platform.spec, force=True, wait=True)
+    finally:
+        engine.store.close()
+
+
+def test_shipped_dagster_yaml_loads_as_the_embedded_sqlite_instance(tmp_path, monkeypatch):
+    home = embedded_home(tmp_path, monkeypatch)
+    with DagsterInstance.get() as instance:
+        assert Path(instance.root_directory) == home
+        assert isinstance(instance.event_log_storage, SqliteEventLogStorage)
+        assert (home / "history").is_dir()  # Dagster's own SQLite files, under the home mnops chose
+        assert not instance.telemetry_enabled
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.event_log_storage.supports_global_concurrency_limits
+        assert instance.global_op_concurrency_default_limit is not None
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs > 0
+
+
+def test_team_config_reads_its_connection_from_the_environment(tmp_path, monkeypatch):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(TEAM_CONFIG, home / "dagster.yaml")
+    for name in PG_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DagsterInvalidConfigError, match="DAGSTER_PG_"):
+        DagsterInstance.from_config(str(home))
+
+
+def test_deploy_run_is_recorded_in_dagster_storage(estate, dagster_home):
+    with DagsterInstance.from_config(str(dagster_home.path)) as instance:
+        run_storage, event_log_storage = dagster_home.storages
+        assert isinstance(instance.run_storage, run_storage)
+        assert isinstance(instance.event_log_storage, event_log_storage)
+        try:
+            run_id = deploy_one(estate, instance)
+        finally:
+            destroy_all(estate)
+
+        for key in (AssetKey(["config", INSTANCE]), AssetKey(["platform", INSTANCE])):
+            materialization = instance.get_latest_materialization_event(key)
+            assert materialization is not None and materialization.run_id == run_id, key
+        version = instance.get_latest_materialization_event(AssetKey(["platform", INSTANCE]))
+        assert version.asset_materialization.metadata["version"].value == 1
+
+        records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+        evaluations = [record.event_log_entry.asset_check_evaluation for record in records]
+        outcomes = {(e.asset_key.path[0], e.check_name): e.passed for e in evaluations}
+        assert outcomes == {
+            ("config", "passes_blocking_policies"): True,
+            ("config", "passes_advisory_policies"): True,
+            ("platform", "is_healthy"): True,
+        }
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [AssetCheckKey(AssetKey(["platform", INSTANCE]), "is_healthy")]
+        )
+        assert [record.run_id for record in latest.values()] == [run_id]
+
+        # The deploy held a slot of its provider's pool, created at the instance's default limit, and gave it back.
+        pool = instance.event_log_storage.get_concurrency_info("mnops-local")
+        assert pool.slot_count == instance.global_op_concurrency_default_limit
+        assert pool.active_slot_count == 0
+
+    # What was written outlives the instance that wrote it: a new one (another process, say) reads the same run.
+    with DagsterInstance.from_config(str(dagster_home.path)) as again:
+        assert again.get_run_by_id(run_id).is_success
+        assert again.get_latest_materialization_event(AssetKey(["platform", INSTANCE])).run_id == run_id
+
+
+def test_deploy_events_are_rows_of_the_postgresql_database(estate, tmp_path, monkeypatch, postgres_database):
+    home = team_home(tmp_path, monkeypatch, postgres_database)
+    with DagsterInstance.from_config(str(home)) as instance:
+        try:
+            run_id = deploy_one(estate, instance)
+        finally:
+            destroy_all(estate)
+    database = create_engine(postgres_database)
+    try:
+        with database.connect() as conn:
+            materialized = conn.execute(
+                text(
+                    "select asset_key from event_logs where run_id = :run and dagster_event_type = 'ASSET_MATERIALIZATION'"
+                ),
+                {"run": run_id},
+            ).scalars()
+            checked = conn.execute(
+                text("select asset_key, check_name, execution_status from asset_check_executions where run_id = :run"),
+                {"run": run_id},
+            ).all()
+            materialized = sorted(materialized)
+    finally:
+        database.dispose()
+    assert materialized == ['["config", "prod"]', '["platform", "prod"]']
+    assert sorted(checked) == [
+        ('["config", "prod"]', "passes_advisory_policies", "SUCCEEDED"),
+        ('["config", "prod"]', "passes_blocking_policies", "SUCCEEDED"),
+        ('["platform", "prod"]', "is_healthy", "SUCCEEDED"),
+    ]
