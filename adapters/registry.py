@@ -88,6 +88,9 @@ def create_adapter(name: str, **settings: object) -> Adapter:
     module = provider_module(name)
     try:
         return module.create_adapter(**settings)
+    except TypeError as exc:
+        # Settings come from ecosystem.yaml: say which one the provider does not take, not where Python noticed.
+        raise ProviderUnavailable(f"provider {name!r} cannot be configured with {sorted(settings)}: {exc}") from exc
     except ImportError as exc:
         raise ProviderUnavailable(
             f"provider {name!r} needs a package that is not installed ({exc.name}); "

@@ -56,8 +56,15 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and of the estate's seed scripts."""
-    app(args=argv, prog_name="mnops")
+    """Entry point of the console script and of the estate's seed scripts.
+
+    Every error the product raises on purpose ends here as one `error:` line and exit code 1, never a traceback.
+    """
+    try:
+        app(args=argv, prog_name="mnops", standalone_mode=True)
+    except MnopsError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
 
 
 @app.command()
@@ -357,6 +364,8 @@ def _leaves(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | i
 
 
 def _default_source(spec: Any, path: tuple[str | int, ...]) -> str:
+    if path == ("name",):
+        return "the instance folder's name"
     if len(path) >= 2 and path[0] == "resources":
         return f"default of contract {spec.resources[path[1]].contract}"
     return "default of the platform spec"
@@ -366,6 +375,3 @@ app.command()(enforce)
 
 # Commands living in their own modules register themselves on `app` when imported.
 from mnops_assets import cli_deploy  # noqa: E402, F401
-
-if __name__ == "__main__":
-    main()

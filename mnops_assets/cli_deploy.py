@@ -35,6 +35,7 @@ from mnops_assets.engine.runtime import open_engine
 from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import Estate, ResolvedPlatform, find_estate
 from mnops_assets.governance import load_governed
+from mnops_assets.spec import PlatformSpec
 
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for another deploy of the same platform to finish.")]
 InstanceArgument = Annotated[str, typer.Argument(help="Instance name (its folder under platform-cloud/).")]
@@ -56,7 +57,7 @@ def _estate_and_engine(estate_path: Path, instances: list[str] | None) -> tuple[
 
 def _instance(instance: str, estate_path: Path) -> tuple[Path, str]:
     """An instance named, or given as its folder (`ecosystem/platform-cloud/dev`, as the seed scripts pass it)."""
-    if "/" in instance or Path(instance).is_dir():
+    if "/" in instance:
         root, name = _guard(find_estate, Path(instance))
         if name is None:
             err.print(f"error: {instance} is an estate, not an instance folder")
@@ -102,6 +103,9 @@ def deploy(
     direct: Annotated[
         bool, typer.Option("--direct", help="Run the engine here, without Dagster (no run in the UI's history).")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let a protect: true platform's deploy delete or replace resources.")
+    ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Plan and apply one instance (or --all): governance checks, health checks, automatic rollback on failure.
@@ -115,7 +119,10 @@ def deploy(
     if instance is not None:
         estate_path, instance = _instance(instance, estate_path)
     estate, engine = _estate_and_engine(estate_path, None if all_instances else [instance])
-    rows = _deploy_direct(estate, engine, wait, fmt) if direct else _deploy_dagster(estate, wait, fmt)
+    if direct:
+        rows = _deploy_direct(estate, engine, wait, force, fmt)
+    else:
+        rows = _deploy_dagster(estate, wait, force, fmt)
     failed = any(row["result"] == "failed" for row in rows)
     if fmt is Format.json:
         _json({"deployed": rows, "failed": failed})
@@ -135,11 +142,11 @@ def deploy(
     raise typer.Exit(1 if failed else 0)
 
 
-def _deploy_direct(estate: Estate, engine: Engine, wait: bool, fmt: Format) -> list[dict[str, Any]]:
+def _deploy_direct(estate: Estate, engine: Engine, wait: bool, force: bool, fmt: Format) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for platform in estate.platforms.values():
         try:
-            result = engine.deploy(platform.spec, wait=wait)
+            result = engine.deploy(platform.spec, wait=wait, force=force)
         except MnopsError as exc:
             rows.append({"instance": platform.name, "result": "failed", "error": str(exc)})
             err.print(f"error: {exc}", markup=False)
@@ -150,11 +157,11 @@ def _deploy_direct(estate: Estate, engine: Engine, wait: bool, fmt: Format) -> l
     return rows
 
 
-def _deploy_dagster(estate: Estate, wait: bool, fmt: Format) -> list[dict[str, Any]]:
+def _deploy_dagster(estate: Estate, wait: bool, force: bool, fmt: Format) -> list[dict[str, Any]]:
     from mnops_assets.graph import launch  # Dagster loads only for the commands that launch runs
 
     rows: list[dict[str, Any]] = []
-    for outcome in launch.deploy(estate, list(estate.platforms), wait=wait):
+    for outcome in launch.deploy(estate, list(estate.platforms), wait=wait, force=force):
         if not outcome.ok:
             rows.append({"instance": outcome.instance, "result": "failed", "error": outcome.error})
             err.print(f"error: {outcome.instance}: {outcome.error}", markup=False)
@@ -185,23 +192,28 @@ def drift(
 ) -> None:
     """Observe once and diff against the last applied state. Exit 0: in sync; 2: drift found; 1: error."""
     estate, engine = _estate_and_engine(estate_path, None if instance is None else [instance])
-    report = []
-    for platform in estate.platforms.values():
-        if engine.store.latest_version(platform.name) is None:
+    specs = [platform.spec for platform in estate.platforms.values()]
+    reports = engine.inspect(specs)
+    found, broken = [], False
+    for spec in specs:
+        result = reports.get(spec.name)
+        if result is None:
+            continue  # never deployed
+        if result.error is not None:
+            broken = True
+            err.print(f"error: {spec.name}: cannot be judged: {result.error}", markup=False)
             continue
-        try:
-            drifted = engine.drift(platform.spec)
-        except MnopsError as exc:
-            _fail(exc)
-        report.append({"instance": platform.name, "drift": [s.to_dict() for s in drifted]})
+        if result.steps:
+            engine.record_drift(spec, result)
+        found.append({"instance": spec.name, "drift": [s.to_dict() for s in result.steps]})
         if fmt is Format.table:
-            if drifted:
-                _print_steps([step.to_dict() for step in drifted], platform)
+            if result.steps:
+                _print_steps([step.to_dict() for step in result.steps], estate.platform(spec.name))
             else:
-                out.print(f"{platform.name}: in sync")
+                out.print(f"{spec.name}: in sync")
     if fmt is Format.json:
-        _json({"platforms": report})
-    raise typer.Exit(2 if any(entry["drift"] for entry in report) else 0)
+        _json({"platforms": found})
+    raise typer.Exit(1 if broken else 2 if any(entry["drift"] for entry in found) else 0)
 
 
 @app.command()
@@ -234,11 +246,12 @@ def rollback(
     to: Annotated[int | None, typer.Option("--to", help="Version to return to (default: the one before the newest).")] = None,
     estate_path: EstateOption = Path(DEFAULT_ESTATE),
     wait: WaitOption = False,
+    force: Annotated[bool, typer.Option("--force", help="Allow deletes and replaces on a protected platform.")] = False,
 ) -> None:
     """Deploy an earlier version's spec again, as a new version."""
     estate, engine = _estate_and_engine(estate_path, [instance])
     try:
-        result = engine.rollback(estate.platform(instance).spec, to, wait=wait)
+        result = engine.rollback(estate.platform(instance).spec, to, wait=wait, force=force)
     except MnopsError as exc:
         _fail(exc)
     version = result.version.version if result.version else "unchanged"
@@ -258,18 +271,23 @@ def destroy(
         err.print("error: name one INSTANCE or pass --all")
         raise typer.Exit(2)
     estate, engine = _estate_and_engine(estate_path, None if all_instances else [instance])
+    specs = [platform.spec for platform in estate.platforms.values()]
+    if all_instances:
+        # Platforms whose folders are gone are still deployed: their last applied spec says what to remove.
+        for name in engine.store.platforms():
+            latest = engine.store.latest_version(name)
+            if name not in estate.platforms and latest is not None and latest.spec:
+                specs.append(PlatformSpec.model_validate(latest.spec))
     failed = False
-    for platform in estate.platforms.values():
-        latest = engine.store.latest_version(platform.name)
-        if all_instances and (latest is None or not latest.spec):
-            continue
+    for spec in specs:
         try:
-            result = engine.destroy(platform.spec, force=force, wait=wait)
+            result = engine.destroy(spec, force=force, wait=wait)
         except MnopsError as exc:
             failed = True
             err.print(f"error: {exc}", markup=False)
             continue
-        out.print(f"{platform.name}: destroyed {result.plan.counts()['delete']} resource(s)")
+        if result.changed or not all_instances:
+            out.print(f"{spec.name}: destroyed {result.plan.counts()['delete']} resource(s)")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -361,7 +379,8 @@ def _show(change: Change, side: str) -> str:
     if value is None:
         return "(none)"
     if change.field in SECRET_FIELDS:
-        return f"hmac:{str(value)[:12]}"
+        # A keyed hash of the value, never the value: enough to see that it changed.
+        return f"hmac:{str(value).rsplit(':', 1)[-1][:12]}"
     return json.dumps(value)
 
 

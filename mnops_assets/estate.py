@@ -318,19 +318,25 @@ class _Loader:
         before = len(self.problems)
         if isinstance(provider, str):
             self.check_provider(provider, ecosystem, provenance)
+        provider_broken = len(self.problems) > before
 
         resources: dict[str, ContractSpec] = {}
         for resource_path, resource in _resources(data):
             model = self.contract(resource_path, resource, provenance, layers, partial=False)
             if model is not None:
                 resources[resource_path[1]] = model
-        if len(self.problems) > before:
-            return None
+        resources_broken = len(self.problems) > before
+        if provider_broken:
+            return None  # the region and the contracts' support depend on the provider: the rest would be noise
         try:
-            spec = PlatformSpec.model_validate({**data, "resources": resources})
+            # Validated even when a resource is broken (without the resources, then), so that every problem of the
+            # instance's files shows in one run, not one run per broken part.
+            spec = PlatformSpec.model_validate({**data, "resources": {} if resources_broken else resources})
         except ValidationError as exc:
             for loc, message in messages(exc, PlatformSpec, missing=MISSING_IN_LAYERS):
                 self.problem_at(provenance, platform_layer, loc, message)
+            return None
+        if resources_broken:
             return None
         for loc, message in platform_checks(spec):
             self.problem_at(provenance, platform_layer, loc, message)

@@ -6,12 +6,15 @@ layer fields are checked in every file; resources are checked once merged, again
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from contracts import ResourceName
 from contracts.base import TagKey, TagValue
+from contracts.secrets.v1 import SENSITIVE_NAME
 from mnops_assets.spec import DriftPolicy, Owner, Tier
 
 TemplateName = ResourceName
@@ -41,7 +44,7 @@ class Layer(_File):
         None, description="Resources by name: each a contract tag plus that contract's fields."
     )
     hooks: dict[ResourceName, dict[str, Any] | None] | None = Field(
-        None, description="Lifecycle hooks by name: on (events), command or python, timeout_seconds."
+        None, description="Lifecycle hooks by name: events, command or python, timeout_seconds."
     )
 
 
@@ -55,11 +58,31 @@ class ProviderSettings(_File):
         description="Passed to the provider's adapter (e.g. endpoint_url); never secrets: those come from EnvVar.",
     )
 
+    @field_validator("settings")
+    @classmethod
+    def _no_credentials(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if SENSITIVE_NAME.search(key):
+                # Never echo the value: it may be the credential itself.
+                raise PydanticCustomError(
+                    "literal_secret", f"{key!r} looks like a credential; adapters read credentials from the environment"
+                )
+        return value
+
 
 class StateSettings(_File):
     url: str | None = Field(
         None, description="SQLAlchemy URL of the state store; MNOPS_STATE_URL overrides it; unset means SQLite."
     )
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value is not None and re.search(r"://[^/@:]+:[^@]*@", value):
+            raise PydanticCustomError(
+                "literal_secret", "a password in the URL is a literal secret; set the whole URL in MNOPS_STATE_URL"
+            )
+        return value
 
 
 class EcosystemFile(_File):

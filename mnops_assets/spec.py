@@ -40,6 +40,7 @@ class Drift(_Frozen):
     )
 
 
+PYTHON_CALLABLE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 HookEvent = Literal["pre-plan", "pre-apply", "post-apply", "on-rollback", "on-drift"]
 HOOK_EVENTS: tuple[str, ...] = HookEvent.__args__  # type: ignore[attr-defined]
 
@@ -50,11 +51,11 @@ class Hook(_Frozen):
     A failing `pre-*` hook stops the deploy before anything changes; later hooks' failures are reported and audited.
     """
 
-    on: list[HookEvent] = Field(min_length=1, description="Events that run the hook.")
+    events: list[HookEvent] = Field(min_length=1, description="Events that run the hook.")
     command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
         None, min_length=1, description="Program and arguments, run in the estate folder."
     )
-    python: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = Field(
+    python: Annotated[str, StringConstraints(pattern=PYTHON_CALLABLE_PATTERN)] | None = Field(
         None, description="'package.module:function' called with the event (a dict); a false result or an error fails."
     )
     timeout_seconds: int = Field(60, ge=1, le=3600, description="The hook is killed after this long, and fails.")
@@ -85,8 +86,13 @@ class PlatformSpec(_Frozen):
     hooks: dict[ResourceName, Hook] = Field(default_factory=dict, description="Lifecycle hooks by name.")
 
     def config_hash(self) -> str:
-        """sha256 of the canonical JSON form: equal for equal specs, whatever the files' layout."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical JSON form: equal for equal specs, whatever the files' layout.
+
+        Values equal to their defaults are left out, so a new field with a default changes no existing hash (and
+        writes no new version everywhere), and `x: <default>` written out hashes as leaving it out.
+        """
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def contract_versions(self) -> dict[str, str]:

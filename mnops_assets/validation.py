@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import NAME_PATTERN, TAG_KEY_PATTERN
 from contracts.compute.v1 import ENV_NAME_PATTERN, HEALTH_PATH_PATTERN
-from mnops_assets.spec import OWNER_PATTERN
+from mnops_assets.spec import OWNER_PATTERN, PYTHON_CALLABLE_PATTERN
 
 NAME_RULE = "must be 2-40 lower-case letters, digits or inner hyphens, starting with a letter"
 # Regular expressions say nothing to most readers: each pattern the models use, in words.
@@ -20,6 +20,7 @@ PATTERN_RULES = {
     ENV_NAME_PATTERN: "must be letters, digits and underscores, not starting with a digit",
     HEALTH_PATH_PATTERN: "must be a path starting with '/'",
     OWNER_PATTERN: "must be a team name in lower case (team-payments), optionally with @domain",
+    PYTHON_CALLABLE_PATTERN: "must name a callable as package.module:function",
 }
 
 
@@ -45,6 +46,8 @@ def _message(error: dict[str, Any]) -> str:
     pattern = (error.get("ctx") or {}).get("pattern")
     if pattern in PATTERN_RULES:
         return PATTERN_RULES[pattern]
+    if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a mapping of keys"
     message = error["msg"].removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     if error["type"] == "string_type" and isinstance(error.get("input"), bool):

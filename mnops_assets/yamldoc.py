@@ -98,7 +98,11 @@ def parse_yaml(text: str, display: str) -> tuple[Document | None, list[Problem]]
         return Document(display, {}, marks), []
     walker = _Walker(display, marks)
     marks[()] = (root.start_mark.line + 1, root.start_mark.column + 1) * 2
-    data = walker.walk(root, ())
+    try:
+        data = walker.walk(root, ())
+    except _TooBig:
+        message = f"expands to more than {MAX_NODES:,} values through aliases; share settings with a template"
+        return None, [Problem(display, 1, 1, "yaml", message)]
     if not isinstance(data, dict):
         walker.problems.append(Problem(display, marks[()][0], marks[()][1], "(file)", "must be a mapping of keys"))
     if walker.problems:
@@ -119,14 +123,26 @@ def _tab_problems(text: str, display: str) -> list[Problem]:
     return found
 
 
+MAX_NODES = 200_000
+"""More values than any estate file holds: aliases nested to expand past it are refused (a "billion laughs")."""
+
+
+class _TooBig(Exception):
+    pass
+
+
 class _Walker:
     def __init__(self, display: str, marks: dict[Path_, Mark]) -> None:
         self.display = display
         self.marks = marks
         self.problems: list[Problem] = []
         self._open: set[int] = set()
+        self._count = 0
 
     def walk(self, node: Node, path: Path_) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise _TooBig
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if id(node) in self._open:

@@ -64,6 +64,9 @@ class ComputeDriver(LocalDriver):
         ):
             return previous["state"]
         self._stop(folder, desired.key)
+        if previous is None:
+            # A folder removed by hand leaves its processes running with nothing pointing at them but their marker.
+            procs.terminate(procs.marked(folder), self.home.stop_grace_seconds)
         old_ports = previous["state"].get("ports", []) if previous else []
         ports = _ports(desired.spec.replicas, old_ports)
         write_json(
@@ -74,6 +77,11 @@ class ComputeDriver(LocalDriver):
         if ports:
             self._start_supervisor(folder, desired.key, env)
         return {"ports": ports, "env_hmac": env_hmac}
+
+    def _problem(self, folder: Path, metadata: dict[str, Any]) -> str | None:
+        if metadata["state"].get("ports") and self._supervisor(folder) is None:
+            return "the service's supervisor is not running: its replicas are down"
+        return None
 
     def _release(self, folder: Path) -> None:
         key = ResourceKey(folder.parent.name, folder.name)

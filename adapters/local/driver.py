@@ -120,6 +120,10 @@ class LocalDriver(ResourceDriver):
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         return HealthReport(True)
 
+    def _problem(self, folder: Path, metadata: dict[str, Any]) -> str | None:
+        """What is wrong with a resource whose metadata reads fine (a service whose processes died), if anything."""
+        return None
+
     def _observed_fields(self, folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
         return dict(metadata["fields"])
 
@@ -143,9 +147,8 @@ class LocalDriver(ResourceDriver):
             # Identifiable by its path alone: the engine can still delete or repair it.
             problem = f"no readable metadata at {folder / METADATA}"
             return Observed(key, self.contract, str(folder), {}, identity_tags(key, self.contract), problem)
-        return Observed(
-            key, self.contract, str(folder), self._observed_fields(folder, metadata), dict(metadata["tags"])
-        )
+        fields = self._observed_fields(folder, metadata)
+        return Observed(key, self.contract, str(folder), fields, dict(metadata["tags"]), self._problem(folder, metadata))
 
     def _write_metadata(self, folder: Path, desired: Desired, state: dict[str, Any]) -> None:
         document = metadata_document(

@@ -63,6 +63,8 @@ def reason(exc: BaseException) -> str:
         return "stored data cannot be decrypted with the master key"
     if isinstance(exc, json.JSONDecodeError):
         return f"unreadable JSON at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -73,7 +75,7 @@ def failures(operation: str, key: ResourceKey | None) -> Iterator[None]:
         yield
     except AdapterError:
         raise
-    except (OSError, sqlite3.Error, InvalidToken, json.JSONDecodeError) as exc:
+    except (OSError, sqlite3.Error, InvalidToken, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8
         raise AdapterError(PROVIDER, operation, key, reason(exc)) from exc
 
 

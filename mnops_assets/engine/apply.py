@@ -26,13 +26,14 @@ from contracts.errors import MnopsError
 from mnops_assets.engine import audit
 from mnops_assets.engine.errors import (
     DeployFailed,
+    DestructiveChangeRefused,
     GovernanceRefused,
     PlatformLocked,
     ProtectedPlatform,
     UnknownVersion,
 )
 from mnops_assets.engine.hooks import HookRunner
-from mnops_assets.engine.plan import Action, Plan, Step, drift_steps, make_plan
+from mnops_assets.engine.plan import Action, Plan, Step, desired_resources, drift_steps, make_plan
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version, new_deploy_id
 from mnops_assets.spec import PlatformSpec
 
@@ -105,10 +106,12 @@ class DriftReport:
     """A digest of everything observed: the same drift always gives the same hash."""
     version: int
     """The last applied version the observation was compared with."""
+    error: str | None = None
+    """Why the platform could not be judged (a provider error, an unset `env:` source); then it is not in sync."""
 
     @property
     def in_sync(self) -> bool:
-        return not self.steps
+        return not self.steps and self.error is None
 
 
 def observed_hash(observed: Mapping[str, Observed]) -> str:
@@ -134,6 +137,7 @@ class Engine:
         failpoints: Failpoints | None = None,
         lock_timeout: float = 600.0,
         hooks_cwd: Path | None = None,
+        hooks_log: Path | None = None,
         gate: Gate | None = None,
     ) -> None:
         self.store = store
@@ -142,7 +146,7 @@ class Engine:
         self.failpoints = failpoints if failpoints is not None else Failpoints.from_env()
         self.lock_timeout = lock_timeout
         self.gate = gate
-        self.hooks = HookRunner(hooks_cwd or Path.cwd(), lambda kind, platform, data: self.audit(kind, platform, data))
+        self.hooks = HookRunner(hooks_cwd or Path.cwd(), self.audit, hooks_log)
 
     # -- read-only ---------------------------------------------------------------------------------------------------
 
@@ -175,6 +179,8 @@ class Engine:
         reports = self.inspect(specs)
         for spec in specs:
             report = reports.get(spec.name)
+            if report is not None and report.error is not None:
+                raise MnopsError(f"{spec.name}: cannot be judged: {report.error}")
             if report is not None and report.steps:
                 self.record_drift(spec, report)
         return {name: report.steps for name, report in reports.items()}
@@ -192,12 +198,17 @@ class Engine:
             version = versions.get(spec.name)
             if version is None or not version.spec:
                 continue
-            adapter = self.adapter_for(spec.provider)
-            observed = adapter.observe(spec.name)
-            # The last applied spec only orders deletes: parse it only when something undeclared was found.
-            undeclared = any(name not in spec.resources for name in observed)
-            previous = _spec_of(version) if undeclared else None
-            plan = make_plan(spec.name, spec, observed, state[spec.name], adapter, previous)
+            try:
+                adapter = self.adapter_for(spec.provider)
+                observed = adapter.observe(spec.name)
+                # The last applied spec only orders deletes: parse it only when something undeclared was found.
+                undeclared = any(name not in spec.resources for name in observed)
+                previous = _spec_of(version) if undeclared else None
+                plan = make_plan(spec.name, spec, observed, state[spec.name], adapter, previous)
+            except MnopsError as exc:
+                # One platform that cannot be judged must not stop the judging of the others.
+                found[spec.name] = DriftReport([], "", version.version, str(exc))
+                continue
             found[spec.name] = DriftReport(drift_steps(plan), observed_hash(observed), version.version)
         return found
 
@@ -213,25 +224,32 @@ class Engine:
 
     # -- changes -----------------------------------------------------------------------------------------------------
 
-    def deploy(self, spec: PlatformSpec, *, wait: bool = False, note: str = "", kind: str = "deploy") -> DeployResult:
+    def deploy(
+        self, spec: PlatformSpec, *, wait: bool = False, note: str = "", kind: str = "deploy", force: bool = False
+    ) -> DeployResult:
+        """Plan and apply `spec`; a protected platform's deletes and replaces need `force`."""
         deploy_id = new_deploy_id()
         with self._locked(spec.name, deploy_id, wait):
-            return self._deploy(spec, deploy_id, kind, note)
+            return self._deploy(spec, deploy_id, kind, note, force)
 
-    def rollback(self, spec_now: PlatformSpec, to: int | None = None, *, wait: bool = False) -> DeployResult:
+    def rollback(
+        self, spec_now: PlatformSpec, to: int | None = None, *, wait: bool = False, force: bool = False
+    ) -> DeployResult:
         """Deploy the spec of an earlier version again (default: the one before the newest), as a new version."""
-        versions = [v for v in self.store.versions(spec_now.name) if v.spec]
+        every = self.store.versions(spec_now.name)
+        versions = [v for v in every if v.spec]  # a destroy records a version with no spec: nothing to return to
         numbers = [v.version for v in versions]
         if to is None:
-            if len(versions) < 2:
+            earlier = [v for v in every[:-1] if v.spec]
+            if not earlier:
                 raise UnknownVersion(spec_now.name, None, numbers)
-            target = versions[-2]
+            target = earlier[-1]
         else:
             target = next((v for v in versions if v.version == to), None)
             if target is None:
                 raise UnknownVersion(spec_now.name, to, numbers)
         spec = PlatformSpec.model_validate(target.spec)
-        result = self.deploy(spec, wait=wait, note=f"rollback to version {target.version}", kind="rollback")
+        result = self.deploy(spec, wait=wait, note=f"rollback to version {target.version}", kind="rollback", force=force)
         self.hooks.run(spec, "on-rollback", {"to_version": target.version, "automatic": False})
         return result
 
@@ -244,7 +262,10 @@ class Engine:
             adapter = self.adapter_for(spec.provider)
             previous = self._last_spec(spec.name) or spec
             observed = adapter.observe(spec.name)
-            plan = make_plan(spec.name, None, observed, self.store.resources(spec.name), adapter, previous)
+            state = self.store.resources(spec.name)
+            plan = make_plan(spec.name, None, observed, state, adapter, previous)
+            if not plan.changed and not state:
+                return DeployResult(spec.name, None, plan, None)  # nothing deployed: nothing to record either
             seqs = [self.audit("destroy.started", spec.name, {"deploy_id": deploy_id, "plan": plan.counts()}).seq]
             self.store.start_deploy(deploy_id, spec.name, "destroy", "", self.actor)
             try:
@@ -263,7 +284,7 @@ class Engine:
 
     # -- the deploy itself -------------------------------------------------------------------------------------------
 
-    def _deploy(self, spec: PlatformSpec, deploy_id: str, kind: str, note: str) -> DeployResult:
+    def _deploy(self, spec: PlatformSpec, deploy_id: str, kind: str, note: str, force: bool) -> DeployResult:
         name = spec.name
         if self.gate is not None:
             findings = self.gate(spec)
@@ -279,9 +300,13 @@ class Engine:
         plan = make_plan(name, spec, observed, last, adapter, previous)
         config_hash = spec.config_hash()
         if not plan.changed and last_version is not None and last_version.config_hash == config_hash:
-            self._catch_up_state(name, plan.unchanged, observed, last)
+            self._settle_state(spec, adapter, observed, last)
             return DeployResult(name, None, plan, None)
 
+        destructive = [f"{s.action.value} {s.name}" for s in plan.steps if s.action in (Action.DELETE, Action.REPLACE)]
+        if spec.protect and destructive and not force:
+            self.audit("deploy.refused", name, {"config_hash": config_hash, "destructive": destructive})
+            raise DestructiveChangeRefused(name, destructive)
         if plan.changed:
             self.hooks.run(spec, "pre-apply", {"config_hash": config_hash, "plan": plan.to_dict()})
         self.store.start_deploy(deploy_id, name, kind, config_hash, self.actor)
@@ -299,13 +324,17 @@ class Engine:
             for number, step in enumerate(plan.steps, start=1):
                 if step.action is Action.DELETE:
                     seqs.append(self._execute(deploy_id, name, number, step, adapter, current))
+        except KeyboardInterrupt:
+            # Stopped by a person: no rollback behind their back; the next deploy converges from what exists.
+            self.store.finish_deploy(deploy_id, "interrupted", "interrupted")
+            raise
         except Exception as exc:
             seqs.append(self.audit(f"{kind}.failed", name, {"deploy_id": deploy_id, "error": str(exc)}).seq)
             self._roll_back(name, previous, adapter, deploy_id, exc)
             self.hooks.run(spec, "on-rollback", {"automatic": True, "deploy_id": deploy_id, "error": str(exc)})
             raise DeployFailed(name, str(exc), rolled_back=True) from exc
 
-        self._catch_up_state(name, plan.unchanged, observed, self.store.resources(name))
+        self._settle_state(spec, adapter, current, self.store.resources(name))
         version = self.store.record_version(
             name,
             config_hash,
@@ -390,13 +419,26 @@ class Engine:
         self.store.finish_deploy(deploy_id, "rolled-back", str(cause))
         self.audit("undo.succeeded", platform, {"deploy_id": deploy_id, "target": target, "cause": str(cause)})
 
-    def _catch_up_state(
-        self, platform: str, unchanged: tuple[str, ...], observed: Mapping[str, Observed], last: Mapping[str, Any]
+    def _settle_state(
+        self, spec: PlatformSpec, adapter: Adapter, observed: Mapping[str, Observed], last: Mapping[str, ResourceRecord]
     ) -> None:
-        # A crash between a provider call and its state write leaves state behind reality; observation is the truth.
-        for name in unchanged:
-            if name not in last:
-                self.store.put_resource(_record(observed[name]))
+        """Make the last-applied state say what this spec applied, writing only rows that differ.
+
+        A crash between a provider call and its state write leaves rows missing or stale; left so, a later change
+        outside mnops would pass for a change in YAML. Rows hold the desired fields, not the observed ones, so a field
+        muted by `drift.ignore` stays muted.
+        """
+        for name, desired in desired_resources(spec).items():
+            current = observed.get(name)
+            if current is None:
+                continue
+            fields = adapter.driver(desired.contract).desired_fields(desired)
+            record = ResourceRecord(spec.name, name, desired.contract, current.resource_id, fields, dict(desired.tags))
+            if last.get(name) != record:
+                self.store.put_resource(record)
+        for name in last:
+            if name not in spec.resources and name not in observed:
+                self.store.drop_resource(spec.name, name)
 
     # -- locking -----------------------------------------------------------------------------------------------------
 
@@ -423,7 +465,8 @@ class _PlatformLock:
             if holder is None:
                 return
             if holder.deploy_id and _is_stale(holder, actor) and store.release_lock(self.platform, holder.deploy_id):
-                store.finish_deploy(holder.deploy_id, "crashed", f"process {holder.pid} on {holder.host} died holding the lock")
+                reason = f"process {holder.pid} on {holder.host} died holding the lock"
+                store.finish_deploy(holder.deploy_id, "crashed", reason, only_if_running=True)
                 data = {"deploy_id": holder.deploy_id, "holder": holder.holder, "since": holder.acquired_at}
                 self.engine.audit("deploy.crashed", self.platform, data)
                 continue

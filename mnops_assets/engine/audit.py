@@ -86,6 +86,8 @@ def verify(store: StateStore) -> list[str]:
         last_seq, last_hash = rec.seq, rec.hash
     with store.engine.connect() as conn:
         head = conn.execute(select(audit_head_table).where(audit_head_table.c.id == 1)).first()
-    if head is not None and (head.seq, head.hash) != (last_seq, last_hash):
+    if head is None:
+        problems.append("the audit head row is missing (records may have been removed from the end)")
+    elif (head.seq, head.hash) != (last_seq, last_hash):
         problems.append(f"the newest record should be {head.seq}, found {last_seq} (records removed from the end)")
     return problems

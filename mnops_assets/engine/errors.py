@@ -54,3 +54,15 @@ class UnknownVersion(MnopsError):
 
 class AuditBroken(MnopsError):
     """The audit chain does not verify: a record was altered or removed."""
+
+
+class DestructiveChangeRefused(MnopsError):
+    """A protected platform's plan deletes or replaces resources (and so their data)."""
+
+    def __init__(self, platform: str, steps: list[str]) -> None:
+        self.platform = platform
+        self.steps = steps
+        super().__init__(
+            f"platform {platform!r} is marked protect: true and this deploy would {', '.join(steps)}; "
+            "nothing was changed: deploy with --force if that is meant"
+        )

@@ -2,7 +2,9 @@
 
 Each hook runs as its own process (so its time limit can be enforced by killing it) in the estate folder, with the
 event as JSON on stdin. A failing `pre-*` hook stops everything before any change; every run is audited with its
-outcome and duration, never its output (a hook may print what the audit trail must not keep).
+outcome and duration, never its output (a hook may print what the audit trail must not keep): the output goes to a
+0600 log file whose path the failure names. Hooks get the deployer's environment minus what carries secrets: the
+master key, the state URL, and the variables the platform's `env:` secrets read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.errors import MnopsError
+from contracts.secrets.v1 import SecretsV1
 from mnops_assets.spec import Hook, PlatformSpec
 
 # Runs `module:function` with the event; None or True is success, anything false (or an exception) a failure.
@@ -50,18 +53,22 @@ class HookFailed(MnopsError):
 Audit = Callable[[str, str, dict[str, Any]], object]
 
 
+WITHHELD = ("MNOPS_MASTER_KEY", "MNOPS_STATE_URL")
+
+
 class HookRunner:
-    def __init__(self, cwd: Path, audit: Audit | None = None) -> None:
+    def __init__(self, cwd: Path, audit: Audit | None = None, log_dir: Path | None = None) -> None:
         self.cwd = cwd
         self.audit = audit
+        self.log_dir = log_dir
 
     def run(self, spec: PlatformSpec, event: str, payload: dict[str, Any]) -> list[HookRun]:
         """Run every hook of `spec` listening to `event`; raise HookFailed if a `pre-*` hook failed."""
         runs = []
         for name, hook in sorted(spec.hooks.items()):
-            if event not in hook.on:
+            if event not in hook.events:
                 continue
-            run = self._run_one(name, hook, {"event": event, "platform": spec.name, **payload})
+            run = self._run_one(name, hook, {"event": event, "platform": spec.name, **payload}, _environment(spec))
             runs.append(run)
             if self.audit is not None:
                 data = {"hook": name, "event": event, "exit_code": run.exit_code, "seconds": round(run.seconds, 3)}
@@ -70,23 +77,24 @@ class HookRunner:
             raise HookFailed(spec.name, event, runs)
         return runs
 
-    def _run_one(self, name: str, hook: Hook, event: dict[str, Any]) -> HookRun:
+    def _run_one(self, name: str, hook: Hook, event: dict[str, Any], env: dict[str, str]) -> HookRun:
         argv = hook.command if hook.command is not None else [sys.executable, "-c", _CALL_PYTHON, hook.python or ""]
         start = time.monotonic()
         try:
             process = subprocess.Popen(
                 argv,
                 cwd=self.cwd,
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 text=True,
                 start_new_session=True,
             )
         except OSError as exc:
             return HookRun(name, event["event"], False, None, time.monotonic() - start, f"cannot start: {exc.strerror}")
         try:
-            _, stderr = process.communicate(json.dumps(event, default=str), timeout=hook.timeout_seconds)
+            output, _ = process.communicate(json.dumps(event, default=str), timeout=hook.timeout_seconds)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             reason = f"timed out after {hook.timeout_seconds} s"
@@ -94,9 +102,28 @@ class HookRunner:
         seconds = time.monotonic() - start
         if process.returncode == 0:
             return HookRun(name, event["event"], True, 0, seconds)
-        last = (stderr or "").strip().splitlines()[-1:] or [""]
-        reason = f"exit code {process.returncode}" + (f": {last[0][:200]}" if last[0] else "")
+        reason = f"exit code {process.returncode}" + self._keep(name, event, output)
         return HookRun(name, event["event"], False, process.returncode, seconds, reason)
+
+    def _keep(self, name: str, event: dict[str, Any], output: str) -> str:
+        """Write a failed hook's output to a private log file; the part of the reason that points at it."""
+        if self.log_dir is None or not output:
+            return ""
+        folder = self.log_dir / event["platform"]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{event['event']}-{name}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(output)
+        return f" (output in {path})"
+
+
+def _environment(spec: PlatformSpec) -> dict[str, str]:
+    withheld = set(WITHHELD)
+    for resource in spec.resources.values():
+        if isinstance(resource, SecretsV1) and resource.source.startswith("env:"):
+            withheld.add(resource.source.removeprefix("env:"))
+    return {key: value for key, value in os.environ.items() if key not in withheld}
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:

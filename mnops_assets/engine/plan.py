@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.base import Adapter, Desired, Observed, ResourceKey
+from contracts.compute.v1 import ComputeV1
+from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX
 from mnops_assets.engine.state import ResourceRecord
 from mnops_assets.spec import PlatformSpec, dependencies
 
@@ -129,7 +131,13 @@ def make_plan(
             steps.append(Step(Action.UPDATE, name, want.contract, reason, tuple(changes), want, have))
             continue
         if not changes:
-            unchanged.append(name)
+            secrets = sorted(set(_secret_references(want)) & {step.name for step in steps})
+            if secrets:
+                # A service reads its secrets when it starts: a new value reaches it only through a restart.
+                reason = f"restarts to read the new value of {', '.join(secrets)}"
+                steps.append(Step(Action.UPDATE, name, want.contract, reason, (), want, have))
+            else:
+                unchanged.append(name)
             continue
         immutable = sorted({c.field for c in changes} & driver.immutable)
         if immutable:
@@ -168,6 +176,13 @@ def _diff(
             continue
         changes.append(Change(key, before, after, "config" if from_yaml else "drift"))
     return changes
+
+
+def _secret_references(desired: Desired) -> list[str]:
+    spec = desired.spec
+    if not isinstance(spec, ComputeV1):
+        return []
+    return [v.removeprefix(SECRET_REFERENCE_PREFIX) for v in spec.env.values() if v.startswith(SECRET_REFERENCE_PREFIX)]
 
 
 def _last_value(last: ResourceRecord | None, key: str) -> Any:

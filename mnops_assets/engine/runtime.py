@@ -55,4 +55,4 @@ def open_engine(
         return adapters[provider]
 
     gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
-    return Engine(store, adapter_for, hooks_cwd=estate.root, gate=gate)
+    return Engine(store, adapter_for, hooks_cwd=estate.root, hooks_log=home(estate) / "hooks", gate=gate)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import Iterator
@@ -32,10 +33,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from contracts.errors import MnopsError
 
 STATE_URL_ENV = "MNOPS_STATE_URL"
 
@@ -135,6 +141,20 @@ audit_head_table = Table(
 GENESIS = "0" * 64
 
 
+class StateUnavailable(MnopsError):
+    """The state store cannot be opened or used (bad URL, server down, unwritable path)."""
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, fit for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -229,8 +249,24 @@ class StateStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        try:
+            self.engine = make_engine(url)
+            self._create_schema()
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            raise StateUnavailable(f"state store {redact(url)} cannot be opened: {_reason(exc)}") from exc
+
+    def _create_schema(self) -> None:
+        """Tables and the audit head row, once, even when several processes open a new database at the same time."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Concurrent CREATE TABLEs collide in PostgreSQL's catalogue: one process at a time.
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+            metadata.create_all(conn)
+            head = {"id": 1, "seq": 0, "hash": GENESIS}
+            if conn.dialect.name == "postgresql":
+                conn.execute(postgresql_insert(audit_head_table).values(**head).on_conflict_do_nothing())
+            else:
+                conn.execute(sqlite_insert(audit_head_table).values(**head).on_conflict_do_nothing())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -362,13 +398,13 @@ class StateStore:
                 )
             )
 
-    def finish_deploy(self, deploy_id: str, status: str, error: str | None = None) -> None:
+    def finish_deploy(self, deploy_id: str, status: str, error: str | None = None, *, only_if_running: bool = False) -> None:
+        """Record how a deploy ended; `only_if_running` leaves a deploy that did finish as it said it did."""
+        condition = deploys_table.c.id == deploy_id
+        if only_if_running:
+            condition &= deploys_table.c.status == "running"
         with self.engine.begin() as conn:
-            conn.execute(
-                update(deploys_table)
-                .where(deploys_table.c.id == deploy_id)
-                .values(status=status, finished_at=now(), error=error)
-            )
+            conn.execute(update(deploys_table).where(condition).values(status=status, finished_at=now(), error=error))
 
     def deploys(self, platform: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -439,16 +475,16 @@ class StateStore:
 
     @contextmanager
     def audit_append(self) -> Iterator[tuple[Any, str]]:
-        """A transaction holding the audit head: yields (connection, previous hash); the caller inserts and moves it."""
+        """A transaction holding the audit head: yields (connection, previous hash); the caller inserts and moves it.
+
+        The head row exists from the store's creation, so `FOR UPDATE` (PostgreSQL) or `BEGIN IMMEDIATE` (SQLite)
+        serialises appenders: no two records ever follow the same one.
+        """
         with self.engine.begin() as conn:
             head = conn.execute(select(audit_head_table).where(audit_head_table.c.id == 1).with_for_update()).first()
             if head is None:
-                conn.execute(insert(audit_head_table).values(id=1, seq=0, hash=GENESIS))
-                # PostgreSQL: two first writers race on the insert; the loser's transaction fails and is retried.
-                prev = GENESIS
-            else:
-                prev = head.hash
-            yield conn, prev
+                raise StateUnavailable("the audit head row is missing: the audit trail was tampered with")
+            yield conn, head.hash
 
 
 def _chunks(names: list[str], size: int = 900) -> list[list[str]]:

@@ -46,6 +46,8 @@ PROVIDER_ABSTRACTION = "CLOUDPROVIDERABSTRACTION"
 PLATFORM_INSTANCE = "CLOUDPLATFORMINSTANCE"
 
 WAIT_TAG = "mnops/wait"
+FORCE_TAG = "mnops/force"
+"""Run tag letting a protected platform's deploy delete or replace resources (the CLI's --force)."""
 BLOCKING_CHECK = "passes_blocking_policies"
 ADVISORY_CHECK = "passes_advisory_policies"
 HEALTH_CHECK = "is_healthy"
@@ -238,9 +240,10 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
         engine = mnops.engine(estate, policies)
         # Launched from the UI a deploy queues behind another of the same platform; the CLI may ask to fail at once.
         wait = context.run.tags.get(WAIT_TAG, "true") == "true"
+        force = context.run.tags.get(FORCE_TAG, "false") == "true"
         try:
             try:
-                result = engine.deploy(resolved.spec, wait=wait)
+                result = engine.deploy(resolved.spec, wait=wait, force=force)
             except GovernanceRefused as exc:
                 raise Failure(description=str(exc), metadata={"findings": "\n".join(exc.findings)}) from exc
             except DeployFailed as exc:

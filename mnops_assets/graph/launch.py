@@ -17,7 +17,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from mnops_assets.engine.runtime import home
 from mnops_assets.estate import Estate
-from mnops_assets.graph.factory import BLOCKING_CHECK, WAIT_TAG, config_key, platform_key
+from mnops_assets.graph.factory import BLOCKING_CHECK, FORCE_TAG, WAIT_TAG, config_key, platform_key
 
 LAUNCHED_BY = "mnops/launched-by"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -46,7 +46,7 @@ def dagster_home(estate: Estate) -> Path:
     return folder
 
 
-def deploy(estate: Estate, names: list[str], *, wait: bool) -> list[Outcome]:
+def deploy(estate: Estate, names: list[str], *, wait: bool, force: bool = False) -> list[Outcome]:
     """Materialize config and platform of each instance in one run; what happened to each."""
     from mnops_assets.definitions import build_definitions
 
@@ -58,7 +58,7 @@ def deploy(estate: Estate, names: list[str], *, wait: bool) -> list[Outcome]:
             instance=instance,
             asset_selection=selection,
             raise_on_error=False,
-            tags={LAUNCHED_BY: "cli", WAIT_TAG: str(wait).lower()},
+            tags={LAUNCHED_BY: "cli", WAIT_TAG: str(wait).lower(), FORCE_TAG: str(force).lower()},
             run_config=QUIET,
         )
         return [_outcome(name, result) for name in names]

@@ -100,8 +100,8 @@ def _respond(
     new = cursor["seen"].get(name) != report.observed_hash
     cursor["seen"][name] = report.observed_hash
     events.extend(_events(name, report))
-    if report.in_sync:
-        return
+    if report.in_sync or report.error is not None:
+        return  # an error fails the check (its metadata says why); there is nothing to redeploy or adopt
     if new:
         engine.record_drift(spec, report)
     if spec.drift.policy == "remediate":
@@ -181,6 +181,7 @@ def _drift_metadata(report: DriftReport) -> dict[str, Any]:
     ]
     return {
         "in_sync": report.in_sync,
+        "error": report.error or "",
         "observed_hash": report.observed_hash,
         "compared_with_version": report.version,
         "drift": MetadataValue.json(diff),

@@ -80,3 +80,14 @@ def test_files_that_are_not_utf8(tmp_path):
     doc, problems = load_yaml(path, "latin1.yaml")
     assert doc is None
     assert problems[0].message.startswith("not UTF-8 text")
+
+
+def test_an_alias_bomb_is_refused_quickly():
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    started = time.monotonic()
+    _, problems = parse_yaml("\n".join(lines) + "\n", "bomb.yaml")
+    assert time.monotonic() - started < 5
+    assert problems[0].message.startswith("expands to more than 200,000 values through aliases")

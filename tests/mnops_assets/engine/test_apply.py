@@ -240,10 +240,16 @@ def test_drift_is_found_and_muted_fields_stay_muted(engine, adapter):
     assert "io.mnops.drift.detected" in [r.type for r in audit.records(engine.store, "dev")]
 
 
-def test_a_failing_pre_apply_hook_changes_nothing_and_is_audited(engine, adapter, tmp_path):
-    hooks = {"change-window": {"on": ["pre-apply"], "command": ["python", "-c", "import sys; sys.exit('window closed')"]}}
-    with pytest.raises(HookFailed, match="change-window: exit code 1: window closed"):
+def test_a_failing_pre_apply_hook_changes_nothing_and_is_audited(engine, adapter, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNOPS_MASTER_KEY", MASTER_KEY)
+    script = "import os, sys; print('window closed; key', os.environ.get('MNOPS_MASTER_KEY')); sys.exit(1)"
+    hooks = {"change-window": {"events": ["pre-apply"], "command": ["python", "-c", script]}}
+    engine.hooks.log_dir = tmp_path / "hooks"
+    with pytest.raises(HookFailed, match=r"change-window: exit code 1 \(output in .*change-window.log\)") as info:
         engine.deploy(spec(hooks=hooks))
+    log = next((tmp_path / "hooks" / "dev").glob("*.log"))
+    assert log.read_text() == "window closed; key None\n"  # the master key is withheld from hooks
+    assert oct(log.stat().st_mode & 0o777) == "0o600" and "window closed" not in str(info.value)
     assert adapter.observe("dev") == {}
     [event] = [r.event for r in audit.records(engine.store, "dev") if r.type == "io.mnops.hook.failed"]
     assert event["data"]["hook"] == "change-window" and event["data"]["exit_code"] == 1
@@ -252,7 +258,7 @@ def test_a_failing_pre_apply_hook_changes_nothing_and_is_audited(engine, adapter
 def test_post_apply_hooks_get_the_event_as_json(engine, tmp_path):
     out = tmp_path / "events.jsonl"
     script = f"import sys; open({str(out)!r}, 'a').write(sys.stdin.read() + '\\n')"
-    hooks = {"record": {"on": ["post-apply", "pre-apply"], "command": ["python", "-c", script]}}
+    hooks = {"record": {"events": ["post-apply", "pre-apply"], "command": ["python", "-c", script]}}
     engine.deploy(spec(hooks=hooks))
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert [e["event"] for e in events] == ["pre-apply", "post-apply"]
@@ -260,7 +266,7 @@ def test_post_apply_hooks_get_the_event_as_json(engine, tmp_path):
 
 
 def test_a_hook_that_overruns_its_time_limit_is_killed(engine):
-    hooks = {"slow": {"on": ["pre-plan"], "command": ["python", "-c", "import time; time.sleep(30)"], "timeout_seconds": 1}}
+    hooks = {"slow": {"events": ["pre-plan"], "command": ["python", "-c", "import time; time.sleep(30)"], "timeout_seconds": 1}}
     started = time.monotonic()
     with pytest.raises(HookFailed, match="timed out after 1 s"):
         engine.deploy(spec(hooks=hooks))
@@ -270,7 +276,7 @@ def test_a_hook_that_overruns_its_time_limit_is_killed(engine):
 def test_python_hooks_are_called_with_the_event(engine, tmp_path):
     (tmp_path / "my_hooks.py").write_text("def refuse(event):\n    return event['platform'] != 'dev'\n")
     with pytest.raises(HookFailed, match="refuse: exit code 1"):
-        engine.deploy(spec(hooks={"refuse": {"on": ["pre-apply"], "python": "my_hooks:refuse"}}))
+        engine.deploy(spec(hooks={"refuse": {"events": ["pre-apply"], "python": "my_hooks:refuse"}}))
 
 
 def test_the_governance_gate_refuses_before_anything_changes(engine, adapter):
@@ -308,3 +314,56 @@ def test_a_damaged_resource_is_drift_and_the_next_deploy_repairs_it(engine, adap
     result = engine.deploy(spec())
     assert [(s.action, s.name) for s in result.plan.steps] == [(Action.UPDATE, "app-logs")]
     assert adapter.observe("dev")["app-logs"].problem is None and engine.drift(spec()) == []
+
+
+def test_a_secret_that_changes_restarts_the_services_reading_it(engine, adapter, monkeypatch):
+    monkeypatch.setenv("DB_PASSWORD", "first-value")
+    data = copy.deepcopy(BASE)
+    data["resources"]["db-password"] = {"contract": "secrets/v1", "from": "env:DB_PASSWORD"}
+    data["resources"]["api"] = {
+        "contract": "compute/v1",
+        "command": ["python", "-c", "import time; time.sleep(600)"],
+        "env": {"DB_PASSWORD": "secret:db-password"},
+    }
+    with_service = PlatformSpec.model_validate(data)
+    engine.deploy(with_service)
+    pid_file = next((Path(adapter.observe("dev")["api"].resource_id)).glob("replica-0.pid"))
+    before = pid_file.read_text()
+    monkeypatch.setenv("DB_PASSWORD", "second-value")
+    plan = engine.plan(with_service)
+    assert [(s.action, s.name, s.reason) for s in plan.steps] == [
+        (Action.UPDATE, "db-password", "changed in YAML"),
+        (Action.UPDATE, "api", "restarts to read the new value of db-password"),
+    ]
+    engine.deploy(with_service)
+    assert pid_file.read_text() != before
+
+
+def test_a_service_whose_processes_died_is_drift_and_is_restarted(engine, adapter):
+    import os
+    import signal
+
+    data = copy.deepcopy(BASE)
+    data["resources"]["api"] = {"contract": "compute/v1", "command": ["python", "-c", "import time; time.sleep(600)"]}
+    with_service = PlatformSpec.model_validate(data)
+    engine.deploy(with_service)
+    folder = Path(adapter.observe("dev")["api"].resource_id)
+    os.kill(int((folder / "supervisor.pid").read_text()), signal.SIGKILL)  # its replicas die with it
+    time.sleep(0.3)
+    [step] = engine.drift(with_service)
+    assert step.name == "api" and "supervisor is not running" in step.reason
+    engine.deploy(with_service)
+    assert engine.drift(with_service) == [] and all(r.healthy for r in engine.health(with_service).values())
+
+
+def test_a_protected_platform_loses_nothing_without_force(engine, adapter):
+    from mnops_assets.engine.errors import DestructiveChangeRefused
+
+    engine.deploy(spec(protect=True))
+    smaller = copy.deepcopy(BASE) | {"protect": True}
+    del smaller["resources"]["api-key"]
+    with pytest.raises(DestructiveChangeRefused, match="would delete api-key; nothing was changed"):
+        engine.deploy(PlatformSpec.model_validate(smaller))
+    assert "api-key" in adapter.observe("dev")
+    engine.deploy(PlatformSpec.model_validate(smaller), force=True)
+    assert "api-key" not in adapter.observe("dev")

@@ -72,3 +72,38 @@ def test_rehashing_an_altered_record_still_breaks_the_chain(store):
     assert audit.verify(store) == [
         f"record {records[1].seq}: does not follow record {records[0].seq} (a record before it was removed or altered)"
     ]
+
+
+def test_concurrent_appenders_never_fork_the_chain(state_url):
+    import threading
+
+    from mnops_assets.engine.state import StateStore
+
+    stores = [StateStore(state_url) for _ in range(4)]  # four processes' worth of connection pools, opened at once
+    errors: list[BaseException] = []
+
+    def append(store, n):
+        try:
+            for i in range(10):
+                audit.record(store, "test.concurrent", "dev", {"writer": n, "i": i}, ME)
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(store, n)) for n, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(audit.records(stores[0])) == 40 and audit.verify(stores[0]) == []
+    for store in stores:
+        store.close()
+
+
+def test_a_removed_head_row_is_detected(store):
+    three_events(store)
+    from mnops_assets.engine.state import audit_head_table
+
+    with store.engine.begin() as conn:
+        conn.execute(delete(audit_head_table))
+    assert audit.verify(store) == ["the audit head row is missing (records may have been removed from the end)"]

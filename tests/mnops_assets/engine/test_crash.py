@@ -96,6 +96,41 @@ def test_a_deploy_killed_at_any_step_converges_on_the_next(tmp_path, step, momen
     assert sorted(plan["unchanged"]) == ["app-logs", "assets", "cache", "jobs"]  # api-key gone: nothing orphaned
     history = json.loads(mnops(estate, "history", "dev", "--format", "json").stdout)
     assert [v["version"] for v in history] == [1, 2]
+    # The last-applied state says what was applied, or a later change outside mnops would pass for a YAML change.
+    from mnops_assets.engine.state import StateStore
+
+    store = StateStore(f"sqlite:///{tmp_path / '.mnops' / 'state.db'}")
+    state = store.resources("dev")
+    store.close()
+    assert sorted(state) == ["app-logs", "assets", "cache", "jobs"]
+    assert state["jobs"].fields["retention_seconds"] == 3600 and state["assets"].tags["release"] == "two"
     assert mnops(estate, "audit", "verify").returncode == 0
     events = json.loads(mnops(estate, "audit", "dev", "--format", "json").stdout)
     assert "io.mnops.deploy.crashed" in [e["type"] for e in events]
+
+
+WITH_SERVICE = V1 + """\
+  api:
+    contract: compute/v1
+    command: [python, -c, "import time; time.sleep(600)"]
+    depends_on: [app-logs]
+"""
+
+
+@pytest.mark.slow
+def test_destroy_all_removes_what_a_crashed_first_deploy_and_a_removed_folder_left(tmp_path):
+    from adapters.local.adapter import LocalAdapter
+
+    estate = write_estate(tmp_path, WITH_SERVICE)
+    killed = mnops(estate, "deploy", "dev", failpoints="after:5=crash")  # api is the last of five creates
+    assert killed.returncode == -signal.SIGKILL
+    local = LocalAdapter(root=tmp_path / ".mnops" / "local")
+    assert local.compute.running(local.observe("dev")["api"].key)["supervisor"] is not None  # no version, yet running
+    assert mnops(estate, "destroy", "--all", "--force").returncode == 0
+    assert local.observe("dev") == {}
+
+    assert mnops(estate, "deploy", "dev").returncode == 0
+    (estate / "platform-cloud" / "dev" / "platform.yaml").rename(tmp_path / "gone.yaml")
+    (estate / "platform-cloud" / "dev").rmdir()
+    assert mnops(estate, "destroy", "--all", "--force").returncode == 0
+    assert local.observe("dev") == {}

@@ -63,3 +63,36 @@ def test_a_second_store_on_the_same_database_sees_everything(state_url, store):
         assert list(other.resources("dev")) == ["logs"]
     finally:
         other.close()
+
+
+def test_many_processes_may_create_a_new_store_at_once(state_url):
+    import threading
+
+    errors: list[BaseException] = []
+    opened: list[StateStore] = []
+
+    def open_one():
+        try:
+            opened.append(StateStore(state_url))
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(opened) == 6
+    for store in opened:
+        store.close()
+
+
+def test_an_unusable_url_is_a_clear_error():
+    import pytest
+
+    from mnops_assets.engine.state import StateUnavailable
+
+    with pytest.raises(StateUnavailable, match=r"state store postgresql\+psycopg://bob:\*\*\*@127.0.0.1:1/db cannot be opened"):
+        StateStore("postgresql+psycopg://bob:hunter2@127.0.0.1:1/db")
+    with pytest.raises(StateUnavailable, match="bogus://x cannot be opened"):
+        StateStore("bogus://x")
