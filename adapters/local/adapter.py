@@ -26,8 +26,9 @@ class LocalAdapter(Adapter):
 
     Settings: `root` (default `$MNOPS_LOCAL_ROOT`, else `.mnops/local`), `master_key` (a Fernet key; default
     `$MNOPS_MASTER_KEY`, else `<root>/master.key`, created with mode 0600 on first use), `clock` (seconds since the
-    epoch; tests move it to age messages, objects and logs) and `stop_grace_seconds` (how long a process may take to
-    stop after SIGTERM before it is killed).
+    epoch; tests move it to age messages, objects and logs), `stop_grace_seconds` (how long a process may take to
+    stop after SIGTERM before it is killed) and `base_dir` (what a relative `root` and `file:` secret sources are
+    relative to: the estate folder when the engine creates the adapter; the working directory otherwise).
     """
 
     provider: ClassVar[str] = "local"
@@ -39,11 +40,14 @@ class LocalAdapter(Adapter):
         *,
         clock: Callable[[], float] | None = None,
         stop_grace_seconds: float = 5.0,
+        base_dir: str | Path | None = None,
     ) -> None:
+        base = Path(base_dir).absolute() if base_dir is not None else Path.cwd()
         chosen = Path(root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT).expanduser()
-        # Absolute, because supervisors and replicas run elsewhere and must find the same folders.
-        self.root = chosen.absolute()
-        self.home = Home(self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds)
+        # Absolute, because supervisors and replicas run elsewhere and must find the same folders; a relative root
+        # is relative to `base_dir` (the estate folder), never to wherever the command runs.
+        self.root = (base / chosen).absolute()
+        self.home = Home(self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds, base)
         self.storage = StorageDriver(self.home)
         self.queue = QueueDriver(self.home)
         self.secrets = SecretsDriver(self.home)

@@ -41,6 +41,8 @@ class Home:
     keys: Keyring
     clock: Callable[[], float]
     stop_grace_seconds: float
+    base_dir: Path
+    """What relative paths in settings and `file:` secret sources are relative to (the estate folder)."""
 
     def folder(self, kind: str, key: ResourceKey) -> Path:
         # Names reach this point from YAML that was validated, but a path is built from them: refuse anything that

@@ -120,8 +120,7 @@ class SecretsDriver(LocalDriver):
     def _generate(length: int) -> str:
         return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
-    @staticmethod
-    def _from_source(key: ResourceKey, source: str) -> str:
+    def _from_source(self, key: ResourceKey, source: str) -> str:
         kind, _, where = source.partition(":")
         if kind == "env":
             value = os.environ.get(where)
@@ -129,7 +128,8 @@ class SecretsDriver(LocalDriver):
                 raise AdapterError(PROVIDER, "read secret source", key, f"environment variable {where} is not set")
             return value
         if kind == "file":
-            text = Path(where).expanduser().read_text()
+            # Relative to the estate, not to wherever the command happens to run: plans must not depend on the cwd.
+            text = (self.home.base_dir / Path(where).expanduser()).read_text(encoding="utf-8")
             # `echo value > file` adds a line ending nobody means as part of the secret.
             for ending in ("\r\n", "\n"):
                 if text.endswith(ending):

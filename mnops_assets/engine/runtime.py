@@ -49,8 +49,10 @@ def open_engine(
             settings: dict[str, object] = dict(configured.settings) if configured else {}
             settings.update({k: v for k, v in overrides.get(provider, {}).items() if v is not None})
             if provider == "local":
-                # The embedded provider keeps its resources beside the state, wherever the command runs from.
+                # The embedded provider keeps its resources beside the state, wherever the command runs from, and
+                # reads relative paths (a relative root, `file:` secrets) from the estate folder.
                 settings.setdefault("root", str(home(estate) / "local"))
+                settings.setdefault("base_dir", str(estate.root))
             adapters[provider] = registry.create_adapter(provider, **settings)
         return adapters[provider]
 

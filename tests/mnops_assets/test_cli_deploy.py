@@ -55,6 +55,10 @@ def test_deploy_change_plan_history_rollback_audit(mnops, estate_copy, tmp_path)
     history = json.loads(mnops("history", "dev", "--format", "json"))
     assert [(v["version"], v["note"]) for v in history][-1] == (3, "rollback to version 1")
     assert history[2]["config_hash"] == history[0]["config_hash"]
+    from adapters.local.adapter import LocalAdapter
+
+    local = LocalAdapter(root=tmp_path / ".mnops" / "local")
+    assert local.observe("dev")["jobs"].fields["retention_seconds"] == 86400  # the provider holds version 1 again
 
     assert "audit trail intact" in mnops("audit", "verify")
     events = json.loads(mnops("audit", "dev", "--format", "json"))
