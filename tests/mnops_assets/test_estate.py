@@ -128,3 +128,22 @@ def test_find_estate_accepts_a_root_or_an_instance_folder(shipped):
 def test_unknown_instance_is_a_usage_error(shipped):
     with pytest.raises(UsageError, match="no instance folder nowhere"):
         load_estate(shipped, ["nowhere"])
+
+
+def test_hooks_are_declared_in_yaml_and_merged_by_name(estate_copy):
+    eco = estate_copy / "ecosystem.yaml"
+    eco.write_text(
+        eco.read_text().replace(
+            "  protect: false\n",
+            "  protect: false\n  hooks:\n    notify:\n      events: [post-apply, on-rollback]\n"
+            "      python: hooks.notify:send\n    change-window:\n      events: [pre-apply]\n"
+            "      command: [python, hooks/change_window.py]\n      timeout_seconds: 30\n",
+        )
+    )
+    dev = estate_copy / "platform-cloud" / "dev" / "platform.yaml"
+    dev.write_text(dev.read_text() + "hooks:\n  change-window: null\n")
+    estate = load_estate(estate_copy)
+    assert set(estate.platform("dev").spec.hooks) == {"notify"}
+    prod = estate.platform("prod").spec.hooks
+    assert prod["change-window"].events == ["pre-apply"] and prod["change-window"].timeout_seconds == 30
+    assert prod["notify"].python == "hooks.notify:send"
