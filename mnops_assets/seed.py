@@ -11,7 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(command: str, script: str, *extra: str) -> None:
+def run(command: str, script: str, estate: str | None = None) -> None:
+    """Run `mnops COMMAND` with the script's arguments; `estate` is the default estate (MNOPS_ESTATE) if given."""
     try:
         from mnops_assets.cli import main
     except ImportError:
@@ -19,4 +20,6 @@ def run(command: str, script: str, *extra: str) -> None:
         if venv_python.is_file() and os.path.abspath(sys.executable) != str(venv_python):
             os.execv(venv_python, [str(venv_python), script, *sys.argv[1:]])
         sys.exit("mnops is not installed in this Python: run `make setup`, then `source .venv/bin/activate`")
-    main([command, *sys.argv[1:], *extra])
+    if estate is not None:
+        os.environ["MNOPS_ESTATE"] = estate
+    main([command, *sys.argv[1:]])

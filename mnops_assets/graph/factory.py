@@ -57,8 +57,15 @@ ECOSYSTEM_KEY = AssetKey(["ecosystem"])
 
 # Redeploy when the config changed and its blocking checks passed: eager() alone would not wait for the checks.
 AUTO_DEPLOY = AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
-# The config of an auto-deploying instance re-materializes (and re-runs its checks) when its code version changes.
-AUTO_CONFIG = AutomationCondition.on_missing() | AutomationCondition.code_version_changed()
+# What only records (contracts, ecosystem.yaml, templates, configs and their governance checks) re-materializes by
+# itself when missing or when its code version (its YAML) changes; deploying stays opt-in per instance.
+# (Not on_missing(): that ignores what is already missing at the first evaluation, i.e. everything on a new instance.)
+AUTO_RECORD = (
+    AutomationCondition.missing()
+    & ~AutomationCondition.any_deps_missing()
+    & ~AutomationCondition.in_progress()
+    & ~AutomationCondition.execution_failed()
+) | AutomationCondition.code_version_changed()
 
 _TAG_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
@@ -107,6 +114,7 @@ def _contract_asset(tag: str, model: type[ContractSpec]) -> AssetsDefinition:
         tags={LAYER: PROVIDER_ABSTRACTION},
         kinds={"pydantic"},
         code_version=_digest(schema),
+        automation_condition=AUTO_RECORD,
     )
     def _contract() -> MaterializeResult:
         return MaterializeResult(metadata={"contract": tag, "json_schema": MetadataValue.json(schema)})
@@ -124,6 +132,7 @@ def _ecosystem_asset(estate: Estate) -> AssetsDefinition:
         tags={LAYER: ECOSYSTEM_ROOT},
         kinds={"yaml"},
         code_version=_digest(path.read_text(encoding="utf-8")),
+        automation_condition=AUTO_RECORD,
     )
     def _ecosystem(mnops: Mnops) -> MaterializeResult:
         current, _ = mnops.load([])
@@ -152,6 +161,7 @@ def _template_asset(template: ResolvedTemplate) -> AssetsDefinition:
         tags={LAYER: ECOSYSTEM_ROOT},
         kinds={"yaml"},
         code_version=_digest(template.data),
+        automation_condition=AUTO_RECORD,
     )
     def _template(mnops: Mnops) -> MaterializeResult:
         current, _ = mnops.load()
@@ -196,7 +206,7 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
             ),
             AssetCheckSpec(ADVISORY_CHECK, asset=config, description="No unwaived warn- or info-severity finding."),
         ],
-        automation_condition=AUTO_CONFIG if spec.auto_deploy else None,
+        automation_condition=AUTO_RECORD,
         **common,
     )
     def _config(mnops: Mnops) -> MaterializeResult:
