@@ -81,14 +81,22 @@ def test_first_deploy_creates_everything_and_records_version_1(engine, adapter):
     assert version.contracts["jobs"] == "queue/v1" and version.created_by == "tester" and version.host == "host-t"
 
 
-def test_an_unchanged_redeploy_writes_nothing(engine):
+def test_an_unchanged_redeploy_writes_nothing(engine, adapter, monkeypatch):
     engine.deploy(spec())
+    writes = []
+    for driver in adapter.drivers.values():
+        for method in ("create", "update", "delete"):
+            original = getattr(driver, method)
+            monkeypatch.setattr(driver, method, lambda *a, _m=method, _o=original: writes.append(_m) or _o(*a))
     seqs = len(audit.records(engine.store))
     deploys = len(engine.store.deploys("dev"))
     result = engine.deploy(spec())
     assert not result.changed and result.version is None
     assert len(audit.records(engine.store)) == seqs and len(engine.store.deploys("dev")) == deploys
     assert len(engine.store.versions("dev")) == 1
+    assert writes == []  # the real planner, through the real adapter: not one provider write
+    engine.deploy(spec({"resources.jobs.retention_seconds": 600}))
+    assert writes == ["update"]  # and the count does see writes
 
 
 def test_a_changed_value_plans_exactly_that_change(engine):
