@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 # name that is valid here is valid on every provider once prefixed by the platform name.
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
 ResourceName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-"""A resource or platform name: 2-40 characters, lower-case letters, digits and inner hyphens, starting with a letter."""
+"""A resource or platform name: 2-40 lower-case letters, digits and inner hyphens, starting with a letter."""
 
 TAG_KEY_PATTERN = r"^[a-z][a-z0-9_.:/=+@-]{0,127}$"
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)]
@@ -20,7 +20,7 @@ Tags = dict[TagKey, TagValue]
 
 
 class ContractSpec(BaseModel):
-    """Base of every contract version: immutable, no unknown keys, no coercion between types (YAML already typed them)."""
+    """Base of every contract version: immutable, no unknown keys, no coercion (YAML already typed the values)."""
 
     # Inputs never appear in error texts: a pasted credential must not reach a log through a ValidationError.
     model_config = ConfigDict(

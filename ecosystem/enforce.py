@@ -1,6 +1,6 @@
 """Seed entry: enforce governance over the whole estate, exactly as `mnops enforce` does.
 
-    python ecosystem/enforce.py [--format table|json|sarif|junit]
+python ecosystem/enforce.py [--format table|json|sarif|junit]
 """
 
 import runpy

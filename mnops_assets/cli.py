@@ -88,7 +88,9 @@ def validate(
     if fmt is Format.json:
         _json({"valid": True, "problems": [], **_summary(estate)})
         return
-    table = Table(title=f"{estate.ecosystem.name}: {len(estate.platforms)} platform(s), {len(estate.templates)} template(s)")
+    table = Table(
+        title=f"{estate.ecosystem.name}: {len(estate.platforms)} platform(s), {len(estate.templates)} template(s)"
+    )
     for column in ("instance", "tier", "provider", "region", "template chain", "resources", "config hash"):
         table.add_column(column)
     for platform in estate.platforms.values():
@@ -231,7 +233,10 @@ def new_platform(
         raise typer.Exit(1) from None
     created = estate.platform(name)
     out.print(f"created {display(target)} from {source} ({created.spec.tier}, {len(created.spec.resources)} resources)")
-    out.print(f"next: edit {display(target / 'environment.yaml')} and platform.yaml, then run: mnops validate {display(target)}")
+    out.print(
+        f"next: edit {display(target / 'environment.yaml')} and platform.yaml, "
+        f"then run: mnops validate {display(target)}"
+    )
 
 
 @app.command()
@@ -339,10 +344,14 @@ def _parse_key(resolved: dict[str, Any], key: str) -> tuple[str | int, ...]:
             continue
         if not isinstance(node, dict):
             raise UsageError(f"{key!r}: {dotted(tuple(path))} is a value, not a mapping")
-        candidates = sorted((k for k in node if rest == k or rest.startswith(k + ".") or rest.startswith(k + "[")), key=len)
+        candidates = sorted(
+            (k for k in node if rest == k or rest.startswith(k + ".") or rest.startswith(k + "[")), key=len
+        )
         if not candidates:
             known = ", ".join(sorted(node))
-            raise UsageError(f"{key!r}: no key {rest.split('.')[0]!r} in {dotted(tuple(path)) or 'the spec'} (known: {known})")
+            raise UsageError(
+                f"{key!r}: no key {rest.split('.')[0]!r} in {dotted(tuple(path)) or 'the spec'} (known: {known})"
+            )
         chosen = candidates[-1]
         path.append(chosen)
         node = node[chosen]

@@ -234,8 +234,13 @@ def history(
     for ver in versions:
         contracts = ", ".join(sorted(set(ver.contracts.values())))
         table.add_row(
-            str(ver.version), ver.config_hash[:12], str(len(ver.resources)), contracts, ver.created_at[:19],
-            f"{ver.created_by}@{ver.host}", ver.note,
+            str(ver.version),
+            ver.config_hash[:12],
+            str(len(ver.resources)),
+            contracts,
+            ver.created_at[:19],
+            f"{ver.created_by}@{ver.host}",
+            ver.note,
         )
     out.print(table)
 
@@ -243,7 +248,9 @@ def history(
 @app.command()
 def rollback(
     instance: InstanceArgument,
-    to: Annotated[int | None, typer.Option("--to", help="Version to return to (default: the one before the newest).")] = None,
+    to: Annotated[
+        int | None, typer.Option("--to", help="Version to return to (default: the one before the newest).")
+    ] = None,
     estate_path: EstateOption = Path(DEFAULT_ESTATE),
     wait: WaitOption = False,
     force: Annotated[bool, typer.Option("--force", help="Allow deletes and replaces on a protected platform.")] = False,
@@ -301,7 +308,9 @@ def unlock(instance: InstanceArgument, estate_path: EstateOption = Path(DEFAULT_
         return
     engine.store.release_lock(instance, lock.deploy_id)
     engine.store.finish_deploy(lock.deploy_id, "crashed", f"lock broken by {engine.actor}")
-    audit_trail.record(engine.store, "lock.broken", instance, {"deploy_id": lock.deploy_id, "holder": lock.holder}, engine.actor)
+    audit_trail.record(
+        engine.store, "lock.broken", instance, {"deploy_id": lock.deploy_id, "holder": lock.holder}, engine.actor
+    )
     out.print(f"{instance}: lock of {lock.holder} (deploy {lock.deploy_id}) broken")
 
 
@@ -332,7 +341,14 @@ def audit_command(
     for rec in records:
         data = rec.event["data"]
         summary = data.get("error") or data.get("resource") or data.get("note") or data.get("deploy_id", "")
-        table.add_row(str(rec.seq), rec.event["time"][:19], rec.platform or "", rec.type.removeprefix("io.mnops."), data["actor"], str(summary))
+        table.add_row(
+            str(rec.seq),
+            rec.event["time"][:19],
+            rec.platform or "",
+            rec.type.removeprefix("io.mnops."),
+            data["actor"],
+            str(summary),
+        )
     out.print(table)
 
 
@@ -371,7 +387,9 @@ def _print_steps(steps: list[dict[str, Any]], platform: ResolvedPlatform) -> Non
         for raw in step["changes"]:
             change = Change(raw["field"], raw["before"], raw["after"], raw["cause"])
             where = _where(platform, step["resource"], change)
-            out.print(f"      {change.field}: {_show(change, 'before')} -> {_show(change, 'after')}{where}", markup=False)
+            out.print(
+                f"      {change.field}: {_show(change, 'before')} -> {_show(change, 'after')}{where}", markup=False
+            )
 
 
 def _show(change: Change, side: str) -> str:

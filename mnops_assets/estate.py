@@ -84,7 +84,9 @@ class Estate:
         try:
             return self.platforms[name]
         except KeyError:
-            raise UsageError(f"no instance {name!r} in {display(self.root)} (known: {', '.join(self.platforms)})") from None
+            raise UsageError(
+                f"no instance {name!r} in {display(self.root)} (known: {', '.join(self.platforms)})"
+            ) from None
 
 
 def display(path: Path) -> str:
@@ -306,7 +308,9 @@ class _Loader:
         provider = data.get("provider")
         if isinstance(provider, str) and provider in ecosystem.providers:
             # The provider's default region is the lowest layer, so moving a platform is a one-line change.
-            default = Layer(f"provider {provider} default", layers[0].doc, ("providers", provider), rename=_DEFAULT_REGION)
+            default = Layer(
+                f"provider {provider} default", layers[0].doc, ("providers", provider), rename=_DEFAULT_REGION
+            )
             layers.insert(0, default)
             if "region" not in data:
                 overlay(data, provenance, default)
@@ -348,7 +352,9 @@ class _Loader:
         origin = provenance[("provider",)]
         known = registry.providers()
         if provider not in known:
-            self.problems.append(origin.problem(("provider",), f"unknown provider {provider!r} (known: {', '.join(known)})"))
+            self.problems.append(
+                origin.problem(("provider",), f"unknown provider {provider!r} (known: {', '.join(known)})")
+            )
         elif provider not in ecosystem.providers:
             enabled = ", ".join(ecosystem.providers) or "none"
             message = f"provider {provider!r} is not enabled in {ECOSYSTEM_FILE} providers (enabled: {enabled})"

@@ -12,9 +12,18 @@ REPO = Path(__file__).resolve().parents[1]
 def test_benchmarks_run_on_a_small_estate():
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--instances", "12", "--repeat", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for figure in ("ratio validate / parse-only", "governance (evaluate", "ratio cold / no-op", "drift scan, 12 instances"):
+    for figure in (
+        "ratio validate / parse-only",
+        "governance (evaluate",
+        "ratio cold / no-op",
+        "drift scan, 12 instances",
+    ):
         assert figure in result.stdout
     assert "(1 drifted, as planted)" in result.stdout

@@ -148,7 +148,9 @@ class LocalDriver(ResourceDriver):
             problem = f"no readable metadata at {folder / METADATA}"
             return Observed(key, self.contract, str(folder), {}, identity_tags(key, self.contract), problem)
         fields = self._observed_fields(folder, metadata)
-        return Observed(key, self.contract, str(folder), fields, dict(metadata["tags"]), self._problem(folder, metadata))
+        return Observed(
+            key, self.contract, str(folder), fields, dict(metadata["tags"]), self._problem(folder, metadata)
+        )
 
     def _write_metadata(self, folder: Path, desired: Desired, state: dict[str, Any]) -> None:
         document = metadata_document(

@@ -17,4 +17,6 @@ class LoggingV1(ContractSpec):
 
     contract: Literal["logging/v1"] = Field(description="Contract and version this resource is bound to.")
     retention_days: int = Field(30, ge=1, le=3653, description="Days a log record is kept.")
-    min_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Records below this are dropped.")
+    min_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Records below this are dropped."
+    )

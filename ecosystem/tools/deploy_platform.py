@@ -1,6 +1,6 @@
 """Seed entry: deploy one instance folder, exactly as `mnops deploy` does.
 
-    python ecosystem/tools/deploy_platform.py ecosystem/platform-cloud/dev
+python ecosystem/tools/deploy_platform.py ecosystem/platform-cloud/dev
 """
 
 import runpy

@@ -1,6 +1,6 @@
 """Seed entry: validate one instance folder, or the whole estate, exactly as `mnops validate` does.
 
-    python ecosystem/tools/validate_platform.py ecosystem/platform-cloud/dev
+python ecosystem/tools/validate_platform.py ecosystem/platform-cloud/dev
 """
 
 import runpy

@@ -47,9 +47,7 @@ def propose(platform: ResolvedPlatform, steps: list[Step]) -> Adoption:
             path = ("resources", step.name, *change.field.split(".", 1))
             if not _set(doc, lines, path, change.before):
                 skipped.append(f"{step.name}.{change.field}: written in flow style ({{...}}) here; adopt by hand")
-    patch = "".join(
-        difflib.unified_diff(original, lines, fromfile=f"a/{doc.path}", tofile=f"b/{doc.path}")
-    )
+    patch = "".join(difflib.unified_diff(original, lines, fromfile=f"a/{doc.path}", tofile=f"b/{doc.path}"))
     return Adoption(doc.path, patch, tuple(skipped))
 
 

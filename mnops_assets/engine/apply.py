@@ -115,9 +115,7 @@ class DriftReport:
 
 
 def observed_hash(observed: Mapping[str, Observed]) -> str:
-    canonical = {
-        name: [o.contract, dict(o.fields), dict(o.tags), o.problem] for name, o in sorted(observed.items())
-    }
+    canonical = {name: [o.contract, dict(o.fields), dict(o.tags), o.problem] for name, o in sorted(observed.items())}
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -249,7 +247,9 @@ class Engine:
             if target is None:
                 raise UnknownVersion(spec_now.name, to, numbers)
         spec = PlatformSpec.model_validate(target.spec)
-        result = self.deploy(spec, wait=wait, note=f"rollback to version {target.version}", kind="rollback", force=force)
+        result = self.deploy(
+            spec, wait=wait, note=f"rollback to version {target.version}", kind="rollback", force=force
+        )
         self.hooks.run(spec, "on-rollback", {"to_version": target.version, "automatic": False})
         return result
 
@@ -279,7 +279,9 @@ class Engine:
                 self.store.drop_resource(spec.name, name)
             version = self.store.record_version(spec.name, "", {}, {}, {}, deploy_id, self.actor, note="destroyed")
             self.store.finish_deploy(deploy_id, "succeeded")
-            seqs.append(self.audit("destroy.succeeded", spec.name, {"deploy_id": deploy_id, "version": version.version}).seq)
+            seqs.append(
+                self.audit("destroy.succeeded", spec.name, {"deploy_id": deploy_id, "version": version.version}).seq
+            )
             return DeployResult(spec.name, deploy_id, plan, version, audit_seqs=tuple(seqs))
 
     # -- the deploy itself -------------------------------------------------------------------------------------------
@@ -310,7 +312,11 @@ class Engine:
         if plan.changed:
             self.hooks.run(spec, "pre-apply", {"config_hash": config_hash, "plan": plan.to_dict()})
         self.store.start_deploy(deploy_id, name, kind, config_hash, self.actor)
-        seqs = [self.audit(f"{kind}.started", name, {"deploy_id": deploy_id, "config_hash": config_hash, "plan": plan.to_dict()}).seq]
+        seqs = [
+            self.audit(
+                f"{kind}.started", name, {"deploy_id": deploy_id, "config_hash": config_hash, "plan": plan.to_dict()}
+            ).seq
+        ]
         current = dict(observed)
         try:
             for number, step in enumerate(plan.steps, start=1):

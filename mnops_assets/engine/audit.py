@@ -56,7 +56,11 @@ def record(
         digest = chain_hash(prev, event)
         seq = conn.execute(
             insert(audit_table).values(
-                platform=platform, type=event["type"], event=json.dumps(event, sort_keys=True), prev_hash=prev, hash=digest
+                platform=platform,
+                type=event["type"],
+                event=json.dumps(event, sort_keys=True),
+                prev_hash=prev,
+                hash=digest,
             )
         ).inserted_primary_key[0]
         conn.execute(update(audit_head_table).where(audit_head_table.c.id == 1).values(seq=seq, hash=digest))
@@ -79,7 +83,9 @@ def verify(store: StateStore) -> list[str]:
     last_seq, last_hash = 0, GENESIS
     for rec in records(store):
         if rec.prev_hash != expected_prev:
-            problems.append(f"record {rec.seq}: does not follow record {last_seq} (a record before it was removed or altered)")
+            problems.append(
+                f"record {rec.seq}: does not follow record {last_seq} (a record before it was removed or altered)"
+            )
         if chain_hash(rec.prev_hash, rec.event) != rec.hash:
             problems.append(f"record {rec.seq} ({rec.type}): content does not match its hash (altered)")
         expected_prev = rec.hash

@@ -107,7 +107,7 @@ def make_plan(
     previous: PlatformSpec | None = None,
 ) -> Plan:
     """Steps that turn `observed` into `spec` (None plans a destroy), creates and updates in dependency order first,
-    deletes last in reverse dependency order (`previous`, the last applied spec, orders resources no longer declared)."""
+    deletes last in reverse dependency order (`previous`, the last applied spec, orders the undeclared ones)."""
     desired = desired_resources(spec) if spec is not None else {}
     muted = spec.drift.ignore if spec is not None else []
     steps: list[Step] = []

@@ -362,7 +362,9 @@ class StateStore:
         note: str = "",
     ) -> Version:
         with self.engine.begin() as conn:
-            latest = conn.scalar(select(func.max(versions_table.c.version)).where(versions_table.c.platform == platform))
+            latest = conn.scalar(
+                select(func.max(versions_table.c.version)).where(versions_table.c.platform == platform)
+            )
             number = (latest or 0) + 1
             row = {
                 "platform": platform,
@@ -398,7 +400,9 @@ class StateStore:
                 )
             )
 
-    def finish_deploy(self, deploy_id: str, status: str, error: str | None = None, *, only_if_running: bool = False) -> None:
+    def finish_deploy(
+        self, deploy_id: str, status: str, error: str | None = None, *, only_if_running: bool = False
+    ) -> None:
         """Record how a deploy ended; `only_if_running` leaves a deploy that did finish as it said it did."""
         condition = deploys_table.c.id == deploy_id
         if only_if_running:

@@ -328,7 +328,11 @@ def _resources_table(result: Any) -> MetadataValue:
         for name in sorted(set(actions) | set(ids) | set(result.plan.unchanged))
     ]
     schema = TableSchema(
-        columns=[TableColumn("resource", "string"), TableColumn("action", "string"), TableColumn("resource_id", "string")]
+        columns=[
+            TableColumn("resource", "string"),
+            TableColumn("action", "string"),
+            TableColumn("resource_id", "string"),
+        ]
     )
     return MetadataValue.table(records, schema)
 
@@ -359,4 +363,3 @@ def _owner(owner: str) -> str:
 def _digest(data: Any) -> str:
     text = data if isinstance(data, str) else json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-

@@ -76,7 +76,11 @@ def _outcome(name: str, result: Any) -> Outcome:
             error = event.event_specific_data.error
             return Outcome(name, False, {}, _message(error))
     for evaluation in result.get_asset_check_evaluations():
-        if evaluation.asset_key == config_key(name) and evaluation.check_name == BLOCKING_CHECK and not evaluation.passed:
+        if (
+            evaluation.asset_key == config_key(name)
+            and evaluation.check_name == BLOCKING_CHECK
+            and not evaluation.passed
+        ):
             findings = evaluation.metadata.get("findings")
             detail = findings.value if findings is not None else ""
             return Outcome(name, False, {}, f"refused by governance (blocking check failed):\n{detail}")

@@ -78,7 +78,9 @@ def drift_sensor_definition(names: list[str]) -> SensorDefinition:
         finally:
             engine.store.close()
         cursor["next"] = (start + judged) % len(names) if names else 0
-        context.log.info(f"judged {judged} instance(s) in {time.monotonic() - began:.2f} s; {len(requests)} redeploy(s)")
+        context.log.info(
+            f"judged {judged} instance(s) in {time.monotonic() - began:.2f} s; {len(requests)} redeploy(s)"
+        )
         return SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(cursor))
 
     return drift_sensor
@@ -197,5 +199,3 @@ def _write_adoption(estate: Estate, name: str, report: DriftReport, engine: Engi
     path.write_text(notes + adoption.patch, encoding="utf-8")
     engine.audit("drift.adoption-proposed", name, {"patch": str(path), "observed_hash": report.observed_hash})
     return path
-
-

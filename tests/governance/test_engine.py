@@ -229,7 +229,9 @@ def test_deploy_gate_refuses_a_platform_with_an_unwaived_error(estate) -> None:
     # An earlier version's spec (a rollback) is judged by today's policies too, located at the instance's platform.yaml.
     older = loaded.platforms["prod"].spec.model_copy(update={"protect": True})
     [line] = gate(older)
-    assert line.startswith(f"{estate.shown('platform-cloud/prod/platform.yaml')}:") and "GL-LOG-01 prod/app-logs" in line
+    assert (
+        line.startswith(f"{estate.shown('platform-cloud/prod/platform.yaml')}:") and "GL-LOG-01 prod/app-logs" in line
+    )
     stranger = loaded.platforms["prod"].spec.model_copy(update={"name": "nowhere"})
     assert gate(stranger) == ["nowhere: not an instance of this estate; its policies cannot be judged"]
 

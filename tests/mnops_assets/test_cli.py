@@ -95,7 +95,11 @@ def test_explain_a_contract_default(shipped):
 
 def test_explain_a_tag_key_holding_dots(estate_copy):
     platform = estate_copy / "platform-cloud" / "dev" / "platform.yaml"
-    platform.write_text(platform.read_text().replace("  service: storefront\n", "  service: storefront\n  app.kubernetes.io/name: shop\n"))
+    platform.write_text(
+        platform.read_text().replace(
+            "  service: storefront\n", "  service: storefront\n  app.kubernetes.io/name: shop\n"
+        )
+    )
     result = mnops("explain", "dev", "tags.app.kubernetes.io/name", "--estate", str(estate_copy))
     assert result.exit_code == 0, result.output
     assert result.output.startswith('dev tags.app.kubernetes.io/name = "shop"')
@@ -150,11 +154,19 @@ def test_seed_validate_script_prints_what_mnops_validate_prints():
     env = {**os.environ, "COLUMNS": "200"}
     seed = subprocess.run(
         [sys.executable, "ecosystem/tools/validate_platform.py", "ecosystem/platform-cloud/dev"],
-        cwd=REPO, capture_output=True, text=True, env=env, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     direct = subprocess.run(
         [sys.executable, "-m", "mnops_assets", "validate", "ecosystem/platform-cloud/dev"],
-        cwd=REPO, capture_output=True, text=True, env=env, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert seed.returncode == direct.returncode == 0, seed.stderr
     assert seed.stdout == direct.stdout

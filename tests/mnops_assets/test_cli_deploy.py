@@ -62,7 +62,9 @@ def test_deploy_change_plan_history_rollback_audit(mnops, estate_copy, tmp_path)
 
     assert "audit trail intact" in mnops("audit", "verify")
     events = json.loads(mnops("audit", "dev", "--format", "json"))
-    assert {"io.mnops.deploy.succeeded", "io.mnops.rollback.succeeded", "io.mnops.step.update"} <= {e["type"] for e in events}
+    assert {"io.mnops.deploy.succeeded", "io.mnops.rollback.succeeded", "io.mnops.step.update"} <= {
+        e["type"] for e in events
+    }
     with sqlite3.connect(tmp_path / ".mnops" / "state.db") as db:
         db.execute("UPDATE mnops_audit SET event = replace(event, '7200', '7201') WHERE type = 'io.mnops.step.update'")
     mnops("audit", "verify", code=1)

@@ -44,7 +44,9 @@ def test_config_hash_ignores_layout_but_not_values(estate_copy):
     before = load_estate(estate_copy, ["dev"]).platform("dev").config_hash
     platform = estate_copy / "platform-cloud" / "dev" / "platform.yaml"
     text = platform.read_text()
-    platform.write_text("# a comment moves every line\n\n" + text.replace("retention_seconds: 86400", "retention_seconds:   86400"))
+    platform.write_text(
+        "# a comment moves every line\n\n" + text.replace("retention_seconds: 86400", "retention_seconds:   86400")
+    )
     assert load_estate(estate_copy, ["dev"]).platform("dev").config_hash == before
     platform.write_text(text.replace("retention_seconds: 86400", "retention_seconds: 86401"))
     assert load_estate(estate_copy, ["dev"]).platform("dev").config_hash != before
@@ -92,7 +94,11 @@ def onprem_provider(tmp_path, monkeypatch):
 
 def enable_onprem(estate: Path) -> None:
     eco = estate / "ecosystem.yaml"
-    eco.write_text(eco.read_text().replace("    default_region: local\n", "    default_region: local\n  onprem:\n    default_region: dc-1\n"))
+    eco.write_text(
+        eco.read_text().replace(
+            "    default_region: local\n", "    default_region: local\n  onprem:\n    default_region: dc-1\n"
+        )
+    )
 
 
 def test_a_provider_switch_is_one_line_taking_its_default_region(estate_copy, onprem_provider):

@@ -149,7 +149,9 @@ def test_ecosystem_defaults_over_provider_default_region(tmp_path):
 def test_lists_are_replaced_whole_never_concatenated(tmp_path):
     base = BASE + "drift:\n  ignore: [logs.retention_days, logs.min_level]\n"
     platform = PLATFORM + "drift:\n  ignore: [logs.tags]\n"
-    dev = resolve(write_estate(tmp_path, platform_templates__base_yaml=base, **{"platform-cloud__dev__platform_yaml": platform}))
+    dev = resolve(
+        write_estate(tmp_path, platform_templates__base_yaml=base, **{"platform-cloud__dev__platform_yaml": platform})
+    )
     assert dev.spec.drift.ignore == ["logs.tags"]
     assert where(dev, "drift", "ignore", 0) == "platform-cloud/dev/platform.yaml:8"
 

@@ -14,7 +14,13 @@ import pytest
 from adapters.local.adapter import LocalAdapter
 from mnops_assets.engine import audit
 from mnops_assets.engine.apply import Engine, Failpoints
-from mnops_assets.engine.errors import DeployFailed, GovernanceRefused, PlatformLocked, ProtectedPlatform, UnknownVersion
+from mnops_assets.engine.errors import (
+    DeployFailed,
+    GovernanceRefused,
+    PlatformLocked,
+    ProtectedPlatform,
+    UnknownVersion,
+)
 from mnops_assets.engine.hooks import HookFailed
 from mnops_assets.engine.plan import Action, desired_resources
 from mnops_assets.engine.state import Actor
@@ -66,7 +72,9 @@ def adapter(tmp_path):
 
 @pytest.fixture
 def engine(store, adapter, tmp_path):
-    return Engine(store, lambda provider: adapter, actor=Actor("tester", "host-t", 1), failpoints=Failpoints(), hooks_cwd=tmp_path)
+    return Engine(
+        store, lambda provider: adapter, actor=Actor("tester", "host-t", 1), failpoints=Failpoints(), hooks_cwd=tmp_path
+    )
 
 
 def test_first_deploy_creates_everything_and_records_version_1(engine, adapter):
@@ -104,7 +112,9 @@ def test_a_changed_value_plans_exactly_that_change(engine):
     plan = engine.plan(spec({"resources.jobs.retention_seconds": 3600}))
     [step] = plan.steps
     assert (step.action, step.name, step.reason) == (Action.UPDATE, "jobs", "changed in YAML")
-    assert [(c.field, c.before, c.after, c.cause) for c in step.changes] == [("retention_seconds", 86400, 3600, "config")]
+    assert [(c.field, c.before, c.after, c.cause) for c in step.changes] == [
+        ("retention_seconds", 86400, 3600, "config")
+    ]
     result = engine.deploy(spec({"resources.jobs.retention_seconds": 3600}))
     assert result.version.version == 2
     assert engine.plan(spec({"resources.jobs.retention_seconds": 3600})).steps == ()
@@ -241,7 +251,9 @@ def test_drift_is_found_and_muted_fields_stay_muted(engine, adapter):
     logs = adapter.observe("dev")["app-logs"]
     jobs = adapter.observe("dev")["jobs"]
     # Changes made behind the engine's back, with the provider's own driver:
-    adapter.driver("logging/v1").update(desired_resources(spec({"resources.app-logs.retention_days": 3}))["app-logs"], logs)
+    adapter.driver("logging/v1").update(
+        desired_resources(spec({"resources.app-logs.retention_days": 3}))["app-logs"], logs
+    )
     adapter.driver("queue/v1").update(desired_resources(spec({"resources.jobs.retention_seconds": 120}))["jobs"], jobs)
     drifted = engine.drift(spec(drift={"ignore": ["app-logs.retention_days"]}))
     assert [(s.name, [(c.field, c.before, c.after) for c in s.changes]) for s in drifted] == [
@@ -276,7 +288,13 @@ def test_post_apply_hooks_get_the_event_as_json(engine, tmp_path):
 
 
 def test_a_hook_that_overruns_its_time_limit_is_killed(engine):
-    hooks = {"slow": {"events": ["pre-plan"], "command": ["python", "-c", "import time; time.sleep(30)"], "timeout_seconds": 1}}
+    hooks = {
+        "slow": {
+            "events": ["pre-plan"],
+            "command": ["python", "-c", "import time; time.sleep(30)"],
+            "timeout_seconds": 1,
+        }
+    }
     started = time.monotonic()
     with pytest.raises(HookFailed, match="timed out after 1 s"):
         engine.deploy(spec(hooks=hooks))
@@ -297,7 +315,7 @@ def test_the_governance_gate_refuses_before_anything_changes(engine, adapter):
     assert [r.type for r in audit.records(engine.store, "dev")] == ["io.mnops.governance.refused"]
 
 
-# -- helpers ------------------------------------------------------------------------------------------------------------
+# -- helpers ----------------------------------------------------------------------------------------------------------
 
 
 def _live_pid() -> int:

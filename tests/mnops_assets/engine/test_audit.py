@@ -22,7 +22,12 @@ def test_events_are_cloudevents(store):
     assert event["specversion"] == "1.0"
     assert event["type"] == "io.mnops.deploy.succeeded" and event["subject"] == "dev"
     assert event["source"] == "mnops://host-a/mnops" and event["datacontenttype"] == "application/json"
-    assert {"id", "time"} <= set(event) and event["data"] == {"version": 3, "actor": "alice", "host": "host-a", "pid": 4242}
+    assert {"id", "time"} <= set(event) and event["data"] == {
+        "version": 3,
+        "actor": "alice",
+        "host": "host-a",
+        "pid": 4242,
+    }
 
 
 def test_records_chain_and_verify(store):

@@ -109,12 +109,15 @@ def test_a_deploy_killed_at_any_step_converges_on_the_next(tmp_path, step, momen
     assert "io.mnops.deploy.crashed" in [e["type"] for e in events]
 
 
-WITH_SERVICE = V1 + """\
+WITH_SERVICE = (
+    V1
+    + """\
   api:
     contract: compute/v1
     command: [python, -c, "import time; time.sleep(600)"]
     depends_on: [app-logs]
 """
+)
 
 
 @pytest.mark.slow

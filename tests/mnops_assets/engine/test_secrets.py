@@ -55,8 +55,13 @@ def test_no_secret_value_reaches_state_audit_logs_or_output(tmp_path):
 
     def mnops(*args: str, code: int | None = 0) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "mnops_assets", *args] + ([] if args[0] == "validate" else ["--estate", str(estate)]),
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            [sys.executable, "-m", "mnops_assets", *args]
+            + ([] if args[0] == "validate" else ["--estate", str(estate)]),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         outputs.extend([result.stdout, result.stderr])
         if code is not None:

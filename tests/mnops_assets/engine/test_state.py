@@ -92,7 +92,9 @@ def test_an_unusable_url_is_a_clear_error():
 
     from mnops_assets.engine.state import StateUnavailable
 
-    with pytest.raises(StateUnavailable, match=r"state store postgresql\+psycopg://bob:\*\*\*@127.0.0.1:1/db cannot be opened"):
+    with pytest.raises(
+        StateUnavailable, match=r"state store postgresql\+psycopg://bob:\*\*\*@127.0.0.1:1/db cannot be opened"
+    ):
         StateStore("postgresql+psycopg://bob:hunter2@127.0.0.1:1/db")
     with pytest.raises(StateUnavailable, match="bogus://x cannot be opened"):
         StateStore("bogus://x")

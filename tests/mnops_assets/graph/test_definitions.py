@@ -23,7 +23,9 @@ def test_the_shipped_estate_is_one_graph():
     estate = load_estate(REPO / "ecosystem")
     graph = defs.resolve_asset_graph()
     keys = set(graph.get_all_asset_keys())
-    expected = {key("ecosystem")} | {key("contract", c) for c in ("storage_v1", "queue_v1", "secrets_v1", "logging_v1", "compute_v1")}
+    expected = {key("ecosystem")} | {
+        key("contract", c) for c in ("storage_v1", "queue_v1", "secrets_v1", "logging_v1", "compute_v1")
+    }
     expected |= {key("template", name) for name in estate.templates}
     for name in estate.platforms:
         expected |= {key("config", name), key("platform", name), key("observed", name)}
@@ -97,6 +99,10 @@ def test_an_edited_yaml_changes_the_code_version(graph_estate):
 def test_dagster_validates_the_workspace():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

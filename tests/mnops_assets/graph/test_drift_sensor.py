@@ -22,7 +22,14 @@ def tamper(estate, tmp_path, name):
     """Set the queue's retention to 120 s with the provider's own driver, as someone with console access would."""
     local = LocalAdapter(root=tmp_path / ".mnops" / "local")
     spec = load_estate(estate, [name]).platform(name).spec
-    changed = spec.model_copy(update={"resources": {**spec.resources, "jobs": spec.resources["jobs"].model_copy(update={"retention_seconds": 120})}})
+    changed = spec.model_copy(
+        update={
+            "resources": {
+                **spec.resources,
+                "jobs": spec.resources["jobs"].model_copy(update={"retention_seconds": 120}),
+            }
+        }
+    )
     local.driver("queue/v1").update(desired_resources(changed)["jobs"], local.observe(name)["jobs"])
 
 
@@ -30,7 +37,9 @@ def tick(estate, instance, cursor=None):
     definitions = build_definitions(estate)
     sensor = next(s for s in definitions.sensors if s.name == "drift_sensor")
     resources = {"mnops": Mnops(estate=str(estate), local=LocalProvider())}
-    with build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=definitions) as context:
+    with build_sensor_context(
+        instance=instance, cursor=cursor, resources=resources, definitions=definitions
+    ) as context:
         return sensor(context)
 
 
@@ -62,7 +71,9 @@ def test_remediate_requests_one_redeploy_per_drift_and_the_redeploy_fixes_it(gra
         assert request.run_key.startswith(f"fixer:{spec.config_hash()[:16]}:")
         assert request.asset_selection == [AssetKey(["platform", "fixer"])]
         again = tick(graph_estate, instance, result.cursor)
-        assert [r.run_key for r in again.run_requests] == [request.run_key]  # same drift, same key: Dagster runs it once
+        assert [r.run_key for r in again.run_requests] == [
+            request.run_key
+        ]  # same drift, same key: Dagster runs it once
 
         job = build_definitions(graph_estate).resolve_implicit_global_asset_job_def()
         assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection).success

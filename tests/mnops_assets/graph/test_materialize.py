@@ -10,7 +10,9 @@ from mnops_assets.definitions import build_definitions
 
 def run(estate, *keys, instance=None):
     job = build_definitions(estate).resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, asset_selection=[AssetKey(list(k)) for k in keys], raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, asset_selection=[AssetKey(list(k)) for k in keys], raise_on_error=False
+    )
 
 
 def materialized(result) -> set[str]:
@@ -26,14 +28,24 @@ def test_materializing_a_platform_deploys_it(graph_estate, tmp_path):
         metadata = event.materialization.metadata
         assert metadata["version"].value == 1 and metadata["changed"].value is True
         assert len(metadata["plan"].value["steps"]) == 4
-        assert {r.data["resource"] for r in metadata["resources"].value.records} == {"assets", "jobs", "api-key", "app-logs"}
+        assert {r.data["resource"] for r in metadata["resources"].value.records} == {
+            "assets",
+            "jobs",
+            "api-key",
+            "app-logs",
+        }
         checks = {(e.asset_key.path[0], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
         assert checks == {
             ("config", "passes_blocking_policies"): True,
             ("config", "passes_advisory_policies"): True,
             ("platform", "is_healthy"): True,
         }
-    assert set(LocalAdapter(root=tmp_path / ".mnops" / "local").observe("fixer")) == {"assets", "jobs", "api-key", "app-logs"}
+    assert set(LocalAdapter(root=tmp_path / ".mnops" / "local").observe("fixer")) == {
+        "assets",
+        "jobs",
+        "api-key",
+        "app-logs",
+    }
 
 
 def break_policy(estate):
