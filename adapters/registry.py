@@ -19,6 +19,7 @@ ENTRY_POINT_GROUP = "mnops.adapters"
 
 BUILTIN: dict[str, str] = {
     "local": "adapters.local",
+    "aws": "adapters.aws",
 }
 
 

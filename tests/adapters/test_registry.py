@@ -23,7 +23,7 @@ def test_local_is_built_in_and_supports_every_v1_contract():
 
 
 def test_unknown_provider_names_the_known_ones():
-    with pytest.raises(registry.UnknownProvider, match=r"unknown provider 'nimbus' \(known: local"):
+    with pytest.raises(registry.UnknownProvider, match=r"unknown provider 'nimbus' \(known: aws, local\)"):
         registry.supported_contracts("nimbus")
 
 

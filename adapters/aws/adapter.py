@@ -1,0 +1,151 @@
+"""`AwsAdapter`: the five AWS drivers sharing one boto3 session, one region and the adapter's settings."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import boto3
+from botocore.exceptions import BotoCoreError
+
+from adapters.aws import PROVIDER, names
+from adapters.aws.compute import ComputeDriver
+from adapters.aws.context import AwsContext, Network, failures, flag, split_list
+from adapters.aws.driver import AwsDriver
+from adapters.aws.logsink import LoggingDriver
+from adapters.aws.queues import QueueDriver
+from adapters.aws.secretstore import SecretsDriver
+from adapters.aws.storage import StorageDriver
+from adapters.base import Adapter, AdapterError, Observed, ResourceKey
+
+DEFAULT_MAX_ATTEMPTS = 8
+
+
+class AwsAdapter(Adapter):
+    """Resources in one AWS account and region.
+
+    Settings (from `providers.aws.settings` in ecosystem.yaml, so all scalars; lists are comma-separated):
+    `region` (default: `AWS_REGION`, else `AWS_DEFAULT_REGION` or the profile's; there is no silent fallback),
+    `endpoint_url` (one endpoint for every service: moto, LocalStack), `profile` (a named profile; credentials
+    otherwise come from boto3's usual chain, never from settings), `max_attempts` (adaptive retries per call),
+    `connect_timeout`/`read_timeout` (seconds), and for compute `subnets`, `security_groups`, `assign_public_ip`,
+    `execution_role_arn`, `task_role_arn`, `default_image`, `container_port`, `health_poll_seconds`. Secrets:
+    `deletion_recovery_days` (unset: deleted at once; 7-30: recoverable that long). `base_dir` is what `file:`
+    secret sources are relative to; `clock` (seconds since the epoch) is what rotation ages are measured by.
+    `session` is a ready boto3 Session to use instead of making one (credentials from an assumed role; tests share one
+    between adapters, since every new session loads the service models again); only one thread may make clients from
+    a session at a time, so adapters used from different threads should not share one.
+    """
+
+    provider: ClassVar[str] = PROVIDER
+
+    def __init__(
+        self,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        subnets: str | Sequence[str] | None = None,
+        security_groups: str | Sequence[str] | None = None,
+        assign_public_ip: bool = False,
+        execution_role_arn: str | None = None,
+        task_role_arn: str | None = None,
+        default_image: str | None = None,
+        container_port: int = 8080,
+        health_poll_seconds: float = 5.0,
+        deletion_recovery_days: int | None = None,
+        base_dir: str | Path | None = None,
+        clock: Callable[[], float] | None = None,
+        session: boto3.Session | None = None,
+    ) -> None:
+        if session is None:
+            # AWS_REGION is what the AWS CLI v2 and the other SDKs read first; botocore reads only AWS_DEFAULT_REGION.
+            region = region or os.environ.get("AWS_REGION") or None
+            try:
+                session = boto3.Session(profile_name=profile, region_name=region)
+            except BotoCoreError as exc:  # an unknown profile
+                raise AdapterError(PROVIDER, "configure", None, f"{type(exc).__name__}: {exc}") from exc
+        elif region is not None and session.region_name != region:
+            raise AdapterError(
+                PROVIDER, "configure", None, f"the session given is for {session.region_name}, not {region}"
+            )
+        chosen = session.region_name
+        if not chosen:
+            # Deploying to whatever region a default happens to name is how resources end up where nobody looks.
+            raise AdapterError(
+                PROVIDER, "configure", None, "no region: set the aws provider's `region` setting or AWS_REGION"
+            )
+        if deletion_recovery_days is not None and not 7 <= int(deletion_recovery_days) <= 30:
+            raise AdapterError(PROVIDER, "configure", None, "deletion_recovery_days must be between 7 and 30")
+        self.aws = AwsContext(
+            session=session,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            max_attempts=int(max_attempts),
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            network=Network(split_list(subnets), split_list(security_groups), flag(assign_public_ip)),
+            execution_role_arn=execution_role_arn or None,
+            task_role_arn=task_role_arn or None,
+            default_image=default_image or None,
+            container_port=int(container_port),
+            health_poll_seconds=float(health_poll_seconds),
+            deletion_recovery_days=int(deletion_recovery_days) if deletion_recovery_days is not None else None,
+            base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),
+            clock=clock or time.time,
+        )
+        self.storage = StorageDriver(self.aws)
+        self.queue = QueueDriver(self.aws)
+        self.secrets = SecretsDriver(self.aws)
+        self.logging = LoggingDriver(self.aws)
+        self.compute = ComputeDriver(self.aws, self.secrets)
+        super().__init__(
+            drivers={d.contract: d for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}
+        )
+
+    @property
+    def region(self) -> str:
+        return self.aws.region
+
+    def __repr__(self) -> str:
+        where = f", endpoint_url={self.aws.endpoint_url!r}" if self.aws.endpoint_url else ""
+        return f"AwsAdapter(region={self.aws.region!r}{where}, profile={self.aws.profile!r})"
+
+    def observe(self, platform: str) -> dict[str, Observed]:
+        """Every managed resource of `platform`: one tagging-API listing for S3, Secrets Manager, CloudWatch Logs and
+        ECS together (instead of one per driver), the SQS listing, then one describe per resource."""
+        if not names.is_name(platform):
+            return {}
+        tagged = [d for d in self.drivers.values() if isinstance(d, AwsDriver) and d.tagging_service]
+        with failures("observe", None, subject=f"resources of platform {platform}"):
+            candidates = self.aws.tagged(platform, [d.tagging_service for d in tagged])
+        found: dict[str, Observed] = {}
+        for driver in self.drivers.values():
+            if driver in tagged:
+                observations = driver.observe_candidates(platform, candidates)
+            else:
+                observations = driver.observe(platform)
+            for observed in observations:
+                found[observed.key.name] = observed
+        return found
+
+    def platforms(self) -> list[str]:
+        """Every platform with at least one resource tagged as mnops's in this account and region, sorted."""
+        with failures("list platforms", None):
+            return self.aws.platforms()
+
+    def maintain(self, platform: str) -> dict[str, Any]:
+        """What AWS does not do on its own schedule for `platform`: rotate secrets whose `rotation_days` have passed.
+        (Object expiry, message retention and log retention AWS enforces itself.) Returns what each secret did."""
+        return {
+            o.key.name: self.secrets.maintain(ResourceKey(platform, o.key.name)) for o in self.secrets.observe(platform)
+        }
+
+    def close(self) -> None:
+        self.aws.close()

@@ -1,0 +1,154 @@
+"""Running the AWS provider against moto's server over real HTTP, and hurting its resources as a person with console
+access would.
+
+Used by this provider's conformance fixture and by anyone testing the engine against AWS (drift, rollback on a failed
+health check). Nothing here runs in production code paths; the server needs `moto[server]` (the `dev` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from adapters.aws import names
+from adapters.aws.adapter import AwsAdapter
+from adapters.base import Observed
+
+REGION = "us-east-1"
+# Fake credentials for the emulator; set in the environment so nothing falls back to a developer's real ones.
+# `MOTO_ECS_SERVICE_RUNNING`: how many tasks moto reports running for a new ECS service (it runs none).
+# `MOTO_EC2_LOAD_DEFAULT_AMIS`: off, or every reset makes the first EC2 call load thousands of AMIs (~0.3 s).
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_CONFIG_FILE": "/nonexistent/mnops-aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/mnops-aws-credentials",
+    "MOTO_ECS_SERVICE_RUNNING": "1",
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+}
+UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION")
+
+
+class MotoServer:
+    """moto's server in a thread of this process, on a free port of 127.0.0.1."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # Otherwise werkzeug writes a line per request to stderr.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.url = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def reset(self) -> None:
+        """Forget every resource of every service (moto's own reset endpoint)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+@contextmanager
+def moto_server() -> Iterator[MotoServer]:
+    server = MotoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_network(ec2: Any) -> dict[str, str]:
+    """A VPC with one subnet and one security group (made with the EC2 client `ec2`), as the adapter's
+    `subnets`/`security_groups` settings."""
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="mnops-tasks", Description="mnops test tasks", VpcId=vpc)["GroupId"]
+    return {"subnets": subnet, "security_groups": group, "vpc": vpc}
+
+
+def tamper(adapter: AwsAdapter, observed: Observed) -> None:
+    """Change a resource behind the engine's back, through the AWS API, as a person with console access would."""
+    key, fields = observed.key, observed.fields
+    aws = adapter.aws
+    if observed.contract == "storage/v1":
+        status = "Suspended" if fields["versioning"] else "Enabled"
+        aws.client("s3").put_bucket_versioning(
+            Bucket=adapter.storage.bucket(key), VersioningConfiguration={"Status": status}
+        )
+    elif observed.contract == "queue/v1":
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=names.queue(key, fields["fifo"]))["QueueUrl"]
+        timeout = fields["visibility_timeout_seconds"] + 1
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(timeout)})
+    elif observed.contract == "secrets/v1":
+        # A different value in place of the stored one: real drift, seen through the value's HMAC.
+        aws.client("secretsmanager").put_secret_value(SecretId=names.secret(key), SecretString="someone else's value")
+    elif observed.contract == "logging/v1":
+        aws.client("logs").delete_retention_policy(logGroupName=names.log_group(key))
+    else:
+        aws.client("ecs").untag_resource(resourceArn=observed.resource_id, tagKeys=[_a_tag(observed)])
+
+
+def break_resource(adapter: AwsAdapter, observed: Observed) -> None:
+    """Damage a resource so that its health check fails."""
+    key = observed.key
+    aws = adapter.aws
+    if observed.contract == "storage/v1":
+        bucket = adapter.storage.bucket(key)
+        s3 = aws.client("s3")
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+        s3.delete_bucket(Bucket=bucket)
+    elif observed.contract == "queue/v1":
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=names.queue(key, observed.fields["fifo"]))["QueueUrl"]
+        sqs.delete_queue(QueueUrl=url)
+    elif observed.contract == "secrets/v1":
+        aws.client("secretsmanager").delete_secret(SecretId=names.secret(key), ForceDeleteWithoutRecovery=True)
+    elif observed.contract == "logging/v1":
+        aws.client("logs").delete_log_group(logGroupName=names.log_group(key))
+    else:
+        aws.client("ecs").update_service(
+            cluster=names.cluster(key.platform), service=names.service(key), desiredCount=0
+        )
+
+
+@contextmanager
+def unreachable(adapter: AwsAdapter) -> Iterator[None]:
+    """Every call the adapter makes meanwhile fails to connect: its endpoint becomes a port nothing listens on."""
+    original = adapter.aws.endpoint_url
+    # Bound but not listening: connections are refused for as long as the socket is held, and no one else gets it.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        adapter.aws.reconnect(f"http://127.0.0.1:{closed.getsockname()[1]}")
+        try:
+            yield
+        finally:
+            adapter.aws.reconnect(original)
+
+
+def remove_everything(adapter: AwsAdapter, platform: str) -> None:
+    """Delete every resource of `platform` the adapter can see."""
+    for observed in adapter.observe(platform).values():
+        adapter.driver(observed.contract).delete(observed)
+
+
+def _a_tag(observed: Observed) -> str:
+    removable = sorted(k for k in observed.tags if not k.startswith("mnops-"))
+    return removable[0] if removable else "mnops-contract"

@@ -1,0 +1,3 @@
+"""The shared conformance suite, run against the aws provider on moto's server."""
+
+from tests.adapters.conformance import *
