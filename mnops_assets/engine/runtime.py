@@ -48,11 +48,14 @@ def open_engine(
             configured = estate.ecosystem.providers.get(provider)
             settings: dict[str, object] = dict(configured.settings) if configured else {}
             settings.update({k: v for k, v in overrides.get(provider, {}).items() if v is not None})
+            # Relative paths (`file:` secrets, a relative root) are relative to the estate, wherever mnops runs.
+            settings.setdefault("base_dir", str(estate.root))
             if provider == "local":
-                # The embedded provider keeps its resources beside the state, wherever the command runs from, and
-                # reads relative paths (a relative root, `file:` secrets) from the estate folder.
+                # The embedded provider keeps its resources beside the state, wherever the command runs from.
                 settings.setdefault("root", str(home(estate) / "local"))
-                settings.setdefault("base_dir", str(estate.root))
+            elif configured is not None:
+                # A cloud adapter serves one region: the provider's default one unless its settings say otherwise.
+                settings.setdefault("region", configured.default_region)
             adapters[provider] = registry.create_adapter(provider, **settings)
         return adapters[provider]
 
