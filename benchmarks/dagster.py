@@ -8,28 +8,29 @@ whatever is left (after a failure) is destroyed on the way out, so no process ou
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from dagster import (
     AssetCheckSpec,
-    AssetKey,
     AssetObservation,
     AssetsDefinition,
+    AssetSelection,
     AssetSpec,
+    DagsterEventType,
     DagsterInstance,
     Definitions,
     JobDefinition,
     asset,
     build_reconstructable_job,
     build_sensor_context,
+    define_asset_job,
     execute_job,
     multi_asset,
     multi_asset_check,
@@ -47,8 +48,11 @@ from mnops_assets.graph.resources import LocalProvider, Mnops
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "ecosystem"
 SHIPPED_DAGSTER_YAML = REPO / "dagster.yaml"
+DEPLOY_JOB = "deploy_shipped"
 EXAMPLE_SECRETS = {"WAREHOUSE_PASSWORD": "benchmark-only", "SMTP_PASSWORD": "benchmark-only"}
 """The shipped estate reads these two secrets from the environment; any value deploys."""
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+"""Run config keeping a run's event stream off the console: the figures are the output."""
 
 
 # -- a. code-location load -------------------------------------------------------------------------------------------
@@ -172,7 +176,8 @@ def bench_drift_sensor(tmp: Path, instances: int) -> SensorFigures:
     mnops = Mnops(estate=str(root), state_url=state_url, local=LocalProvider(root=str(tmp / "sensor-local")))
     estate, _ = mnops.load()
     platforms = list(estate.platforms.values())
-    sensor = build_definitions(root, state_url=state_url).get_sensor_def("drift_sensor")
+    # As written, resources unresolved: they reach it through the context below, as the daemon's would.
+    sensor = build_definitions(root, state_url=state_url).get_unresolved_sensor_def("drift_sensor")
     engine = mnops.engine(estate, None)  # the very wiring the sensor's resource opens
     try:
         start = time.perf_counter()
@@ -199,8 +204,11 @@ def bench_drift_sensor(tmp: Path, instances: int) -> SensorFigures:
             cursor = result.cursor
         return SensorFigures(len(platforms), deploy, ticks, len(judged), redeploys)
     finally:
+        # No process ran (replicas 0): removing every resource is the whole clean-up, as in benchmarks/engine.py.
         for platform in platforms:
-            engine.destroy(platform.spec, force=True, wait=True)
+            adapter = engine.adapter_for(platform.spec.provider)
+            for observed in adapter.observe(platform.name).values():
+                adapter.driver(observed.contract).delete(observed)
         engine.store.close()
 
 
@@ -212,18 +220,28 @@ class DeployFigures:
     instances: int
     engine: float
     in_process: float
-    parallel: dict[int, float]
-    pool_limit: int | None
+    parallel: dict[tuple[int, str], float]
+    pool: str
+    """The shipped dagster.yaml's limit on mnops-local, as this instance applies it."""
 
 
 def shipped_deploy_job(root: str) -> JobDefinition:
-    """The job a multiprocess step process rebuilds from this module: the estate's implicit asset job."""
-    return build_definitions(Path(root)).resolve_implicit_global_asset_job_def()
+    """Every config and platform asset of the estate at `root` as one job; each multiprocess step process rebuilds it
+    from this function (the implicit asset job cannot be rebuilt on its own: its name is reserved)."""
+    job = define_asset_job(DEPLOY_JOB, selection=AssetSelection.groups("configs", "platforms"))
+    return Definitions.merge(build_definitions(Path(root)), Definitions(jobs=[job])).resolve_job_def(DEPLOY_JOB)
 
 
-def bench_shipped_deploy(tmp: Path, instances: int | None = None, parallel: tuple[int, ...] = (2, 4)) -> DeployFigures:
-    """Deploy the shipped instances (a copy; the first `instances` of them when given) four ways, destroying after
-    each: the engine one by one; Dagster's in-process executor; Dagster's multiprocess executor at each `parallel`."""
+def bench_shipped_deploy(
+    tmp: Path,
+    instances: int | None = None,
+    parallel: tuple[tuple[int, str], ...] = ((2, "forkserver"), (4, "forkserver")),
+) -> DeployFigures:
+    """Deploy the shipped instances (a copy; the first `instances` of them when given) several ways, destroying after
+    each: the engine one by one; Dagster's in-process executor; Dagster's multiprocess executor at each `parallel`
+    (width, start method). `forkserver` preloads this module, so a step process starts warm; Dagster's default,
+    `spawn`, starts each step's interpreter cold (about twice as slow again on a 2-CPU machine). Dagster runs against
+    a real instance (SQLite, the shipped dagster.yaml): multiprocess steps must all reach the same storage."""
     root = tmp / "shipped" / "ecosystem"
     shutil.copytree(SHIPPED, root, ignore=shutil.ignore_patterns("__pycache__"))
     dagster_home = tmp / "shipped" / "dagster"
@@ -243,68 +261,72 @@ def bench_shipped_deploy(tmp: Path, instances: int | None = None, parallel: tupl
 
     def dagster_in_process(instance: DagsterInstance) -> None:
         job = shipped_deploy_job(str(root))
-        result = job.execute_in_process(instance=instance, asset_selection=selection, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=QUIET_RUN, instance=instance, asset_selection=selection, raise_on_error=False
+        )
         if not result.success:
             raise RuntimeError(f"in-process deploy of the shipped estate failed: {_failures(instance, result.run_id)}")
 
-    def dagster_multiprocess(instance: DagsterInstance, workers: int) -> None:
-        job = build_reconstructable_job("benchmarks.dagster", "shipped_deploy_job", reconstructable_args=(str(root),))
-        config = {"execution": {"config": {"multiprocess": {"max_concurrent": workers}}}}
+    def dagster_multiprocess(instance: DagsterInstance, workers: int, start: str) -> None:
+        job = build_reconstructable_job(__name__, shipped_deploy_job.__name__, reconstructable_args=(str(root),))
+        start_method = {"forkserver": {"preload_modules": [__name__]}} if start == "forkserver" else {"spawn": {}}
+        multiprocess = {"max_concurrent": workers, "start_method": start_method}
+        config = {"execution": {"config": {"multiprocess": multiprocess}}, **QUIET_RUN}
         with execute_job(job, instance, run_config=config, asset_selection=selection, raise_on_error=False) as result:
             if not result.success:
                 raise RuntimeError(f"parallel deploy ({workers}) failed: {_failures(instance, result.run_id)}")
 
-    with _environment(DAGSTER_HOME=str(dagster_home), **EXAMPLE_SECRETS), DagsterInstance.get() as instance:
-        pool_limit = instance.global_op_concurrency_default_limit
-        engine_time = _timed_deploy(tmp / "home-engine", root, names, engine_one_by_one)
-        in_process = _timed_deploy(tmp / "home-in-process", root, names, lambda: dagster_in_process(instance))
+    # One MNOPS_HOME for every variant: a forkserver keeps the environment it started with, so its step processes
+    # would deploy into the first variant's home whatever the variables say later.
+    home = tmp / "shipped" / "home"
+    environment = {"DAGSTER_HOME": str(dagster_home), HOME_ENV: str(home), **EXAMPLE_SECRETS}
+    with _environment(**environment), DagsterInstance.get() as instance:
+        pools = instance.get_concurrency_config().pool_config
+        granularity = pools.pool_granularity.value if pools.pool_granularity else "op"
+        pool = f"{pools.default_pool_limit} {'runs' if granularity == 'run' else 'steps'} at once"
+        engine_time = _timed_deploy(root, names, engine_one_by_one)
+        in_process = _timed_deploy(root, names, lambda: dagster_in_process(instance))
         multiprocess = {
-            workers: _timed_deploy(
-                tmp / f"home-parallel-{workers}", root, names, lambda w=workers: dagster_multiprocess(instance, w)
-            )
-            for workers in parallel
+            (workers, start): _timed_deploy(root, names, partial(dagster_multiprocess, instance, workers, start))
+            for workers, start in parallel
         }
-    return DeployFigures(len(names), engine_time, in_process, multiprocess, pool_limit)
+    return DeployFigures(len(names), engine_time, in_process, multiprocess, pool)
 
 
-def _timed_deploy(home: Path, root: Path, names: list[str], deploy: Callable[[], None]) -> float:
-    """Time `deploy` with its own MNOPS_HOME, check every instance is up, and destroy everything it made."""
-    with _environment(**{HOME_ENV: str(home)}):
-        estate, _ = load_governed(root)
-        try:
-            start = time.perf_counter()
-            deploy()
-            elapsed = time.perf_counter() - start
-            engine = open_engine(estate)
-            try:
-                missing = [name for name in names if engine.store.latest_version(name) is None]
-            finally:
-                engine.store.close()
-            if missing:
-                raise RuntimeError(f"not deployed: {', '.join(missing)}")
-            return elapsed
-        finally:
-            _destroy_all(estate, names)
-
-
-def _destroy_all(estate: Any, names: list[str]) -> None:
-    engine = open_engine(estate)
+def _timed_deploy(root: Path, names: list[str], deploy: Callable[[], None]) -> float:
+    """Time `deploy`, check every instance really exists, and destroy everything it made (also when it failed)."""
+    estate, _ = load_governed(root)
     try:
-        for name in names:
-            engine.destroy(estate.platform(name).spec, force=True, wait=True)
+        start = time.perf_counter()
+        deploy()
+        elapsed = time.perf_counter() - start
+        engine = open_engine(estate)
+        try:
+            missing = [name for name in names if not engine.observe(estate.platform(name).spec)]
+        finally:
+            engine.store.close()
+        if missing:
+            raise RuntimeError(f"not deployed: {', '.join(missing)}")
+        return elapsed
     finally:
-        engine.store.close()
+        engine = open_engine(estate)
+        try:
+            for name in names:
+                engine.destroy(estate.platform(name).spec, force=True, wait=True)
+        finally:
+            engine.store.close()
 
 
 def _failures(instance: DagsterInstance, run_id: str) -> str:
-    from dagster import DagsterEventType
-
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
-    return "; ".join(
-        f"{r.event_log_entry.step_key}: {r.event_log_entry.dagster_event.event_specific_data.error.message.strip()}"
-        for r in records
-        if r.event_log_entry.dagster_event is not None
-    ) or "see the run's events"
+    return (
+        "; ".join(
+            f"{r.event_log_entry.step_key}: {r.event_log_entry.dagster_event.event_specific_data.error.message.strip()}"
+            for r in records
+            if r.event_log_entry.dagster_event is not None
+        )
+        or "see the run's events"
+    )
 
 
 @contextlib.contextmanager
@@ -320,7 +342,3 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def dump(figures: Any) -> str:
-    return json.dumps(figures.__dict__, default=str)

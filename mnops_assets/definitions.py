@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from mnops_assets.governance import load_governed
 from mnops_assets.graph.factory import build_assets
@@ -27,6 +27,10 @@ def build_definitions(estate_path: Path, *, state_url: str | None = None) -> Def
         asset_checks=[in_sync_checks(names)] if names else [],
         sensors=[drift_sensor_definition(names), automation_sensor()],
         resources={"mnops": Mnops(estate=str(estate_path), state_url=state_url, local=LocalProvider())},
+        # One process per step would rebuild the code location for each (about 2 s here, against 0.3-0.8 s for a
+        # local deploy): measured slower than in-process even at 4 steps at once. Parallel runs come from the run
+        # queue (dagster.yaml), bounded by the provider pools.
+        executor=in_process_executor,
     )
 
 

@@ -6,8 +6,8 @@ downstream; the deploy body evaluates the same policies again, so launching `pla
 nothing. Materializing `platform/<instance>` is a deployment through the engine.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Dagster evaluates string annotations of every asset function on load,
+# which for 1,000 instances cost 0.3 s.
 import datetime
 import hashlib
 import json

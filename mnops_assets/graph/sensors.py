@@ -108,7 +108,8 @@ def _respond(
         engine.record_drift(spec, report)
     if spec.drift.policy == "remediate":
         run_key = f"{name}:{spec.config_hash()[:16]}:{report.observed_hash[:16]}"
-        requests.append(RunRequest(run_key=run_key, asset_selection=[platform_key(name)]))
+        tags = {"mnops/provider": spec.provider, "mnops/instance": name}  # the run queue's limits key on these
+        requests.append(RunRequest(run_key=run_key, asset_selection=[platform_key(name)], tags=tags))
     elif spec.drift.policy == "adopt" and new:
         _write_adoption(estate, name, report, engine)
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from sqlalchemy import create_engine, make_url, text
 
 from mnops_assets.definitions import build_definitions
+from mnops_assets.engine.apply import FAILPOINTS_ENV
 from mnops_assets.engine.runtime import HOME_ENV, open_engine
 from mnops_assets.engine.state import STATE_URL_ENV
 from mnops_assets.governance import load_governed
@@ -99,14 +103,16 @@ class DagsterHome:
     path: Path
     storages: tuple[type, type]
     """The run and event-log storage classes its dagster.yaml must give."""
+    step_slots: bool
+    """Whether a deploy step holds a slot of its provider's pool while it runs (pool granularity `op`)."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def dagster_home(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DagsterHome:
     if request.param == "sqlite":
-        return DagsterHome(embedded_home(tmp_path, monkeypatch), (SqliteRunStorage, SqliteEventLogStorage))
-    database_url = request.getfixturevalue("postgres_database")
-    return DagsterHome(team_home(tmp_path, monkeypatch, database_url), (PostgresRunStorage, PostgresEventLogStorage))
+        return DagsterHome(embedded_home(tmp_path, monkeypatch), (SqliteRunStorage, SqliteEventLogStorage), False)
+    home = team_home(tmp_path, monkeypatch, request.getfixturevalue("postgres_database"))
+    return DagsterHome(home, (PostgresRunStorage, PostgresEventLogStorage), True)
 
 
 def deploy_one(root: Path, instance: DagsterInstance) -> str:
@@ -180,10 +186,10 @@ def test_deploy_run_is_recorded_in_dagster_storage(estate, dagster_home):
         )
         assert [record.run_id for record in latest.values()] == [run_id]
 
-        # The deploy held a slot of its provider's pool, created at the instance's default limit, and gave it back.
         pool = instance.event_log_storage.get_concurrency_info("mnops-local")
-        assert pool.slot_count == instance.global_op_concurrency_default_limit
         assert pool.active_slot_count == 0
+        if dagster_home.step_slots:  # the deploy held a slot of its provider's pool, made at the default limit
+            assert pool.slot_count == instance.global_op_concurrency_default_limit
 
     # What was written outlives the instance that wrote it: a new one (another process, say) reads the same run.
     with DagsterInstance.from_config(str(dagster_home.path)) as again:
@@ -201,22 +207,55 @@ def test_deploy_events_are_rows_of_the_postgresql_database(estate, tmp_path, mon
     database = create_engine(postgres_database)
     try:
         with database.connect() as conn:
-            materialized = conn.execute(
-                text(
-                    "select asset_key from event_logs where run_id = :run and dagster_event_type = 'ASSET_MATERIALIZATION'"
-                ),
-                {"run": run_id},
-            ).scalars()
+            materialized = (
+                conn.execute(
+                    text("select asset_key from event_logs where run_id = :run and dagster_event_type = :type"),
+                    {"run": run_id, "type": "ASSET_MATERIALIZATION"},
+                )
+                .scalars()
+                .all()
+            )
             checked = conn.execute(
                 text("select asset_key, check_name, execution_status from asset_check_executions where run_id = :run"),
                 {"run": run_id},
             ).all()
-            materialized = sorted(materialized)
     finally:
         database.dispose()
-    assert materialized == ['["config", "prod"]', '["platform", "prod"]']
+    assert sorted(materialized) == ['["config", "prod"]', '["platform", "prod"]']
     assert sorted(checked) == [
         ('["config", "prod"]', "passes_advisory_policies", "SUCCEEDED"),
         ('["config", "prod"]', "passes_blocking_policies", "SUCCEEDED"),
         ('["platform", "prod"]', "is_healthy", "SUCCEEDED"),
     ]
+
+
+CRASHING_DEPLOY = """
+import sys
+from pathlib import Path
+from dagster import AssetKey, DagsterInstance
+from mnops_assets.definitions import build_definitions
+job = build_definitions(Path(sys.argv[1])).resolve_implicit_global_asset_job_def()
+with DagsterInstance.get() as instance:
+    result = job.execute_in_process(instance=instance, asset_selection=[AssetKey(["platform", sys.argv[2]])])
+print("deployed" if result.success else "failed")
+"""
+
+
+def test_deploys_that_died_do_not_block_the_next_one_on_the_embedded_instance(estate, tmp_path, monkeypatch):
+    """Two deploys killed mid-step (SIGKILL, as in a crash) stay STARTED for ever on the local launcher; with the
+    shipped pool limit of 2 they must not hold the provider's pool, or every later deploy would wait for ever."""
+    embedded_home(tmp_path, monkeypatch)
+    command = [sys.executable, "-c", CRASHING_DEPLOY, str(estate), INSTANCE]
+    for _ in range(2):
+        crashed = subprocess.run(
+            command, env={**os.environ, FAILPOINTS_ENV: "before:1=crash"}, capture_output=True, timeout=120
+        )
+        assert crashed.returncode == -signal.SIGKILL
+    try:
+        after = subprocess.run(command, capture_output=True, text=True, timeout=60)  # waiting for a slot: for ever
+        assert after.returncode == 0 and after.stdout.strip() == "deployed", after.stderr[-2000:]
+    finally:
+        destroy_all(estate)
+    with DagsterInstance.get() as instance:
+        statuses = sorted(run.status.value for run in instance.get_runs())
+    assert statuses == ["STARTED", "STARTED", "SUCCESS"]
