@@ -10,7 +10,8 @@
 - `expire_after_days`: one lifecycle rule, `mnops-expire`, expiring current objects that many days after their last
   write; on a versioned bucket that adds a delete marker and keeps the old versions, as `versioning` promises.
   Rules somebody else added are kept.
-- Versioning once enabled can only be suspended on S3, never removed: `versioning: false` reads back as false either way.
+- Versioning once enabled can only be suspended on S3, never removed: `versioning: false` reads back as false
+  either way.
 - Deleting empties the bucket first (every version and delete marker), since S3 refuses to delete a bucket with objects.
 """
 

@@ -10,7 +10,7 @@ import datetime
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +26,7 @@ from mnops_assets.governance.plugins import PluginFailed
 DEFAULT_ESTATE = "ecosystem"
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     table = "table"
     json = "json"
     sarif = "sarif"

@@ -8,7 +8,6 @@ contract version is one its provider's adapter declares, and it reports waivers 
 from __future__ import annotations
 
 import dataclasses
-
 import datetime
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace

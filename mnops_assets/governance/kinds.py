@@ -94,7 +94,9 @@ def forbidden_combination(
         if not found or not same(found[0][1], forbidden):
             return
         hits.append(found[0][0])
-    combination = " and ".join(f"{_field(path, name)} = {_show(path, v)}" for path, v in zip(hits, p.when.values()))
+    combination = " and ".join(
+        f"{_field(path, name)} = {_show(path, v)}" for path, v in zip(hits, p.when.values(), strict=True)
+    )
     # The first field of the combination carries the finding: that is the line the rule's author put first.
     yield hits[0], f"forbidden combination: {combination}"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts import KINDS
 from adapters import registry
+from contracts import KINDS
 from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import find_estate, load_estate
 
@@ -118,7 +118,12 @@ def test_an_unregistered_provider_is_refused_where_it_is_named(estate_copy):
         load_estate(estate_copy, ["dev"])
     assert [(Path(p.file).name, p.line, p.field, p.message) for p in info.value.problems] == [
         ("ecosystem.yaml", 9, "providers.onprem", "unknown provider 'onprem' (known: aws, local)"),
-        ("environment.yaml", len(env.read_text().splitlines()), "provider", "unknown provider 'onprem' (known: aws, local)"),
+        (
+            "environment.yaml",
+            len(env.read_text().splitlines()),
+            "provider",
+            "unknown provider 'onprem' (known: aws, local)",
+        ),
     ]
 
 
