@@ -34,6 +34,7 @@ from dagster import (
     execute_job,
     multi_asset,
     multi_asset_check,
+    multiprocess_executor,
 )
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
@@ -228,7 +229,10 @@ class DeployFigures:
 def shipped_deploy_job(root: str) -> JobDefinition:
     """Every config and platform asset of the estate at `root` as one job; each multiprocess step process rebuilds it
     from this function (the implicit asset job cannot be rebuilt on its own: its name is reserved)."""
-    job = define_asset_job(DEPLOY_JOB, selection=AssetSelection.groups("configs", "platforms"))
+    # The code location runs steps in process; this job asks for the multiprocess executor to measure it.
+    job = define_asset_job(
+        DEPLOY_JOB, selection=AssetSelection.groups("configs", "platforms"), executor_def=multiprocess_executor
+    )
     return Definitions.merge(build_definitions(Path(root)), Definitions(jobs=[job])).resolve_job_def(DEPLOY_JOB)
 
 
@@ -271,7 +275,7 @@ def bench_shipped_deploy(
         job = build_reconstructable_job(__name__, shipped_deploy_job.__name__, reconstructable_args=(str(root),))
         start_method = {"forkserver": {"preload_modules": [__name__]}} if start == "forkserver" else {"spawn": {}}
         multiprocess = {"max_concurrent": workers, "start_method": start_method}
-        config = {"execution": {"config": {"multiprocess": multiprocess}}, **QUIET_RUN}
+        config = {"execution": {"config": multiprocess}, **QUIET_RUN}
         with execute_job(job, instance, run_config=config, asset_selection=selection, raise_on_error=False) as result:
             if not result.success:
                 raise RuntimeError(f"parallel deploy ({workers}) failed: {_failures(instance, result.run_id)}")
