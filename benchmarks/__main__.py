@@ -6,6 +6,7 @@ python -m benchmarks [--instances 1000] [--repeat 5]
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -25,13 +26,22 @@ from mnops_assets.graph.sensors import SHARD_SIZE
 
 
 def median_of(repeat: int, *work: Callable[[], object]) -> list[float]:
-    """Run the callables interleaved `repeat` times; the median of each, so noise hits all of them alike."""
+    """Run the callables interleaved `repeat` times; the median of each, so noise hits all of them alike.
+
+    As `timeit` does, the garbage collector is off while a callable runs (and emptied before): otherwise whichever
+    callable happens to trigger a collection pays for scanning everything the others left alive.
+    """
     samples: list[list[float]] = [[] for _ in work]
     for _ in range(repeat):
         for index, function in enumerate(work):
-            start = time.perf_counter()
-            function()
-            samples[index].append(time.perf_counter() - start)
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                function()
+                samples[index].append(time.perf_counter() - start)
+            finally:
+                gc.enable()
     return [statistics.median(s) for s in samples]
 
 

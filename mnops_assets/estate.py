@@ -7,9 +7,11 @@ noise through every instance that inherits it.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -119,7 +121,22 @@ def find_estate(path: Path) -> tuple[Path, str | None]:
 
 def load_estate(root: Path, instances: Iterable[str] | None = None) -> Estate:
     """Load the estate at `root` (all of it, or only `instances` and what they inherit); raise `EstateInvalid`."""
-    return _Loader(root).load(None if instances is None else list(instances))
+    with _collector_paused():
+        return _Loader(root).load(None if instances is None else list(instances))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Loading makes hundreds of thousands of small, acyclic objects: each of them triggered collections which, in a
+    long-lived process holding much else (a Dagster code server, a sensor), scanned that whole heap again and again
+    (measured: 0.29 s alone, 0.43 s beside a judged estate). Nothing loaded forms a cycle, so nothing is lost."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 M = TypeVar("M", bound=BaseModel)
