@@ -42,7 +42,6 @@ class Drift(_Frozen):
 
 PYTHON_CALLABLE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 HookEvent = Literal["pre-plan", "pre-apply", "post-apply", "on-rollback", "on-drift"]
-HOOK_EVENTS: tuple[str, ...] = HookEvent.__args__  # type: ignore[attr-defined]
 
 
 class Hook(_Frozen):
