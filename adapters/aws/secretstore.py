@@ -18,10 +18,8 @@ restores and reuses the secret.
 
 from __future__ import annotations
 
-import os
 import secrets
 import string
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +28,7 @@ from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, failures, tag_changes
 from adapters.aws.driver import AwsDriver
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
+from contracts.secrets.v1 import SecretSourceUnreadable, read_reference
 
 ALPHABET = string.ascii_letters + string.digits
 DAY = 86400
@@ -226,25 +225,10 @@ class SecretsDriver(AwsDriver):
             arguments["NextToken"] = page["NextToken"]
 
     def _from_source(self, key: ResourceKey, source: str) -> str:
-        kind, _, where = source.partition(":")
-        if kind == "env":
-            value = os.environ.get(where)
-            if value is None:
-                raise AdapterError(PROVIDER, "read secret source", key, f"environment variable {where} is not set")
-            return value
-        if kind == "file":
-            path = self.aws.base_dir / Path(where).expanduser()
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-                raise AdapterError(PROVIDER, "read secret source", key, f"{why}: {path}") from exc
-            # `echo value > file` adds a line ending nobody means as part of the secret.
-            for ending in ("\r\n", "\n"):
-                if text.endswith(ending):
-                    return text[: -len(ending)]
-            return text
-        raise AdapterError(PROVIDER, "read secret source", key, f"unknown secret source kind {kind!r}")
+        try:
+            return read_reference(source, self.aws.base_dir)
+        except SecretSourceUnreadable as exc:
+            raise AdapterError(PROVIDER, "read secret source", key, str(exc)) from exc
 
 
 def _generate(length: int) -> str:

@@ -8,7 +8,6 @@ drift; the desired HMAC is what the source gives now for `env:`/`file:` (a chang
 
 from __future__ import annotations
 
-import os
 import secrets
 import string
 from pathlib import Path
@@ -20,6 +19,7 @@ from adapters.base import AdapterError, Desired, HealthReport, ResourceKey
 from adapters.local import PROVIDER
 from adapters.local.driver import LocalDriver
 from adapters.local.files import METADATA, failures, read_metadata, reason, write_atomically, write_json
+from contracts.secrets.v1 import SecretSourceUnreadable, read_reference
 
 VALUE = "value.fernet"
 ALPHABET = string.ascii_letters + string.digits
@@ -121,18 +121,7 @@ class SecretsDriver(LocalDriver):
         return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
     def _from_source(self, key: ResourceKey, source: str) -> str:
-        kind, _, where = source.partition(":")
-        if kind == "env":
-            value = os.environ.get(where)
-            if value is None:
-                raise AdapterError(PROVIDER, "read secret source", key, f"environment variable {where} is not set")
-            return value
-        if kind == "file":
-            # Relative to the estate, not to wherever the command happens to run: plans must not depend on the cwd.
-            text = (self.home.base_dir / Path(where).expanduser()).read_text(encoding="utf-8")
-            # `echo value > file` adds a line ending nobody means as part of the secret.
-            for ending in ("\r\n", "\n"):
-                if text.endswith(ending):
-                    return text[: -len(ending)]
-            return text
-        raise AdapterError(PROVIDER, "read secret source", key, f"unknown secret source kind {kind!r}")
+        try:
+            return read_reference(source, self.home.base_dir)
+        except SecretSourceUnreadable as exc:
+            raise AdapterError(PROVIDER, "read secret source", key, str(exc)) from exc

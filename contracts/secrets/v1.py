@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from contracts.base import ContractSpec
+from contracts.errors import MnopsError
 
 REFERENCE_PATTERN = re.compile(r"^(generate|env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
 REFERENCE_FORMS = "'generate', 'env:NAME' or 'file:PATH'"
@@ -42,3 +45,31 @@ class SecretsV1(ContractSpec):
                 "literal_secret", f"literal secret values are not allowed in YAML; use {REFERENCE_FORMS}"
             )
         return value
+
+
+class SecretSourceUnreadable(MnopsError):
+    """An `env:` or `file:` reference gives no value now; the message names the source, never a value."""
+
+
+def read_reference(source: str, base_dir: Path) -> str:
+    """The value an `env:NAME` or `file:PATH` reference gives now; `file:` paths are relative to `base_dir` (the
+    estate), so a plan never depends on where the command runs."""
+    kind, _, where = source.partition(":")
+    if kind == "env":
+        value = os.environ.get(where)
+        if value is None:
+            raise SecretSourceUnreadable(f"environment variable {where} is not set")
+        return value
+    if kind == "file":
+        path = base_dir / Path(where).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise SecretSourceUnreadable(f"{why}: {path}") from exc
+        # `echo value > file` adds a line ending nobody means as part of the secret.
+        for ending in ("\r\n", "\n"):
+            if text.endswith(ending):
+                return text[: -len(ending)]
+        return text
+    raise SecretSourceUnreadable(f"unknown secret source kind {kind!r}")
