@@ -11,8 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,35 +33,10 @@ REPO = Path(__file__).resolve().parents[3]
 EMBEDDED_CONFIG = REPO / "dagster.yaml"
 TEAM_CONFIG = REPO / "deploy" / "dagster-postgres.yaml"
 SMALL_ESTATE = REPO / "tests" / "data" / "estate"
-POSTGRES_ADMIN_URL = os.environ.get("MNOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_ENV = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD")
 
 INSTANCE = "prod"
 """The small estate's compute-free instance (an audit log only): deploying it starts no process."""
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the real server, dropped afterwards (the same rules as tests/mnops_assets/engine)."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
-        admin.dispose()
-        reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (CI must run the PostgreSQL storage tests)")
-        pytest.skip(reason)
-    name = f"mnops_dagster_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
