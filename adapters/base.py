@@ -9,7 +9,7 @@ naming the resource and the operation, raised `from` the cause.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -105,6 +105,16 @@ class UnsupportedContract(MnopsError):
         )
 
 
+class CannotTag(MnopsError):
+    """A driver that cannot put identity tags on a resource it did not make (see `ResourceDriver.tag_identity`)."""
+
+    def __init__(self, contract: str, key: ResourceKey) -> None:
+        self.contract = contract
+        self.key = key
+        tags = ", ".join(f"{k}={v}" for k, v in identity_tags(key, contract).items())
+        super().__init__(f"the {contract} driver cannot tag {key}: give it the tags {tags} by hand, then import again")
+
+
 class ResourceDriver(ABC):
     """The lifecycle of one contract version on one provider."""
 
@@ -126,9 +136,19 @@ class ResourceDriver(ABC):
     def delete(self, current: Observed) -> None:
         """Remove the resource; deleting one that is already gone is not an error."""
 
+    def find(self, key: ResourceKey) -> Observed | None:
+        """One resource by the name `key` implies, whether or not it carries identity tags (`mnops import` adopts
+        resources made by hand this way); by default, among what `observe` finds for the platform."""
+        return next((o for o in self.observe(key.platform) if o.key == key), None)
+
+    def tag_identity(self, current: Observed) -> Observed:
+        """Put `current.key`'s identity tags on a resource found by `find` without them, and change nothing else;
+        return its fresh observation. `mnops import` calls it so that observation finds the resource from then on."""
+        raise CannotTag(self.contract, current.key)
+
     def health(self, current: Observed) -> HealthReport:
         """Whether the resource serves; by default, whether it still exists."""
-        present = any(o.key == current.key for o in self.observe(current.key.platform))
+        present = self.find(current.key) is not None
         return HealthReport(present, "" if present else "resource is gone")
 
     def maintain(self, key: ResourceKey) -> object:
@@ -167,6 +187,17 @@ class Adapter:
         for driver in self.drivers.values():
             for observed in driver.observe(platform):
                 found[observed.key.name] = observed
+        return found
+
+    def observe_many(self, platforms: Sequence[str]) -> dict[str, dict[str, Observed] | MnopsError]:
+        """`observe` for each platform; a platform that could not be observed maps to the error instead, so one broken
+        platform does not hide the others. A provider whose API lists many resources a call overrides this (aws)."""
+        found: dict[str, dict[str, Observed] | MnopsError] = {}
+        for platform in platforms:
+            try:
+                found[platform] = self.observe(platform)
+            except MnopsError as exc:
+                found[platform] = exc
         return found
 
     def close(self) -> None:

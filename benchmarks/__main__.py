@@ -1,6 +1,6 @@
 """Run every benchmark and print figures measured side by side in this one run (never absolute assertions).
 
-python -m benchmarks [--instances 1000] [--repeat 5]
+python -m benchmarks [--instances 1000] [--repeat 5] [--aws-platforms 200] [--aws-latency-ms 30]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.aws import bench_aws_observation
 from benchmarks.dagster import bench_drift_sensor, bench_shipped_deploy, counts, load_bare, load_ours, shape_of
 from benchmarks.engine import bench_engine
 from benchmarks.generate import generate_estate
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-engine", action="store_true", help="Leave out the (slower) deploy and drift figures.")
     parser.add_argument("--skip-dagster", action="store_true", help="Leave out the (slower) Dagster figures.")
+    parser.add_argument("--skip-aws", action="store_true", help="Leave out the (slower) AWS observation figures.")
+    parser.add_argument("--aws-platforms", type=int, default=200, help="Platforms of 5 resources made in moto.")
+    parser.add_argument("--aws-latency-ms", type=float, default=30.0, help="Round trip added to every AWS call.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mnops-bench-") as tmp:
         root = generate_estate(Path(tmp) / "estate", args.instances)
@@ -132,6 +136,26 @@ def main() -> None:
                     f"  dagster multiprocess, {workers} at once ({start}): {seconds:.3f} s   "
                     f"speed-up over in-process {deploy.in_process / seconds:.2f}x"
                 )
+
+        if not args.skip_aws:
+            aws = bench_aws_observation(args.aws_platforms, args.aws_latency_ms / 1000)
+            print(
+                f"aws drift scan against moto's server (own process), {aws.platforms} platforms x 5 "
+                f"({aws.resources} resources, made in {aws.setup:.1f} s), {aws.latency_ms:.0f} ms added to every call:"
+            )
+            print(
+                f"  naive serial (find each resource by name):    {aws.naive:.3f} s   "
+                f"{aws.naive_calls / aws.resources:.2f} calls per resource"
+            )
+            print(
+                f"  ours (batched, {aws.threads} threads):              {aws.batched:.3f} s   "
+                f"{aws.batched_calls / aws.resources:.2f} calls per resource   target <= 1.5"
+            )
+            print(f"  ratio naive / ours:                           {aws.naive / aws.batched:.1f}x  target >= 8x")
+            print(
+                f"  ours again (task definitions known):          {aws.warm:.3f} s   "
+                f"{aws.warm_calls / aws.resources:.2f} calls per resource"
+            )
 
 
 if __name__ == "__main__":

@@ -28,14 +28,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, AwsContext, error_code, failures, tag_changes
-from adapters.aws.driver import AwsDriver
+from adapters.aws.driver import AwsDriver, Claimed
 from adapters.aws.secretstore import SecretsDriver
 from adapters.base import (
     MANAGED_BY,
@@ -70,6 +73,7 @@ PORT_ENV = "PORT"
 # The versions of the secrets the tasks read when they started, so a new value restarts them (see `_ensure`).
 SECRETS_TAG = INTERNAL_TAG_PREFIX + "secret-versions"
 DESCRIBE_BATCH = 10  # the most DescribeServices takes at once
+DEFINITION_CACHE = 4096
 _SERVICE_GONE = ("ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException")
 
 
@@ -91,11 +95,13 @@ def fargate_size(cpu: float, memory_mb: int) -> tuple[int, int]:
 
 class ComputeDriver(AwsDriver):
     contract = "compute/v1"
-    tagging_service = "ecs"
+    resource_type = "ecs:service"
 
     def __init__(self, aws: AwsContext, secrets: SecretsDriver) -> None:
         super().__init__(aws)
         self._secrets = secrets
+        self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def desired_fields(self, desired: Desired) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
@@ -112,21 +118,75 @@ class ComputeDriver(AwsDriver):
     def owns(self, arn: str) -> bool:
         return ":ecs:" in arn and ":service/" in arn
 
-    def _observe_arn(self, key: ResourceKey, arn: str) -> Observed | None:
+    def _list(self, claimed: Claimed) -> dict[str, Any]:
+        """The services claimed, described 10 at a time per cluster (one cluster per platform), and their task
+        definitions, each revision described once (a revision never changes: see `_task_definition`):
+        {"services": key -> service or None or AdapterError, "definitions": ARN -> definition or None or AdapterError}.
+        """
+        keys = [key for key, tagged in claimed.items() if any(self._names_service(key, arn) for arn in tagged)]
+        by_platform: dict[str, list[ResourceKey]] = {}
+        for key in sorted(keys):
+            by_platform.setdefault(key.platform, []).append(key)
+        batches = [
+            platform_keys[i : i + DESCRIBE_BATCH]
+            for platform_keys in by_platform.values()
+            for i in range(0, len(platform_keys), DESCRIBE_BATCH)
+        ]
+        services: dict[ResourceKey, Any] = {}
+        for batch, result in zip(batches, self.aws.map(self._describe_batch, batches), strict=True):
+            services.update(dict.fromkeys(batch, result) if isinstance(result, AdapterError) else result)
+        arns = sorted({s["taskDefinition"] for s in services.values() if isinstance(s, dict)})
+
+        def describe(arn: str) -> dict[str, Any] | None:
+            with failures("observe", None, subject=arn):
+                return self._task_definition(arn)
+
+        return {"services": services, "definitions": dict(zip(arns, self.aws.map(describe, arns), strict=True))}
+
+    def _describe_batch(self, keys: list[ResourceKey]) -> dict[ResourceKey, dict[str, Any] | None]:
+        """The ACTIVE services of `keys` (one platform's, at most 10); None for those not found or not ACTIVE."""
+        cluster = names.cluster(keys[0].platform)
+        with failures("observe", None, subject=f"services of cluster {cluster}"):
+            try:
+                found = self.aws.client("ecs").describe_services(
+                    cluster=cluster, services=[names.service(key) for key in keys], include=["TAGS"]
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ClusterNotFoundException":
+                    return dict.fromkeys(keys)
+                raise
+        active = {s["serviceName"]: s for s in found.get("services", []) if s.get("status") == "ACTIVE"}
+        return {key: active.get(names.service(key)) for key in keys}
+
+    def _observe_key(
+        self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, Any]
+    ) -> Observed | None:
+        service = listing["services"].get(key)
+        if isinstance(service, AdapterError):
+            raise service
+        if service is None or not any(self._names_service(key, arn) for arn in tagged):
+            return None
+        definition = listing["definitions"].get(service["taskDefinition"])
+        if isinstance(definition, AdapterError):
+            raise definition
+        return self._observation(key, service, definition)
+
+    def _names_service(self, key: ResourceKey, arn: str) -> bool:
+        """Whether a service ARN is the one `key`'s service would have."""
         # New-style service ARNs name the cluster (`service/<cluster>/<name>`); old-style ones do not.
         path = arn.split(":service/", 1)[1].split("/")
-        if path[-1] != names.service(key) or (len(path) == 2 and path[0] != names.cluster(key.platform)):
-            return None
-        return self.find(key)
+        return path[-1] == names.service(key) and (len(path) == 1 or path[0] == names.cluster(key.platform))
 
     def find(self, key: ResourceKey) -> Observed | None:
         service = self._service(key)
         if service is None:
             return None
+        return self._observation(key, service, self._task_definition(service["taskDefinition"]))
+
+    def _observation(self, key: ResourceKey, service: dict[str, Any], definition: dict[str, Any] | None) -> Observed:
         tags = {t["key"]: t["value"] for t in service.get("tags", [])}
-        definition = self._task_definition(service["taskDefinition"])
         container = _container(definition, key) if definition else None
-        if container is None:
+        if definition is None or container is None:
             problem = f"its task definition {service['taskDefinition']} is gone or has no container {key.name}"
             return self.observed(key, service["serviceArn"], {}, tags, problem)
         return self.observed(key, service["serviceArn"], self._fields(key, service, definition, container), tags)
@@ -261,6 +321,14 @@ class ComputeDriver(AwsDriver):
                     raise
         self._deregister(names.task_family(key), keep=None)
         self._remove_cluster_if_empty(cluster)
+
+    def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
+        service = self._service(current.key)
+        if service is None:
+            raise AdapterError(PROVIDER, "tag", current.key, f"service {names.service(current.key)} is gone")
+        self.aws.client("ecs").tag_resource(
+            resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(tags.items())]
+        )
 
     def _remove_cluster_if_empty(self, cluster: str) -> None:
         ecs = self.aws.client("ecs")
@@ -458,12 +526,30 @@ class ComputeDriver(AwsDriver):
         return active[0] if active else None
 
     def _task_definition(self, arn: str) -> dict[str, Any] | None:
+        """The task definition revision `arn`, or None if it is gone (deleted, or never was).
+
+        A revision's content never changes once registered, so each is described once per adapter and kept (the
+        `DEFINITION_CACHE` last used): repeated observation, as a drift sensor makes, then costs one call per 10
+        services. A revision deleted after it was read still reads as it was until the adapter is made again; ECS
+        keeps running services on a deleted revision too, so nothing the service does is misreported.
+        """
+        with self._cache_lock:
+            cached = self._definitions.get(arn)
+            if cached is not None:
+                self._definitions.move_to_end(arn)
+                return cached
         try:
-            return self.aws.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            definition = self.aws.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
         except ClientError as exc:
             if error_code(exc) in ("ClientException", "InvalidParameterException"):
                 return None
             raise
+        if definition.get("status") in ("ACTIVE", "INACTIVE"):
+            with self._cache_lock:
+                self._definitions[arn] = definition
+                while len(self._definitions) > DEFINITION_CACHE:
+                    self._definitions.popitem(last=False)
+        return definition
 
 
 def _container(definition: dict[str, Any], key: ResourceKey) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.base import MANAGED_BY, TAG_MANAGED_BY, TAG_PLATFORM, AdapterError, ResourceKey
+from contracts.errors import MnopsError
 
 # Tags the adapter keeps for itself (a secret's source, a log sink's level): never shown as the resource's tags, so the
 # planner does not plan to remove them. `aws:` tags are AWS's own and cannot be changed by anyone.
@@ -28,6 +30,13 @@ AWS_TAG_PREFIX = "aws:"
 # The messages AWS returns are short; an emulator's HTML error page is not, and is no use in an error message.
 MAX_REASON = 400
 REDACTED = "[redacted]"
+# The tagging API takes at most 20 values per tag filter: more platforms take one listing per 20.
+TAG_FILTER_VALUES = 20
+# The most tags a tagging-API page may hold (the fewest pages: each resource of ours carries 6-12 tags).
+TAGS_PER_PAGE = 500
+
+Tagged = dict[str, dict[str, dict[str, str]]]
+"""platform -> ARN -> tags: what the tagging API lists as each platform's."""
 
 
 def failures_reason(exc: BaseException) -> str:
@@ -80,6 +89,10 @@ def _scrub(exc: ClientError | BotoCoreError, hidden: Sequence[str]) -> None:
         exc.kwargs = {k: scrub(v) for k, v in exc.kwargs.items()}
 
 
+def _platforms(platforms: Sequence[str]) -> str:
+    return f"platform {platforms[0]}" if len(platforms) == 1 else f"{len(platforms)} platforms"
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -129,6 +142,7 @@ class AwsContext:
         deletion_recovery_days: int | None,
         base_dir: Path,
         clock: Callable[[], float],
+        max_concurrency: int,
     ) -> None:
         self.session = session
         region = session.region_name
@@ -151,8 +165,11 @@ class AwsContext:
         self.deletion_recovery_days = deletion_recovery_days
         self.base_dir = base_dir
         self.clock = clock
+        self.max_concurrency = max_concurrency
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._key_lock = threading.Lock()
         self._account: str | None = None
         self._hmac_key: bytes | None = None
 
@@ -175,44 +192,90 @@ class AwsContext:
 
     def close(self) -> None:
         with self._lock:
+            pool, self._pool = self._pool, None
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """`function(item)` for every item, on up to `max_concurrency` threads, in order; an `MnopsError` raised for
+        one item is returned in its place, so one broken resource does not hide the others. AWS calls spend their
+        time waiting on the network, so threads are what makes a scan of a thousand resources take seconds.
+        `function` must not call `map` itself: the pool is bounded, and a task waiting on its own pool can wait
+        forever."""
+
+        def guarded(item: Any) -> Any:
+            try:
+                return function(item)
+            except MnopsError as exc:
+                return exc
+
+        if len(items) <= 1 or self.max_concurrency <= 1:
+            return [guarded(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="mnops-aws")
+            pool = self._pool
+        return list(pool.map(guarded, items))
 
     @property
     def account(self) -> str:
         """The account id of the credentials in use (S3 bucket names depend on it); asked once."""
-        if self._account is None:
-            self._account = self.client("sts").get_caller_identity()["Account"]
-        return self._account
+        with self._key_lock:  # asked on many threads at once by observation: ask once
+            if self._account is None:
+                self._account = self.client("sts").get_caller_identity()["Account"]
+            return self._account
 
     # -- finding resources by tags -------------------------------------------------------------------------------------
 
-    def tagged(self, platform: str, services: Iterable[str]) -> dict[str, dict[str, str]]:
-        """ARN -> tags of every resource of `services` (tagging-API names: `s3`, `logs`, ...) tagged as `platform`'s.
+    def tagged(self, platforms: Sequence[str], resource_types: Iterable[str]) -> Tagged:
+        """ARN -> tags of every resource of `resource_types` (tagging-API filters: `s3`, `ecs:service`, ...) tagged as
+        mnops's, for each of `platforms`: one paginated listing per 20 platforms (the most one tag filter takes, so
+        the account's other resources are filtered out by AWS), whatever the number of services.
 
-        The tagging API is eventually consistent on AWS: it may list a resource just deleted, or miss one just made.
-        Drivers treat its answer as a list of candidates and describe each one; what is gone is skipped.
+        The tagging API is eventually consistent on AWS: it may list a resource just deleted, miss one just made, or
+        show tags as they were moments ago. Drivers treat its answer as candidates and read each one's configuration
+        from its own service; a tag changed a moment ago is seen at the next observation.
         """
+        wanted = sorted(set(platforms))
+        types = sorted(set(resource_types))
+        groups = [wanted[i : i + TAG_FILTER_VALUES] for i in range(0, len(wanted), TAG_FILTER_VALUES)]
+        found: Tagged = {platform: {} for platform in wanted}
+        for listing in self.map(lambda group: self._tagged(group, types), groups):
+            if isinstance(listing, MnopsError):
+                raise listing
+            for arn, tags in listing.items():
+                found[tags[TAG_PLATFORM]][arn] = tags
+        return found
+
+    def _tagged(self, platforms: list[str], resource_types: list[str]) -> dict[str, dict[str, str]]:
         paginator = self.client("resourcegroupstaggingapi").get_paginator("get_resources")
-        found: dict[str, dict[str, str]] = {}
         pages = paginator.paginate(
             TagFilters=[
-                {"Key": TAG_PLATFORM, "Values": [platform]},
                 {"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]},
+                {"Key": TAG_PLATFORM, "Values": platforms},
             ],
-            ResourceTypeFilters=sorted(set(services)),
+            ResourceTypeFilters=resource_types,
+            TagsPerPage=TAGS_PER_PAGE,
         )
-        for page in pages:
-            for mapping in page.get("ResourceTagMappingList", []):
-                found[mapping["ResourceARN"]] = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+        found: dict[str, dict[str, str]] = {}
+        with failures("observe", None, subject=f"resources of {_platforms(platforms)}"):
+            for page in pages:
+                for mapping in page.get("ResourceTagMappingList", []):
+                    tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+                    if tags.get(TAG_PLATFORM) in platforms:
+                        found[mapping["ResourceARN"]] = tags
         return found
 
     def platforms(self) -> list[str]:
         """Every platform with at least one resource carrying mnops's tags here, whatever its kind."""
         paginator = self.client("resourcegroupstaggingapi").get_paginator("get_resources")
         found: set[str] = set()
-        for page in paginator.paginate(TagFilters=[{"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]}]):
+        for page in paginator.paginate(
+            TagFilters=[{"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]}], TagsPerPage=TAGS_PER_PAGE
+        ):
             for mapping in page.get("ResourceTagMappingList", []):
                 tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
                 if names.is_name(tags.get(TAG_PLATFORM)):
@@ -233,16 +296,17 @@ class AwsContext:
         HMAC tells them nothing they could not read anyway. Made on first use, shared by every platform of the
         account and region; two deployers racing to make it agree on the first one.
         """
-        if self._hmac_key is None:
-            client = self.client("secretsmanager")
-            try:
-                value = client.get_secret_value(SecretId=names.HMAC_KEY_SECRET)["SecretString"]
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                value = self._create_hmac_key(client)
-            self._hmac_key = bytes.fromhex(value)
-        return self._hmac_key
+        with self._key_lock:  # observation reads values on many threads: fetch the key once
+            if self._hmac_key is None:
+                client = self.client("secretsmanager")
+                try:
+                    value = client.get_secret_value(SecretId=names.HMAC_KEY_SECRET)["SecretString"]
+                except ClientError as exc:
+                    if error_code(exc) != "ResourceNotFoundException":
+                        raise
+                    value = self._create_hmac_key(client)
+                self._hmac_key = bytes.fromhex(value)
+            return self._hmac_key
 
     def _create_hmac_key(self, client: Any) -> str:
         fresh = secrets.token_hex(32)

@@ -1,5 +1,6 @@
-"""What the five AWS drivers share: observation through the tagging API (candidates by tag, then one describe each),
-the identity check, and create/update as one "make it so" that also adopts a half-made resource of ours.
+"""What the five AWS drivers share: observation (candidates and their tags from the tagging API, then what the service
+lists in bulk, then each resource's own reads on the adapter's threads), the identity check, and create/update as one
+"make it so" that also adopts a half-made resource of ours.
 
 Names are derived from the resource's key (see `names`), never taken from an observation, so a stale or forged
 `Observed.resource_id` cannot point an update or a delete at something else. `create` of a name that exists already
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from adapters.aws import PROVIDER, names
-from adapters.aws.context import AwsContext, failures, visible_tags
+from adapters.aws.context import AwsContext, Tagged, failures, visible_tags
 from adapters.base import (
     MANAGED_BY,
     TAG_CONTRACT,
@@ -22,19 +23,24 @@ from adapters.base import (
     TAG_PLATFORM,
     TAG_RESOURCE,
     AdapterError,
+    CannotTag,
     Desired,
     HealthReport,
     Observed,
     ResourceDriver,
     ResourceKey,
+    identity_tags,
 )
+
+Claimed = Mapping[ResourceKey, Mapping[str, Mapping[str, str]]]
+"""resource key -> ARN -> tags: the resources the tagging API lists as tagged with each key."""
 
 
 class AwsDriver(ResourceDriver):
     """One contract version on one AWS service."""
 
-    tagging_service: ClassVar[str | None]
-    """The service as the tagging API filters it (`s3`, `logs`, ...); None for a driver that lists on its own."""
+    resource_type: ClassVar[str]
+    """What the tagging API lists this driver's resources as (a `ResourceTypeFilters` entry: `s3`, `ecs:service`)."""
 
     def __init__(self, aws: AwsContext) -> None:
         self.aws = aws
@@ -42,24 +48,44 @@ class AwsDriver(ResourceDriver):
     # -- the protocol ------------------------------------------------------------------------------------------------
 
     def observe(self, platform: str) -> list[Observed]:
-        if not names.is_name(platform) or self.tagging_service is None:
+        if not names.is_name(platform):
             return []
-        with failures("observe", None, subject=f"resources of platform {platform}"):
-            candidates = self.aws.tagged(platform, [self.tagging_service])
-        return self.observe_candidates(platform, candidates)
+        found = self.observe_tagged(self.aws.tagged([platform], [self.resource_type]))[platform]
+        if isinstance(found, AdapterError):
+            raise found
+        return found
 
-    def observe_candidates(self, platform: str, candidates: Mapping[str, Mapping[str, str]]) -> list[Observed]:
-        """Observations of the candidates (ARN -> tags, from the tagging API) that are this driver's and still exist."""
-        found = []
-        for arn, tags in sorted(candidates.items()):
-            key = self.identity(platform, tags)
-            if key is None or not self.owns(arn):
-                continue
+    def observe_tagged(self, tagged: Tagged) -> dict[str, list[Observed] | AdapterError]:
+        """The observations of each platform's resources in `tagged` (see `AwsContext.tagged`) that are this driver's
+        and exist, sorted; a platform one of whose resources could not be read maps to that error instead.
+
+        The service's bulk listings (`_list`) come first, then each resource's own reads run on the adapter's threads.
+        Raises `AdapterError` if a listing every platform needs fails.
+        """
+        claimed: dict[ResourceKey, dict[str, dict[str, str]]] = {}
+        for platform, resources in tagged.items():
+            for arn, tags in resources.items():
+                key = self.identity(platform, tags)
+                if key is not None and self.owns(arn):
+                    claimed.setdefault(key, {})[arn] = tags
+        keys = sorted(claimed)
+        with failures("observe", None, subject=f"{self.contract} resources"):
+            listing = self._list(claimed)
+
+        def observe_one(key: ResourceKey) -> Observed | None:
             with failures("observe", key):
-                observed = self._observe_arn(key, arn)
-            if observed is not None:
-                found.append(observed)
-        return sorted(found, key=lambda o: o.key)
+                return self._observe_key(key, claimed[key], listing)
+
+        found: dict[str, list[Observed] | AdapterError] = {platform: [] for platform in tagged}
+        for key, result in zip(keys, self.aws.map(observe_one, keys), strict=True):
+            so_far = found[key.platform]
+            if isinstance(so_far, AdapterError) or result is None:
+                continue
+            if isinstance(result, AdapterError):
+                found[key.platform] = result
+            else:
+                so_far.append(result)
+        return found
 
     def create(self, desired: Desired) -> Observed:
         self.check(desired, "create")
@@ -82,15 +108,29 @@ class AwsDriver(ResourceDriver):
         except AdapterError as exc:
             return HealthReport(False, exc.reason)
 
+    def tag_identity(self, current: Observed) -> Observed:
+        with failures("tag", current.key):
+            self._tag(current, identity_tags(current.key, self.contract))
+            found = self.find(current.key)
+        if found is None:
+            raise AdapterError(PROVIDER, "tag", current.key, "it vanished while it was being tagged")
+        return found
+
     # -- for subclasses ----------------------------------------------------------------------------------------------
 
     def owns(self, arn: str) -> bool:
         """Whether an ARN is of the kind this driver manages (a service, not a task definition)."""
         return True
 
-    def _observe_arn(self, key: ResourceKey, arn: str) -> Observed | None:
-        """The resource behind `arn` (tagged as `key`), or None if it is gone or not named as `key`'s would be."""
-        raise NotImplementedError
+    def _list(self, claimed: Claimed) -> Any:
+        """What the service lists in bulk about the claimed resources, for `_observe_key` (nothing by default): a
+        failure here fails the observation of every platform, so per-resource reads belong in `_observe_key`."""
+        return None
+
+    @abstractmethod
+    def _observe_key(self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: Any) -> Observed | None:
+        """The resource of `key`, given the ARNs tagged as `key` (with their tags) and `_list`'s answer; None if it
+        is gone or no tagged ARN is named as `key`'s resource would be. Runs on the adapter's threads."""
 
     @abstractmethod
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:
@@ -99,6 +139,10 @@ class AwsDriver(ResourceDriver):
     @abstractmethod
     def _delete(self, key: ResourceKey) -> None:
         """Remove the resource named for `key` and everything it owns; gone already is fine."""
+
+    def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
+        """Add `tags` to the resource named for `current.key`, keeping every tag it has and changing nothing else."""
+        raise CannotTag(self.contract, current.key)
 
     def _health(self, current: Observed) -> HealthReport:
         found = self.find(current.key)

@@ -12,13 +12,14 @@ not; a plan shows the value CloudWatch will really hold. The contract's maximum,
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
-from adapters.aws.driver import AwsDriver
+from adapters.aws.driver import AwsDriver, Claimed
 from adapters.base import AdapterError, Desired, Observed, ResourceDriver, ResourceKey
 
 RETENTION_DAYS = (
@@ -37,7 +38,7 @@ def cloudwatch_retention(days: int) -> int:
 
 class LoggingDriver(AwsDriver):
     contract = "logging/v1"
-    tagging_service = "logs"
+    resource_type = "logs"
 
     def desired_fields(self, desired: Desired) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
@@ -49,11 +50,27 @@ class LoggingDriver(AwsDriver):
     def owns(self, arn: str) -> bool:
         return ":logs:" in arn and ":log-group:" in arn
 
-    def _observe_arn(self, key: ResourceKey, arn: str) -> Observed | None:
-        group = arn.split(":log-group:", 1)[1].removesuffix(":*")
-        if group != names.log_group(key):
+    def _list(self, claimed: Claimed) -> dict[str, dict[str, Any]]:
+        """Log group name -> description, for every group under the platforms' prefix: 50 a call."""
+        if not claimed:
+            return {}
+        prefix = names.log_group_prefix({key.platform for key in claimed})
+        paginator = self.aws.client("logs").get_paginator("describe_log_groups")
+        return {
+            group["logGroupName"]: group
+            for page in paginator.paginate(logGroupNamePrefix=prefix)
+            for group in page.get("logGroups", [])
+        }
+
+    def _observe_key(
+        self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, dict[str, Any]]
+    ) -> Observed | None:
+        group = listing.get(names.log_group(key))
+        if group is None:
             return None
-        return self.find(key)
+        arn = _arn(group)
+        tags = next((t for a, t in tagged.items() if a.removesuffix(":*") == arn), None)
+        return None if tags is None else self._observation(key, group, tags)
 
     def find(self, key: ResourceKey) -> Observed | None:
         group = self._group(key)
@@ -61,10 +78,11 @@ class LoggingDriver(AwsDriver):
             return None
         arn = _arn(group)
         tags = self._tags(arn)
-        if tags is None:
-            return None
+        return None if tags is None else self._observation(key, group, tags)
+
+    def _observation(self, key: ResourceKey, group: dict[str, Any], tags: Mapping[str, str]) -> Observed:
         fields = {"retention_days": group.get("retentionInDays"), "min_level": tags.get(LEVEL_TAG)}
-        return self.observed(key, arn, fields, tags)
+        return self.observed(key, _arn(group), fields, tags)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
@@ -100,6 +118,12 @@ class LoggingDriver(AwsDriver):
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
+
+    def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
+        group = self._group(current.key)
+        if group is None:
+            raise AdapterError(PROVIDER, "tag", current.key, f"log group {names.log_group(current.key)} is gone")
+        self.aws.client("logs").tag_resource(resourceArn=_arn(group), tags=dict(tags))
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 
 from adapters.base import ResourceKey
 from contracts import NAME_PATTERN
@@ -56,6 +57,11 @@ def queue_prefix(platform: str) -> str:
     return f"{PREFIX}-{platform}_"
 
 
+def queues_prefix(platforms: Collection[str]) -> str:
+    """What every queue of `platforms` starts with: one platform's own prefix, else mnops's whole namespace."""
+    return queue_prefix(next(iter(platforms))) if len(platforms) == 1 else f"{PREFIX}-"
+
+
 def _queue_base(key: ResourceKey) -> str:
     base = queue_prefix(key.platform) + key.name
     if len(base) <= QUEUE_BASE_MAX:
@@ -94,6 +100,12 @@ def secret_resource(platform: str, arn_or_name: str) -> str | None:
 
 def log_group(key: ResourceKey) -> str:
     return f"/{PREFIX}/{key.platform}/{key.name}"
+
+
+def log_group_prefix(platforms: Collection[str]) -> str:
+    """What every log group of `platforms` starts with: one platform's own prefix, else mnops's whole namespace (a
+    listing of which costs one call per 50 groups, fewer than one per platform)."""
+    return f"/{PREFIX}/{next(iter(platforms))}/" if len(platforms) == 1 else f"/{PREFIX}/"
 
 
 def cluster(platform: str) -> str:

@@ -1,9 +1,10 @@
 """queue/v1 on AWS: an SQS queue, with its dead-letter queue (a second queue owned by the same resource) wired through a
 redrive policy.
 
-Queues are found by listing the platform's name prefix and reading each one's tags with `list_queue_tags`, not through
-the tagging API, which cannot tag SQS queues on every endpoint (moto) and lags on AWS. The dead-letter queue carries
-the resource's identity tags plus `mnops:part=dead-letter`, so it is attributed to its resource and deleted with it.
+Queues are tagged by SQS itself (`TagQueue`: moto's tagging API cannot tag them) and found, like every resource, through
+the tagging API's listing; their URLs come from one `ListQueues` of the platforms' name prefix, so observing a queue
+costs one `GetQueueAttributes`. The dead-letter queue carries the resource's identity tags plus
+`mnops:part=dead-letter`, so it is attributed to its resource and deleted with it.
 
 - `fifo` cannot change in place (SQS names FIFO queues `*.fifo`): the planner replaces the queue. A FIFO queue gets
   content-based deduplication, so senders need no deduplication ids; its dead-letter queue is FIFO too.
@@ -17,12 +18,13 @@ the resource's identity tags plus `mnops:part=dead-letter`, so it is attributed 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
-from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, failures, tag_changes
-from adapters.aws.driver import AwsDriver
+from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
+from adapters.aws.driver import AwsDriver, Claimed
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey
 
 PART_TAG = INTERNAL_TAG_PREFIX + "part"
@@ -34,40 +36,33 @@ MAIN, DLQ = "main", "dead-letter"
 
 class QueueDriver(AwsDriver):
     contract = "queue/v1"
-    tagging_service = None
+    resource_type = "sqs"
     immutable = frozenset({"fifo"})
 
     # -- observation -------------------------------------------------------------------------------------------------
 
-    def observe(self, platform: str) -> list[Observed]:
-        if not names.is_name(platform):
-            return []
-        sqs = self.aws.client("sqs")
-        with failures("observe", None, subject=f"queues of platform {platform}"):
-            urls = [
-                url
-                for page in sqs.get_paginator("list_queues").paginate(
-                    QueueNamePrefix=names.queue_prefix(platform), PaginationConfig={"PageSize": 1000}
-                )
-                for url in page.get("QueueUrls", [])
-            ]
-        parts: dict[ResourceKey, dict[str, tuple[str, dict[str, str]]]] = {}
-        for url in urls:
-            with failures("observe", None, subject=url):
-                tags = self._tags(url)
-            key = self.identity(platform, tags) if tags is not None else None
-            if key is None:
-                continue
+    def _list(self, claimed: Claimed) -> dict[str, str]:
+        """Queue name -> URL, for every queue under the platforms' prefix (1,000 a call): attributes are read by URL."""
+        if not claimed:
+            return {}
+        prefix = names.queues_prefix({key.platform for key in claimed})
+        pages = (
+            self.aws.client("sqs")
+            .get_paginator("list_queues")
+            .paginate(QueueNamePrefix=prefix, PaginationConfig={"PageSize": 1000})
+        )
+        return {_queue_name(url): url for page in pages for url in page.get("QueueUrls", [])}
+
+    def _observe_key(
+        self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, str]
+    ) -> Observed | None:
+        roles: dict[str, tuple[str, dict[str, str]]] = {}
+        for arn, tags in sorted(tagged.items()):
+            name = arn.rsplit(":", 1)[-1]
             role = DLQ if tags.get(PART_TAG) == DEAD_LETTER else MAIN
-            if _queue_name(url) in _names(key, role):
-                parts.setdefault(key, {})[role] = (url, tags)
-        found = []
-        for key, roles in sorted(parts.items()):
-            with failures("observe", key):
-                observed = self._assemble(key, roles.get(MAIN), roles.get(DLQ))
-            if observed is not None:
-                found.append(observed)
-        return found
+            if name in _names(key, role) and name in listing:
+                roles[role] = (listing[name], dict(tags))
+        return self._assemble(key, roles.get(MAIN), roles.get(DLQ))
 
     def find(self, key: ResourceKey, fifo: bool | None = None) -> Observed | None:
         kinds = (False, True) if fifo is None else (fifo,)
@@ -190,6 +185,18 @@ class QueueDriver(AwsDriver):
                 url = self._url(name)
                 if url is not None:
                     self._delete_queue(url)
+
+    def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
+        # The dead-letter queue too, with the part tag by which observation tells it from the queue itself.
+        sqs = self.aws.client("sqs")
+        fifo = current.fields.get("fifo")
+        dead_letter = {PART_TAG: DEAD_LETTER}
+        for kind in (False, True) if fifo is None else (fifo,):
+            parts = ((names.queue(current.key, kind), {}), (names.dead_letter_queue(current.key, kind), dead_letter))
+            for name, extra in parts:
+                url = self._url(name)
+                if url is not None:
+                    sqs.tag_queue(QueueUrl=url, Tags={**tags, **extra})
 
     def _delete_queue(self, url: str) -> None:
         try:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, failures, tag_changes
-from adapters.aws.driver import AwsDriver
+from adapters.aws.driver import AwsDriver, Claimed
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
 from contracts.secrets.v1 import SecretSourceUnreadable, read_reference
 
@@ -37,11 +38,13 @@ LENGTH_TAG = INTERNAL_TAG_PREFIX + "length"
 ROTATION_TAG = INTERNAL_TAG_PREFIX + "rotation-days"
 HMAC_TAG = INTERNAL_TAG_PREFIX + "value-hmac"
 _GONE = ("ResourceNotFoundException",)
+BATCH_GET = 20  # the most secrets BatchGetSecretValue reads at once
+RECHECK = object()
 
 
 class SecretsDriver(AwsDriver):
     contract = "secrets/v1"
-    tagging_service = "secretsmanager"
+    resource_type = "secretsmanager"
 
     def desired_fields(self, desired: Desired) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
@@ -73,25 +76,63 @@ class SecretsDriver(AwsDriver):
     def owns(self, arn: str) -> bool:
         return ":secretsmanager:" in arn
 
-    def _observe_arn(self, key: ResourceKey, arn: str) -> Observed | None:
-        if names.secret_resource(key.platform, arn) != key.name:
+    def _list(self, claimed: Claimed) -> dict[str, Any]:
+        """ARN -> (HMAC of the stored value, problem) of every claimed secret, read 20 at a time with
+        `BatchGetSecretValue` (the values go no further than the HMAC); `None` for a secret that is gone, `RECHECK`
+        for one whose value could not be read (scheduled for deletion, undecryptable), an `AdapterError` for a batch
+        that failed as a whole."""
+        arns = sorted(
+            arn
+            for key, tagged in claimed.items()
+            for arn in tagged
+            if names.secret_resource(key.platform, arn) == key.name
+        )
+        batches = [arns[i : i + BATCH_GET] for i in range(0, len(arns), BATCH_GET)]
+        values: dict[str, Any] = {}
+        for batch, result in zip(batches, self.aws.map(self._read_values, batches), strict=True):
+            values.update(dict.fromkeys(batch, result) if isinstance(result, AdapterError) else result)
+        return values
+
+    def _read_values(self, arns: list[str]) -> dict[str, Any]:
+        with failures("observe", None, subject="secret values"):
+            response = self.aws.client("secretsmanager").batch_get_secret_value(SecretIdList=arns)
+        found: dict[str, Any] = {}
+        for entry in response.get("SecretValues", []):
+            found[entry["ARN"]] = self._hmac_of(entry)
+        for error in response.get("Errors", []):
+            found[error["SecretId"]] = None if error.get("ErrorCode") in _GONE else RECHECK
+        return found
+
+    def _observe_key(
+        self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, Any]
+    ) -> Observed | None:
+        arn = next((a for a in sorted(tagged) if names.secret_resource(key.platform, a) == key.name), None)
+        if arn is None or listing.get(arn) is None:
             return None
-        return self.find(key)
+        value = listing[arn]
+        if isinstance(value, AdapterError):
+            raise value
+        if value is RECHECK:
+            return self.find(key)  # scheduled for deletion (gone, to the engine) or unreadable (a problem)
+        return self._observation(key, arn, tagged[arn], *value)
 
     def find(self, key: ResourceKey) -> Observed | None:
         description = self._describe(key)
         # Scheduled for deletion is deleted as far as the engine is concerned; a create restores it.
         if description is None or "DeletedDate" in description:
             return None
-        tags = _tags(description)
-        value_hmac, problem = self._stored_hmac(description["ARN"])
+        return self._observation(key, description["ARN"], _tags(description), *self._stored_hmac(description["ARN"]))
+
+    def _observation(
+        self, key: ResourceKey, arn: str, tags: Mapping[str, str], value_hmac: str | None, problem: str | None
+    ) -> Observed:
         fields = {
             "from": tags.get(SOURCE_TAG),
             "length": _integer(tags.get(LENGTH_TAG)),
             "rotation_days": _integer(tags.get(ROTATION_TAG)),
             "value_hmac": value_hmac,
         }
-        return self.observed(key, description["ARN"], fields, tags, problem)
+        return self.observed(key, arn, fields, tags, problem)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
@@ -156,6 +197,11 @@ class SecretsDriver(AwsDriver):
                 return
             raise
 
+    def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
+        self.aws.client("secretsmanager").tag_resource(
+            SecretId=names.secret(current.key), Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        )
+
     def _health(self, current: Observed) -> HealthReport:
         description = self._describe(current.key)
         if description is None:
@@ -207,6 +253,9 @@ class SecretsDriver(AwsDriver):
             if error_code(exc) in ("ResourceNotFoundException", "InvalidRequestException", "DecryptionFailure"):
                 return None, f"stored value is unreadable ({error_code(exc)})"
             raise
+        return self._hmac_of(response)
+
+    def _hmac_of(self, response: Mapping[str, Any]) -> tuple[str | None, str | None]:
         if "SecretString" not in response:
             return None, "stored value is binary, not text"
         return self.aws.value_hmac(response["SecretString"]), None

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,7 +37,7 @@ DELETE_BATCH = 1000  # the most DeleteObjects takes at once
 
 class StorageDriver(AwsDriver):
     contract = "storage/v1"
-    tagging_service = "s3"
+    resource_type = "s3"
 
     def bucket(self, key: ResourceKey) -> str:
         return names.bucket(self.aws.account, self.aws.region, key)
@@ -51,11 +52,12 @@ class StorageDriver(AwsDriver):
     def owns(self, arn: str) -> bool:
         return ":s3:::" in arn and "/" not in arn.split(":::", 1)[1]
 
-    def _observe_arn(self, key: ResourceKey, arn: str) -> Observed | None:
-        bucket = arn.split(":::", 1)[1]
-        if bucket != self.bucket(key):
-            return None
-        return self.find(key)
+    def _observe_key(self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: None) -> Observed | None:
+        arn = self._arn(self.bucket(key))
+        if arn not in tagged:
+            return None  # tagged as `key`, but not named as its bucket would be
+        state = self._state(self.bucket(key), tags=tagged[arn], for_observation=True)
+        return None if state is None else self.observed(key, arn, _fields(state), state["tags"])
 
     def find(self, key: ResourceKey) -> Observed | None:
         bucket = self.bucket(key)
@@ -64,30 +66,40 @@ class StorageDriver(AwsDriver):
             return None
         return self.observed(key, self._arn(bucket), _fields(state), state["tags"])
 
-    def _state(self, bucket: str) -> dict[str, Any] | None:
-        """Everything the contract reads from a bucket, as S3 gives it; None if the bucket does not exist."""
+    def _state(
+        self, bucket: str, tags: Mapping[str, str] | None = None, for_observation: bool = False
+    ) -> dict[str, Any] | None:
+        """Everything the contract reads from a bucket, as S3 gives it; None if the bucket does not exist.
+
+        S3 has no call that describes a bucket, nor one for many buckets: each setting is a call of its own. `tags`
+        already read (from the tagging API) save one; `for_observation` skips the bucket policy while any public
+        access switch is on, since no policy can make the bucket public then (making it so reads it in full).
+        """
         s3 = self.aws.client("s3")
         try:
-            tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+            if tags is None:
+                tagging = _absent_is(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
+                tags = {t["Key"]: t["Value"] for t in (tagging or {}).get("TagSet", [])}
+            versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
         except ClientError as exc:
             if error_code(exc) in ("NoSuchBucket", "404"):
                 return None
-            if error_code(exc) != "NoSuchTagSet":
-                raise
-            tag_set = []
-        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+            raise
         rules = _absent_is(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError", Bucket=bucket)
         encryption = (rules or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
         block = _absent_is(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=bucket)
-        policy = _absent_is(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
+        switches = {s: bool((block or {}).get("PublicAccessBlockConfiguration", {}).get(s)) for s in BLOCK_SWITCHES}
+        policy = None
+        if not (for_observation and any(switches.values())):
+            policy = _absent_is(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
         lifecycle = _absent_is(s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration", Bucket=bucket)
         return {
-            "tags": {t["Key"]: t["Value"] for t in tag_set},
+            "tags": dict(tags),
             "versioning": versioning,
             "encrypted": any(
                 r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") in ENCRYPTING for r in encryption
             ),
-            "block": {s: bool((block or {}).get("PublicAccessBlockConfiguration", {}).get(s)) for s in BLOCK_SWITCHES},
+            "block": switches,
             "policy": json.loads(policy["Policy"]) if policy else None,
             "rules": (lifecycle or {}).get("Rules", []),
         }
@@ -197,6 +209,16 @@ class StorageDriver(AwsDriver):
         except ClientError as exc:
             if error_code(exc) != "NoSuchBucket":
                 raise
+
+    def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
+        # S3 replaces a bucket's whole tag set at once: read the tags it has, so that they are kept.
+        s3 = self.aws.client("s3")
+        bucket = self.bucket(current.key)
+        tagging = _absent_is(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
+        merged = {**{t["Key"]: t["Value"] for t in (tagging or {}).get("TagSet", [])}, **tags}
+        s3.put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(merged.items())]}
+        )
 
     def _empty(self, bucket: str) -> None:
         s3 = self.aws.client("s3")

@@ -94,6 +94,23 @@ class LocalDriver(ResourceDriver):
                 self._release(folder)
                 remove_folder(folder)
 
+    def find(self, key: ResourceKey) -> Observed | None:
+        # A resource's folder is its name: finding by name is looking at one folder instead of listing the platform's.
+        folder = self.folder(key)
+        with failures("find", key):
+            return self._observe_folder(key, folder) if folder.is_dir() else None
+
+    def tag_identity(self, current: Observed) -> Observed:
+        folder = self.folder(current.key)
+        with failures("tag", current.key):
+            metadata = read_metadata(folder, self.contract)
+            if metadata is None:
+                # Observation gives such a folder its identity from its path already: there is nothing to tag.
+                raise AdapterError(PROVIDER, "tag", current.key, f"no readable metadata at {folder / METADATA}")
+            metadata["tags"] = {**metadata["tags"], **identity_tags(current.key, self.contract)}
+            write_json(folder / METADATA, metadata)
+            return self._observe_folder(current.key, folder)
+
     def health(self, current: Observed) -> HealthReport:
         folder = self.folder(current.key)
         metadata = read_metadata(folder, self.contract)

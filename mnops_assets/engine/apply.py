@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, HealthReport, Observed
+from adapters.base import Adapter, HealthReport, Observed, ResourceKey
 from contracts.errors import MnopsError
-from mnops_assets.engine import audit
+from mnops_assets.engine import audit, importing
 from mnops_assets.engine.errors import (
     DeployFailed,
     DestructiveChangeRefused,
@@ -146,19 +146,21 @@ class Engine:
         self.gate = gate
         self.hooks = HookRunner(hooks_cwd or Path.cwd(), self.audit, hooks_log)
 
+    def close(self) -> None:
+        """Close the state store and, if `adapter_for` can be closed (`open_engine`'s can), every adapter it made."""
+        self.store.close()
+        close = getattr(self.adapter_for, "close", None)
+        if close is not None:
+            close()
+
     # -- read-only ---------------------------------------------------------------------------------------------------
 
     def plan(self, spec: PlatformSpec) -> Plan:
         self.hooks.run(spec, "pre-plan", {"config_hash": spec.config_hash()})
         adapter = self.adapter_for(spec.provider)
-        return make_plan(
-            spec.name,
-            spec,
-            adapter.observe(spec.name),
-            self.store.resources(spec.name),
-            adapter,
-            self._last_spec(spec.name),
-        )
+        last = self.store.resources(spec.name)
+        observed = with_untagged(adapter, spec.name, adapter.observe(spec.name), last)
+        return make_plan(spec.name, spec, observed, last, adapter, self._last_spec(spec.name))
 
     def observe(self, spec: PlatformSpec) -> dict[str, Observed]:
         return self.adapter_for(spec.provider).observe(spec.name)
@@ -191,14 +193,17 @@ class Engine:
         names = [spec.name for spec in specs]
         versions = self.store.latest_versions(names)
         state = self.store.resources_of(names)
+        deployed = [spec for spec in specs if versions.get(spec.name) is not None and versions[spec.name].spec]
+        observations = self._observe_many(deployed)
         found: dict[str, DriftReport] = {}
-        for spec in specs:
-            version = versions.get(spec.name)
-            if version is None or not version.spec:
-                continue
+        for spec in deployed:
+            version = versions[spec.name]
             try:
+                observed = observations[spec.name]
+                if isinstance(observed, MnopsError):
+                    raise observed
                 adapter = self.adapter_for(spec.provider)
-                observed = adapter.observe(spec.name)
+                observed = with_untagged(adapter, spec.name, observed, state[spec.name])
                 # The last applied spec only orders deletes: parse it only when something undeclared was found.
                 undeclared = any(name not in spec.resources for name in observed)
                 previous = _spec_of(version) if undeclared else None
@@ -208,6 +213,20 @@ class Engine:
                 found[spec.name] = DriftReport([], "", version.version, str(exc))
                 continue
             found[spec.name] = DriftReport(drift_steps(plan), observed_hash(observed), version.version)
+        return found
+
+    def _observe_many(self, specs: list[PlatformSpec]) -> dict[str, dict[str, Observed] | MnopsError]:
+        """Each platform's observation, asking each provider once for all of its platforms (see
+        `Adapter.observe_many`); a provider that cannot even be made fails only its own platforms."""
+        by_provider: dict[str, list[str]] = {}
+        for spec in specs:
+            by_provider.setdefault(spec.provider, []).append(spec.name)
+        found: dict[str, dict[str, Observed] | MnopsError] = {}
+        for provider, platforms in by_provider.items():
+            try:
+                found.update(self.adapter_for(provider).observe_many(platforms))
+            except MnopsError as exc:
+                found.update(dict.fromkeys(platforms, exc))
         return found
 
     def record_drift(self, spec: PlatformSpec, report: DriftReport) -> None:
@@ -261,8 +280,8 @@ class Engine:
         with self._locked(spec.name, deploy_id, wait):
             adapter = self.adapter_for(spec.provider)
             previous = self._last_spec(spec.name) or spec
-            observed = adapter.observe(spec.name)
             state = self.store.resources(spec.name)
+            observed = with_untagged(adapter, spec.name, adapter.observe(spec.name), state)
             plan = make_plan(spec.name, None, observed, state, adapter, previous)
             if not plan.changed and not state:
                 return DeployResult(spec.name, None, plan, None)  # nothing deployed: nothing to record either
@@ -284,6 +303,17 @@ class Engine:
             )
             return DeployResult(spec.name, deploy_id, plan, version, audit_seqs=tuple(seqs))
 
+    def import_platform(
+        self, spec: PlatformSpec, *, dry_run: bool = False, wait: bool = False
+    ) -> importing.ImportResult:
+        """Adopt the resources of `spec` that exist at the provider into state, without making them again (see
+        `importing`); a dry run only looks, so it takes no lock."""
+        if dry_run:
+            return importing.survey(self, spec)
+        deploy_id = new_deploy_id()
+        with self._locked(spec.name, deploy_id, wait):
+            return importing.adopt(self, spec, deploy_id)
+
     # -- the deploy itself -------------------------------------------------------------------------------------------
 
     def _deploy(self, spec: PlatformSpec, deploy_id: str, kind: str, note: str, force: bool) -> DeployResult:
@@ -297,8 +327,8 @@ class Engine:
         adapter = self.adapter_for(spec.provider)
         last_version = self.store.latest_version(name)
         previous = _spec_of(last_version)
-        observed = adapter.observe(name)
         last = self.store.resources(name)
+        observed = with_untagged(adapter, name, adapter.observe(name), last)
         plan = make_plan(name, spec, observed, last, adapter, previous)
         config_hash = spec.config_hash()
         if not plan.changed and last_version is not None and last_version.config_hash == config_hash:
@@ -414,8 +444,9 @@ class Engine:
         """Converge to the last good spec (nothing, on a first deploy) from whatever exists now."""
         target = "nothing" if previous is None else f"config {previous.config_hash()[:12]}"
         try:
-            observed = adapter.observe(platform)
-            plan = make_plan(platform, previous, observed, self.store.resources(platform), adapter, previous)
+            last = self.store.resources(platform)
+            observed = with_untagged(adapter, platform, adapter.observe(platform), last)
+            plan = make_plan(platform, previous, observed, last, adapter, previous)
             for number, step in enumerate(plan.steps, start=1):
                 self._execute(deploy_id, platform, number, step, adapter, undo=True)
         except Exception as exc:
@@ -495,6 +526,22 @@ def _is_stale(lock: Lock, me: Actor) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def with_untagged(
+    adapter: Adapter, platform: str, observed: Mapping[str, Observed], last: Mapping[str, ResourceRecord]
+) -> dict[str, Observed]:
+    """`observed` (found by identity tags), plus each last-applied resource it lacks that is still there under the
+    name it implies (`find`): one whose identity tags were removed by hand is then a change in its tags, put right by
+    a deploy, rather than a resource deleted outside mnops (and made again, or orphaned by a destroy). Costs a call
+    only for what is missing."""
+    found = dict(observed)
+    for name, record in last.items():
+        if name not in found:
+            current = adapter.driver(record.contract).find(ResourceKey(platform, name))
+            if current is not None:
+                found[name] = current
+    return found
 
 
 def _call(step: Step, adapter: Adapter) -> Observed | None:

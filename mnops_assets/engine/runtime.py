@@ -39,25 +39,37 @@ def open_engine(
     `url` and `provider_settings` override the state URL and ecosystem.yaml's provider settings (Dagster resources
     pass theirs here).
     """
+    adapters = EstateAdapters(estate, provider_settings or {})
     store = StateStore(url or state_url(estate))
-    adapters: dict[str, Adapter] = {}
-    overrides = provider_settings or {}
+    gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
+    return Engine(store, adapters, hooks_cwd=estate.root, hooks_log=home(estate) / "hooks", gate=gate)
 
-    def adapter_for(provider: str) -> Adapter:
-        if provider not in adapters:
-            configured = estate.ecosystem.providers.get(provider)
+
+class EstateAdapters:
+    """The estate's adapters, each made on first use with its provider's settings, and closed together."""
+
+    def __init__(self, estate: Estate, overrides: dict[str, dict[str, object]]) -> None:
+        self.estate = estate
+        self.overrides = overrides
+        self.made: dict[str, Adapter] = {}
+
+    def __call__(self, provider: str) -> Adapter:
+        if provider not in self.made:
+            configured = self.estate.ecosystem.providers.get(provider)
             settings: dict[str, object] = dict(configured.settings) if configured else {}
-            settings.update({k: v for k, v in overrides.get(provider, {}).items() if v is not None})
+            settings.update({k: v for k, v in self.overrides.get(provider, {}).items() if v is not None})
             # Relative paths (`file:` secrets, a relative root) are relative to the estate, wherever mnops runs.
-            settings.setdefault("base_dir", str(estate.root))
+            settings.setdefault("base_dir", str(self.estate.root))
             if provider == "local":
                 # The embedded provider keeps its resources beside the state, wherever the command runs from.
-                settings.setdefault("root", str(home(estate) / "local"))
+                settings.setdefault("root", str(home(self.estate) / "local"))
             elif configured is not None:
                 # A cloud adapter serves one region: the provider's default one unless its settings say otherwise.
                 settings.setdefault("region", configured.default_region)
-            adapters[provider] = registry.create_adapter(provider, **settings)
-        return adapters[provider]
+            self.made[provider] = registry.create_adapter(provider, **settings)
+        return self.made[provider]
 
-    gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
-    return Engine(store, adapter_for, hooks_cwd=estate.root, hooks_log=home(estate) / "hooks", gate=gate)
+    def close(self) -> None:
+        made, self.made = self.made, {}
+        for adapter in made.values():
+            adapter.close()

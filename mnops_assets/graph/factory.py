@@ -263,7 +263,7 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
             health = result.health or engine.health(resolved.spec)
             version = result.version.version if result.version else _current_version(engine, name)
         finally:
-            engine.store.close()
+            engine.close()
         return MaterializeResult(
             metadata={
                 "version": version,

@@ -1,9 +1,10 @@
 """Drift: the `drift_sensor`, the on-demand `is_in_sync` checks over `observed/*`, and the automation sensor.
 
 The sensor judges a shard of instances per tick (ticks must stay well under Dagster's 60 s limit) and answers as each
-instance's drift policy says: `remediate` requests a redeploy with run key `instance:declared:observed` (the same drift
-is never redeployed twice), `alert` fails the `is_in_sync` check only, `adopt` writes a platform.yaml patch for review.
-Muted fields (`drift.ignore`) never count.
+instance's drift policy says: `remediate` requests a redeploy with run key `instance:declared:vVERSION:observed` (the
+same drift from the same version is never redeployed twice; the same drift coming back after its remediation is),
+`alert` fails the `is_in_sync` check only, `adopt` writes a platform.yaml patch for review. Muted fields
+(`drift.ignore`) never count.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def drift_sensor_definition(names: list[str]) -> SensorDefinition:
                 for spec in specs:
                     _respond(spec, reports.get(spec.name), cursor, events, requests, estate, engine)
         finally:
-            engine.store.close()
+            engine.close()
         cursor["next"] = (start + judged) % len(names) if names else 0
         context.log.info(
             f"judged {judged} instance(s) in {time.monotonic() - began:.2f} s; {len(requests)} redeploy(s)"
@@ -107,7 +108,9 @@ def _respond(
     if new:
         engine.record_drift(spec, report)
     if spec.drift.policy == "remediate":
-        run_key = f"{name}:{spec.config_hash()[:16]}:{report.observed_hash[:16]}"
+        # Dagster launches a run key once per sensor, ever: the version drifted from tells a drift that comes back
+        # after its remediation (a new version) from the same drift seen again, which must not redeploy twice.
+        run_key = f"{name}:{spec.config_hash()[:16]}:v{report.version}:{report.observed_hash[:16]}"
         tags = {"mnops/provider": spec.provider, "mnops/instance": name}  # the run queue's limits key on these
         requests.append(RunRequest(run_key=run_key, asset_selection=[platform_key(name)], tags=tags))
     elif spec.drift.policy == "adopt" and new:
@@ -133,7 +136,7 @@ def in_sync_checks(names: Iterable[str]) -> Any:
         try:
             reports = engine.inspect([estate.platform(name).spec for name in selected])
         finally:
-            engine.store.close()
+            engine.close()
         for name in selected:
             report = reports.get(name)
             if report is None:

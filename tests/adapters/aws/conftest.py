@@ -1,8 +1,10 @@
 """Fixtures for the aws provider: one moto server for the session, over real HTTP, reset after every test; a fresh
-adapter per test with a VPC, subnet and security group made in moto; and the conformance target."""
+adapter per test with a VPC, subnet and security group made in moto; the conformance target; and the shipped estate
+with `dev` moved to aws."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -17,7 +19,10 @@ from adapters.base import Desired, ResourceKey
 from contracts import contract_model
 from tests.adapters.conformance import Target
 
+REPO = Path(__file__).resolve().parents[3]
 REGION = testing.REGION
+# The shipped policies keep data in the EU: an estate's aws platforms live in eu-west-1, so their network is made there.
+ESTATE_REGION = "eu-west-1"
 IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/mnops-task-execution"
 
@@ -111,6 +116,42 @@ def target(request: pytest.FixtureRequest, make_adapter: Callable[..., AwsAdapte
         break_resource=partial(testing.break_resource, adapter),
         failing=partial(testing.unreachable, adapter),
     )
+
+
+@pytest.fixture
+def estate_client(endpoint: str) -> Callable[[str], Any]:
+    """boto3 clients on moto in the estate's aws region, for looking at or hurting what a deploy made there."""
+    return lambda service: boto3.client(service, endpoint_url=endpoint, region_name=ESTATE_REGION)
+
+
+@pytest.fixture
+def dev_on_aws(
+    endpoint: str, estate_client: Callable[[str], Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of the shipped estate whose `dev` runs on aws (moto): the aws provider declared once in ecosystem.yaml,
+    then the one line that moves the instance. State and local resources under `tmp_path/.mnops`."""
+    network = testing.make_network(estate_client("ec2"))
+    estate = tmp_path / "ecosystem"
+    shutil.copytree(REPO / "ecosystem", estate)
+    eco = estate / "ecosystem.yaml"
+    settings = (
+        f"{{endpoint_url: '{endpoint}', subnets: {network['subnets']}, security_groups: {network['security_groups']}, "
+        "default_image: 'public.ecr.aws/docker/library/python:3.11', "
+        "execution_role_arn: 'arn:aws:iam::123456789012:role/mnops-tasks'}"
+    )
+    eco.write_text(
+        eco.read_text().replace(
+            "    default_region: local\n",
+            f"    default_region: local\n  aws:\n    default_region: {ESTATE_REGION}\n    settings: {settings}\n",
+        )
+    )
+    environment = estate / "platform-cloud" / "dev" / "environment.yaml"
+    environment.write_text(environment.read_text() + "provider: aws\n")  # the one-line move
+    monkeypatch.setenv("MNOPS_HOME", str(tmp_path / ".mnops"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", ESTATE_REGION)
+    monkeypatch.delenv("MNOPS_STATE_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return estate
 
 
 def build(name: str, spec: dict, platform: str = "dev", tags: dict | None = None) -> Desired:

@@ -3,13 +3,13 @@ answered as the instance's policy says (remediate, alert, adopt); the same drift
 
 from __future__ import annotations
 
-from dagster import AssetCheckEvaluation, AssetKey, AssetObservation, build_sensor_context, instance_for_test
+from dagster import AssetCheckEvaluation, AssetKey, AssetObservation, instance_for_test
 
 from adapters.local.adapter import LocalAdapter
 from mnops_assets.definitions import build_definitions
 from mnops_assets.engine.plan import desired_resources
 from mnops_assets.estate import load_estate
-from mnops_assets.graph.resources import LocalProvider, Mnops
+from tests.mnops_assets.graph.sensing import tick
 
 
 def deploy_all(estate, instance):
@@ -33,16 +33,6 @@ def tamper(estate, tmp_path, name):
     local.driver("queue/v1").update(desired_resources(changed)["jobs"], local.observe(name)["jobs"])
 
 
-def tick(estate, instance, cursor=None):
-    definitions = build_definitions(estate)
-    sensor = next(s for s in definitions.sensors if s.name == "drift_sensor")
-    resources = {"mnops": Mnops(estate=str(estate), local=LocalProvider())}
-    with build_sensor_context(
-        instance=instance, cursor=cursor, resources=resources, definitions=definitions
-    ) as context:
-        return sensor(context)
-
-
 def evaluations(result, name):
     return [e for e in result.asset_events if isinstance(e, AssetCheckEvaluation) and e.asset_key.path[-1] == name]
 
@@ -50,7 +40,7 @@ def evaluations(result, name):
 def test_in_sync_instances_are_observed_and_pass(graph_estate):
     with instance_for_test() as instance:
         deploy_all(graph_estate, instance)
-        result = tick(graph_estate, instance)
+        result = tick(build_definitions(graph_estate), graph_estate, instance)
         observations = [e for e in result.asset_events if isinstance(e, AssetObservation)]
         assert {o.asset_key.path[-1] for o in observations} == {"fixer", "watcher", "adopter"}
         assert all(e.passed for e in result.asset_events if isinstance(e, AssetCheckEvaluation))
@@ -61,7 +51,7 @@ def test_remediate_requests_one_redeploy_per_drift_and_the_redeploy_fixes_it(gra
     with instance_for_test() as instance:
         deploy_all(graph_estate, instance)
         tamper(graph_estate, tmp_path, "fixer")
-        result = tick(graph_estate, instance)
+        result = tick(build_definitions(graph_estate), graph_estate, instance)
         [check] = evaluations(result, "fixer")
         assert not check.passed
         drift = check.metadata["drift"].value
@@ -70,14 +60,14 @@ def test_remediate_requests_one_redeploy_per_drift_and_the_redeploy_fixes_it(gra
         spec = load_estate(graph_estate, ["fixer"]).platform("fixer").spec
         assert request.run_key.startswith(f"fixer:{spec.config_hash()[:16]}:")
         assert request.asset_selection == [AssetKey(["platform", "fixer"])]
-        again = tick(graph_estate, instance, result.cursor)
+        again = tick(build_definitions(graph_estate), graph_estate, instance, result.cursor)
         assert [r.run_key for r in again.run_requests] == [
             request.run_key
         ]  # same drift, same key: Dagster runs it once
 
         job = build_definitions(graph_estate).resolve_implicit_global_asset_job_def()
         assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection).success
-        fixed = tick(graph_estate, instance, again.cursor)
+        fixed = tick(build_definitions(graph_estate), graph_estate, instance, again.cursor)
         [check] = evaluations(fixed, "fixer")
         assert check.passed and fixed.run_requests == []
 
@@ -86,7 +76,7 @@ def test_alert_only_fails_the_check(graph_estate, tmp_path):
     with instance_for_test() as instance:
         deploy_all(graph_estate, instance)
         tamper(graph_estate, tmp_path, "watcher")
-        result = tick(graph_estate, instance)
+        result = tick(build_definitions(graph_estate), graph_estate, instance)
         [check] = evaluations(result, "watcher")
         assert not check.passed and result.run_requests == []
 
@@ -95,7 +85,7 @@ def test_adopt_writes_a_patch_of_the_instance_file(graph_estate, tmp_path):
     with instance_for_test() as instance:
         deploy_all(graph_estate, instance)
         tamper(graph_estate, tmp_path, "adopter")
-        result = tick(graph_estate, instance)
+        result = tick(build_definitions(graph_estate), graph_estate, instance)
         assert result.run_requests == []
         [patch] = list((tmp_path / ".mnops" / "adopt").glob("adopter-*.patch"))
         text = patch.read_text()
@@ -112,7 +102,7 @@ def test_muted_fields_never_count(graph_estate, tmp_path):
     with instance_for_test() as instance:
         deploy_all(graph_estate, instance)
         tamper(graph_estate, tmp_path, "watcher")
-        [check] = evaluations(tick(graph_estate, instance), "watcher")
+        [check] = evaluations(tick(build_definitions(graph_estate), graph_estate, instance), "watcher")
         assert check.passed
 
 
@@ -122,8 +112,8 @@ def test_a_thousand_instances_are_sharded_across_ticks(graph_estate, monkeypatch
     monkeypatch.setattr(sensors, "SHARD_SIZE", 2)
     with instance_for_test() as instance:
         deploy_all(graph_estate, instance)
-        first = tick(graph_estate, instance)
-        second = tick(graph_estate, instance, first.cursor)
+        first = tick(build_definitions(graph_estate), graph_estate, instance)
+        second = tick(build_definitions(graph_estate), graph_estate, instance, first.cursor)
         seen = [
             {e.asset_key.path[-1] for e in r.asset_events if isinstance(e, AssetObservation)} for r in (first, second)
         ]
