@@ -1,4 +1,5 @@
-"""`mnops` commands that change or read deployed state: plan, deploy, drift, history, rollback, destroy, audit, unlock.
+"""`mnops` commands that change or read deployed state: plan, deploy, drift, history, rollback, destroy, import, audit,
+unlock.
 
 Exit codes follow `terraform plan -detailed-exitcode` where a diff is the answer: 0 nothing to do, 2 changes (or
 drift) found, 1 an error; every other command exits 0 on success and 1 on failure.
@@ -30,6 +31,7 @@ from mnops_assets.cli import (
 from mnops_assets.engine import audit as audit_trail
 from mnops_assets.engine.apply import DeployResult, Engine
 from mnops_assets.engine.errors import AuditBroken
+from mnops_assets.engine.importing import FOUND_BY_TAGS, ImportRefused, ImportResult
 from mnops_assets.engine.plan import SYMBOLS, Action, Change, Plan
 from mnops_assets.engine.runtime import open_engine
 from mnops_assets.errors import EstateInvalid, UsageError
@@ -298,6 +300,36 @@ def destroy(
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command("import")
+def import_command(
+    instance: InstanceArgument,
+    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be imported and tagged; write nothing.")
+    ] = False,
+    wait: WaitOption = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Adopt resources that already exist at the provider into state, without making them again.
+
+    Each declared resource is found by its identity tags, else by the name mnops would give it (then it is given the
+    identity tags, and nothing else changes). Exit 0: imported, or nothing to import; 1: refused (nothing written).
+    """
+    estate_path, instance = _instance(instance, estate_path)
+    estate, engine = _estate_and_engine(estate_path, [instance])
+    platform = estate.platform(instance)
+    try:
+        result = engine.import_platform(platform.spec, dry_run=dry_run, wait=wait)
+    except ImportRefused as exc:
+        _refused(exc, platform)
+    except MnopsError as exc:
+        _fail(exc)
+    if fmt is Format.json:
+        _json(result.to_dict())
+    else:
+        _print_import(result, platform)
+
+
 @app.command()
 def unlock(instance: InstanceArgument, estate_path: EstateOption = Path(DEFAULT_ESTATE)) -> None:
     """Break a platform's lock left by a process that died on another host (locks of this host heal themselves)."""
@@ -366,6 +398,47 @@ def _deploy_row(result: DeployResult) -> dict[str, Any]:
         "config_hash": result.version.config_hash,
         "deploy_id": result.deploy_id,
     }
+
+
+def _print_import(result: ImportResult, platform: ResolvedPlatform) -> None:
+    name = result.platform
+    if result.already_deployed:
+        assert result.version is not None
+        out.print(f"{name}: deployed already (version {result.version.version}) and in sync: nothing to import")
+        return
+    count = len(result.resources)
+    if result.dry_run:
+        out.print(f"{name}: would import {count} resource(s) (dry run: nothing written)")
+    else:
+        assert result.version is not None
+        config = result.config_hash[:12]
+        out.print(f"{name}: imported {count} resource(s) as version {result.version.version} (config {config})")
+    for item in result.resources:
+        how = "found by identity tags" if item.found_by == FOUND_BY_TAGS else "found by name"
+        if item.tagged:
+            how += "; identity tags " + ("would be written" if result.dry_run else "written")
+        if item.observed.problem:
+            how += f"; damaged: {item.observed.problem}"
+        out.print(f"  {item.name} ({item.observed.contract}): {how}   {item.observed.resource_id}", markup=False)
+    for undeclared in result.undeclared:
+        out.print(f"  {undeclared}: carries this platform's tags but is not declared: not imported", markup=False)
+    if result.plan.changed:
+        out.print(f"{name}: what exists differs from the YAML; the next deploy changes it so:")
+    _print_plan(result.plan, platform)
+
+
+def _refused(exc: ImportRefused, platform: ResolvedPlatform) -> None:
+    """Every problem on its own line, with the file:line that declares the resource (or sets the field)."""
+    err.print(f"error: import of {exc.platform!r} refused, nothing was written:", markup=False)
+    for problem in exc.problems:
+        if problem.resource is None:
+            err.print(f"  {problem.reason}", markup=False)
+            continue
+        path = ("resources", problem.resource, *([problem.field] if problem.field else []))
+        origin = platform.origin(path)
+        where = f"   {origin.file}:{origin.line}" if origin is not None else ""
+        err.print(f"  {problem.resource}: {problem.reason}{where}", markup=False)
+    raise typer.Exit(1)
 
 
 def _print_plan(result: Plan | dict[str, Any], platform: ResolvedPlatform) -> None:
