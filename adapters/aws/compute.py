@@ -529,9 +529,10 @@ class ComputeDriver(AwsDriver):
         """The task definition revision `arn`, or None if it is gone (deleted, or never was).
 
         A revision's content never changes once registered, so each is described once per adapter and kept (the
-        `DEFINITION_CACHE` last used): repeated observation, as a drift sensor makes, then costs one call per 10
-        services. A revision deleted after it was read still reads as it was until the adapter is made again; ECS
-        keeps running services on a deleted revision too, so nothing the service does is misreported.
+        `DEFINITION_CACHE` last used): a second observation by the same adapter (a plan after a deploy, a long-lived
+        process) then costs one call per 10 services. A revision deleted after it was read still reads as it was
+        until the adapter is made again; ECS keeps running services on a deleted revision too, so nothing the service
+        does is misreported.
         """
         with self._cache_lock:
             cached = self._definitions.get(arn)

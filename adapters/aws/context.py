@@ -35,8 +35,8 @@ TAG_FILTER_VALUES = 20
 # The most tags a tagging-API page may hold (the fewest pages: each resource of ours carries 6-12 tags).
 TAGS_PER_PAGE = 500
 
-Tagged = dict[str, dict[str, dict[str, str]]]
-"""platform -> ARN -> tags: what the tagging API lists as each platform's."""
+Tagged = dict[str, Any]
+"""platform -> ARN -> tags (what the tagging API lists as the platform's), or the `AdapterError` of its listing."""
 
 
 def failures_reason(exc: BaseException) -> str:
@@ -155,6 +155,8 @@ class AwsContext:
             retries={"mode": "adaptive", "max_attempts": max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            # A connection per observing thread, or urllib3 discards the extras (and TLS handshakes again).
+            max_pool_connections=max(10, max_concurrency),
         )
         self.network = network
         self.execution_role_arn = execution_role_arn
@@ -233,7 +235,8 @@ class AwsContext:
     def tagged(self, platforms: Sequence[str], resource_types: Iterable[str]) -> Tagged:
         """ARN -> tags of every resource of `resource_types` (tagging-API filters: `s3`, `ecs:service`, ...) tagged as
         mnops's, for each of `platforms`: one paginated listing per 20 platforms (the most one tag filter takes, so
-        the account's other resources are filtered out by AWS), whatever the number of services.
+        the account's other resources are filtered out by AWS), whatever the number of services. The platforms of a
+        listing that failed map to its `AdapterError`.
 
         The tagging API is eventually consistent on AWS: it may list a resource just deleted, miss one just made, or
         show tags as they were moments ago. Drivers treat its answer as candidates and read each one's configuration
@@ -243,9 +246,10 @@ class AwsContext:
         types = sorted(set(resource_types))
         groups = [wanted[i : i + TAG_FILTER_VALUES] for i in range(0, len(wanted), TAG_FILTER_VALUES)]
         found: Tagged = {platform: {} for platform in wanted}
-        for listing in self.map(lambda group: self._tagged(group, types), groups):
+        for group, listing in zip(groups, self.map(lambda group: self._tagged(group, types), groups), strict=True):
             if isinstance(listing, MnopsError):
-                raise listing
+                found.update(dict.fromkeys(group, listing))
+                continue
             for arn, tags in listing.items():
                 found[tags[TAG_PLATFORM]][arn] = tags
         return found

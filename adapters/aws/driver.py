@@ -63,7 +63,10 @@ class AwsDriver(ResourceDriver):
         Raises `AdapterError` if a listing every platform needs fails.
         """
         claimed: dict[ResourceKey, dict[str, dict[str, str]]] = {}
+        failed = {platform: error for platform, error in tagged.items() if isinstance(error, AdapterError)}
         for platform, resources in tagged.items():
+            if platform in failed:
+                continue
             for arn, tags in resources.items():
                 key = self.identity(platform, tags)
                 if key is not None and self.owns(arn):
@@ -77,6 +80,7 @@ class AwsDriver(ResourceDriver):
                 return self._observe_key(key, claimed[key], listing)
 
         found: dict[str, list[Observed] | AdapterError] = {platform: [] for platform in tagged}
+        found.update(failed)
         for key, result in zip(keys, self.aws.map(observe_one, keys), strict=True):
             so_far = found[key.platform]
             if isinstance(so_far, AdapterError) or result is None:

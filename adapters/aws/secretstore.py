@@ -89,8 +89,15 @@ class SecretsDriver(AwsDriver):
         )
         batches = [arns[i : i + BATCH_GET] for i in range(0, len(arns), BATCH_GET)]
         values: dict[str, Any] = {}
+        failed: list[str] = []
         for batch, result in zip(batches, self.aws.map(self._read_values, batches), strict=True):
-            values.update(dict.fromkeys(batch, result) if isinstance(result, AdapterError) else result)
+            if isinstance(result, AdapterError):
+                failed.extend(batch)
+            else:
+                values.update(result)
+        # A batch spans platforms: read a failed one's secrets one by one, so that only the broken one fails.
+        for arn, result in zip(failed, self.aws.map(lambda arn: self._read_values([arn]), failed), strict=True):
+            values.update({arn: result} if isinstance(result, AdapterError) else result)
         return values
 
     def _read_values(self, arns: list[str]) -> dict[str, Any]:
@@ -106,15 +113,16 @@ class SecretsDriver(AwsDriver):
     def _observe_key(
         self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, Any]
     ) -> Observed | None:
-        arn = next((a for a in sorted(tagged) if names.secret_resource(key.platform, a) == key.name), None)
-        if arn is None or listing.get(arn) is None:
-            return None
-        value = listing[arn]
-        if isinstance(value, AdapterError):
-            raise value
-        if value is RECHECK:
-            return self.find(key)  # scheduled for deletion (gone, to the engine) or unreadable (a problem)
-        return self._observation(key, arn, tagged[arn], *value)
+        # The tagging API may still list a secret deleted a moment ago beside its successor: the one that reads wins.
+        for arn in sorted(a for a in tagged if names.secret_resource(key.platform, a) == key.name):
+            value = listing.get(arn)
+            if isinstance(value, AdapterError):
+                raise value
+            if value is RECHECK:
+                return self.find(key)  # scheduled for deletion (gone, to the engine) or unreadable (a problem)
+            if value is not None:
+                return self._observation(key, arn, tagged[arn], *value)
+        return None
 
     def find(self, key: ResourceKey) -> Observed | None:
         description = self._describe(key)

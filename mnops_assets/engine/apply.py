@@ -148,10 +148,12 @@ class Engine:
 
     def close(self) -> None:
         """Close the state store and, if `adapter_for` can be closed (`open_engine`'s can), every adapter it made."""
-        self.store.close()
-        close = getattr(self.adapter_for, "close", None)
-        if close is not None:
-            close()
+        try:
+            self.store.close()
+        finally:
+            close = getattr(self.adapter_for, "close", None)
+            if close is not None:
+                close()
 
     # -- read-only ---------------------------------------------------------------------------------------------------
 
@@ -162,13 +164,11 @@ class Engine:
         observed = with_untagged(adapter, spec.name, adapter.observe(spec.name), last)
         return make_plan(spec.name, spec, observed, last, adapter, self._last_spec(spec.name))
 
-    def observe(self, spec: PlatformSpec) -> dict[str, Observed]:
-        return self.adapter_for(spec.provider).observe(spec.name)
-
     def health(self, spec: PlatformSpec) -> dict[str, HealthReport]:
         """Every declared resource's health check, as it stands now."""
         adapter = self.adapter_for(spec.provider)
-        return self._health(spec, adapter, adapter.observe(spec.name))
+        observed = with_untagged(adapter, spec.name, adapter.observe(spec.name), self.store.resources(spec.name))
+        return self._health(spec, adapter, observed)
 
     def drift(self, spec: PlatformSpec) -> list[Step]:
         """What changed outside mnops since the last apply (not what the YAML asks anew); audited and hooked."""

@@ -71,5 +71,11 @@ class EstateAdapters:
 
     def close(self) -> None:
         made, self.made = self.made, {}
+        failure: Exception | None = None
         for adapter in made.values():
-            adapter.close()
+            try:
+                adapter.close()
+            except Exception as exc:  # close the others all the same
+                failure = failure or exc
+        if failure is not None:
+            raise failure

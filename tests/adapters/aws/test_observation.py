@@ -34,8 +34,20 @@ class Wire:
 
     def before_send(self, request: Any, event_name: str, **kwargs: Any) -> None:
         self.calls[event_name.rsplit(".", 1)[-1]] += 1
-        if self.fail and self.fail in request.url:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if self.fail and (self.fail in request.url or self.fail in body):
             raise EndpointConnectionError(endpoint_url=request.url)
+
+
+def counting_adapter(make_adapter: Any, **settings: Any) -> tuple[AwsAdapter, Wire]:
+    """An adapter on the test's moto with a session of its own, whose calls go through a `Wire`."""
+    wire = Wire()
+    session = boto3.Session(region_name=REGION)
+    session.events.register("before-send", wire.before_send)
+    adapter = make_adapter(session=session, **settings)
+    adapter.aws.hmac_key(), adapter.aws.account  # each read once per adapter: outside the counts
+    wire.calls.clear()
+    return adapter, wire
 
 
 @pytest.fixture
@@ -49,14 +61,8 @@ def deployed(compute_adapter: AwsAdapter) -> AwsAdapter:
 
 @pytest.fixture
 def wired(deployed: AwsAdapter, make_adapter: Any, network: dict[str, str]) -> tuple[AwsAdapter, Wire]:
-    """A second adapter on the same moto, on a session of its own whose calls go through a `Wire`."""
-    wire = Wire()
-    session = boto3.Session(region_name=REGION)
-    session.events.register("before-send", wire.before_send)
-    adapter = make_adapter(session=session, subnets=network["subnets"], security_groups=network["security_groups"])
-    adapter.aws.hmac_key(), adapter.aws.account  # each read once per adapter: outside the counts
-    wire.calls.clear()
-    return adapter, wire
+    """A second adapter on the same moto, whose calls are counted."""
+    return counting_adapter(make_adapter, subnets=network["subnets"], security_groups=network["security_groups"])
 
 
 def test_many_platforms_are_observed_as_one_at_a_time_would_observe_them(deployed):
@@ -116,3 +122,45 @@ def test_a_listing_that_fails_fails_every_platform_it_was_for(wired):
     for platform in ("alpha", "beta"):
         assert isinstance(found[platform], AdapterError)
         assert str(found[platform]).startswith("aws: observe failed: resources of 2 platforms: EndpointConnectionError")
+
+
+def log_groups(adapter: AwsAdapter, platforms: list[str]) -> None:
+    for platform in platforms:
+        want = build("logs", RESOURCES["logs"], platform)
+        adapter.logging.create(want)
+
+
+def test_a_failed_tagging_listing_fails_only_the_platforms_it_was_for(adapter, make_adapter):
+    platforms = [f"p{index:02d}" for index in range(21)]  # two listings: 20 platforms, then one
+    log_groups(adapter, platforms)
+    counted, wire = counting_adapter(make_adapter)
+    wire.fail = '"p20"'  # the second listing's tag filter
+    found = counted.observe_many(platforms)
+    assert wire.calls["GetResources"] >= 2
+    assert isinstance(found["p20"], AdapterError) and "resources of platform p20" in str(found["p20"])
+    assert all(sorted(found[p]) == ["logs"] for p in platforms[:20])
+
+
+def test_log_groups_are_listed_per_platform_once_the_namespace_outgrows_the_batch(adapter, make_adapter):
+    platforms = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]  # 8: two pages at most
+    log_groups(adapter, platforms)
+    logs = adapter.aws.client("logs")
+    for index in range(150):  # groups of other platforms, three pages' worth
+        logs.create_log_group(logGroupName=f"/mnops/other-{index:03d}/logs")
+    counted, wire = counting_adapter(make_adapter)
+    found = counted.observe_many(platforms)
+    assert all(sorted(found[p]) == ["logs"] for p in platforms)
+    assert wire.calls["DescribeLogGroups"] == 2 + len(platforms)
+    wire.calls.clear()
+    assert counted.observe_many(platforms[:4]) == {p: found[p] for p in platforms[:4]}
+    assert wire.calls["DescribeLogGroups"] == 1 + 4  # a budget of one page, then one listing each
+
+
+def test_a_secret_that_cannot_be_read_fails_its_platform_not_its_batch(wired):
+    adapter, wire = wired
+    wire.fail = "mnops/beta/token"  # in the body of every call reading beta's secret
+    found = adapter.observe_many(list(PLATFORMS))
+    assert isinstance(found["beta"], AdapterError) and "secret values" in str(found["beta"])
+    assert sorted(found["alpha"]) == sorted(found["gamma"]) == sorted(RESOURCES)
+    # The batch of all three failed; then each secret was read on its own.
+    assert wire.calls["BatchGetSecretValue"] > 1 + len(PLATFORMS)
