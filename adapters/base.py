@@ -76,6 +76,9 @@ class Observed:
     tags: Mapping[str, str]
     problem: str | None = None
     """Set when the resource exists but its state cannot be read (damaged): the planner repairs it."""
+    private: Mapping[str, str] = field(default_factory=dict)
+    """The adapter's own bookkeeping, read along with the resource (on aws, its `mnops:` tags), for the driver's
+    `desired_fields`; never shown, compared or recorded by the engine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +158,12 @@ class ResourceDriver(ABC):
         """Housekeeping a cloud does on its own schedule (expiry, purges, retention); nothing by default."""
         return None
 
-    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+    def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         """The `fields` an observation of a resource made from `desired` would show; the planner diffs the two.
 
-        May read the deployer's environment or files (a secret's `env:` source) and so raise `AdapterError`.
+        `current`, the resource as just observed, spares a driver asking the provider again for what observation
+        read already (a generated secret's last written value). May read the deployer's environment or files (a
+        secret's `env:` source) and so raise `AdapterError`.
         """
         data = desired.spec.model_dump(mode="json", by_alias=True)
         return {k: v for k, v in data.items() if k not in ENGINE_FIELDS}

@@ -103,7 +103,7 @@ class ComputeDriver(AwsDriver):
         self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+    def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
         fields["image"] = self._image(desired)
         units, memory = self._size(desired)

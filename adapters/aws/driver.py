@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from adapters.aws import PROVIDER, names
-from adapters.aws.context import AwsContext, Tagged, failures, visible_tags
+from adapters.aws.context import INTERNAL_TAG_PREFIX, AwsContext, Tagged, failures, visible_tags
 from adapters.base import (
     MANAGED_BY,
     TAG_CONTRACT,
@@ -200,4 +200,5 @@ class AwsDriver(ResourceDriver):
         tags: Mapping[str, str],
         problem: str | None = None,
     ) -> Observed:
-        return Observed(key, self.contract, resource_id, fields, visible_tags(tags), problem)
+        private = {k: v for k, v in tags.items() if k.startswith(INTERNAL_TAG_PREFIX)}
+        return Observed(key, self.contract, resource_id, fields, visible_tags(tags), problem, private)

@@ -42,7 +42,7 @@ class LoggingDriver(AwsDriver):
     contract = "logging/v1"
     resource_type = "logs"
 
-    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+    def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
         fields["retention_days"] = self._retention(desired)
         return fields

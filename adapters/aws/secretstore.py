@@ -46,10 +46,13 @@ class SecretsDriver(AwsDriver):
     contract = "secrets/v1"
     resource_type = "secretsmanager"
 
-    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+    def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
         source = desired.spec.source
-        if source == "generate":
+        if source == "generate" and current is not None:
+            # The value this adapter last wrote, as observation read it (its HMAC tag): a generated value is kept.
+            fields["value_hmac"] = current.private.get(HMAC_TAG)
+        elif source == "generate":
             with failures("plan", desired.key):
                 description = self._describe(desired.key)
             live = description is not None and "DeletedDate" not in description

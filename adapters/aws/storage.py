@@ -42,7 +42,7 @@ class StorageDriver(AwsDriver):
     def bucket(self, key: ResourceKey) -> str:
         return names.bucket(self.aws.account, self.aws.region, key)
 
-    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+    def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
         fields["encrypted"] = True
         return fields

@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 
-from adapters.base import AdapterError, Desired, HealthReport, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey
 from adapters.local import PROVIDER
 from adapters.local.driver import LocalDriver
 from adapters.local.files import METADATA, failures, read_metadata, reason, write_atomically, write_json
@@ -30,7 +30,7 @@ class SecretsDriver(LocalDriver):
     contract = "secrets/v1"
     kind = "secrets"
 
-    def desired_fields(self, desired: Desired) -> dict[str, Any]:
+    def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = super().desired_fields(desired)
         source = desired.spec.source
         if source == "generate":

@@ -469,7 +469,7 @@ class Engine:
             current = observed.get(name)
             if current is None:
                 continue
-            fields = adapter.driver(desired.contract).desired_fields(desired)
+            fields = adapter.driver(desired.contract).desired_fields(desired, current)
             record = ResourceRecord(spec.name, name, desired.contract, current.resource_id, fields, dict(desired.tags))
             if last.get(name) != record:
                 self.store.put_resource(record)

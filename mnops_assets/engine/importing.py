@@ -244,7 +244,7 @@ def _conflict(driver: ResourceDriver, desired: Desired, have: Observed) -> Probl
         return Problem(name, f"declared as {desired.contract}, but {have.resource_id} is a {have.contract} resource")
     if have.problem is not None:
         return None  # its fields cannot be read: the next plan repairs it, as it would any damaged resource
-    want = driver.desired_fields(desired)
+    want = driver.desired_fields(desired, have)
     clashes = [field for field in sorted(driver.immutable) if want.get(field) != have.fields.get(field)]
     if not clashes:
         return None
@@ -281,7 +281,9 @@ def _records(spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observe
     """The state rows of the declared resources: what a deploy of `spec` records, with what was found instead
     wherever that differs from the YAML."""
     desired = desired_resources(spec)
-    fields = {name: adapter.driver(want.contract).desired_fields(want) for name, want in desired.items()}
+    fields = {
+        name: adapter.driver(want.contract).desired_fields(want, current.get(name)) for name, want in desired.items()
+    }
     tags = {name: dict(want.tags) for name, want in desired.items()}
 
     def records() -> dict[str, ResourceRecord]:

@@ -124,7 +124,7 @@ def make_plan(
             reason = f"contract changes from {have.contract} to {want.contract}"
             steps.append(Step(Action.REPLACE, name, want.contract, reason, desired=want, current=have))
             continue
-        changes = _diff(name, driver.desired_fields(want), dict(want.tags), have, last.get(name), muted)
+        changes = _diff(name, driver.desired_fields(want, have), dict(want.tags), have, last.get(name), muted)
         if have.problem is not None:
             # Damaged: its state cannot be read, so every field counts as changed; the update repairs it.
             reason = f"damaged outside mnops: {have.problem}"

@@ -164,3 +164,12 @@ def test_a_secret_that_cannot_be_read_fails_its_platform_not_its_batch(wired):
     assert sorted(found["alpha"]) == sorted(found["gamma"]) == sorted(RESOURCES)
     # The batch of all three failed; then each secret was read on its own.
     assert wire.calls["BatchGetSecretValue"] > 1 + len(PLATFORMS)
+
+
+def test_planning_a_generated_secret_asks_aws_nothing_observation_read_already(wired):
+    adapter, wire = wired
+    want = build("token", RESOURCES["token"], "alpha", tags={"owner": "team-a"})
+    current = adapter.observe("alpha")["token"]
+    wire.calls.clear()
+    assert adapter.secrets.desired_fields(want, current) == adapter.secrets.desired_fields(want) == current.fields
+    assert wire.calls == {"DescribeSecret": 1}  # only the call without the observation
