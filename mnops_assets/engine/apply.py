@@ -208,6 +208,11 @@ class Engine:
                 undeclared = any(name not in spec.resources for name in observed)
                 previous = _spec_of(version) if undeclared else None
                 plan = make_plan(spec.name, spec, observed, state[spec.name], adapter, previous)
+                reread = [s.name for s in drift_steps(plan) if s.current is not None and s.name in spec.resources]
+                if reread:
+                    # Bulk listings may lag (AWS's tagging API does): drift is what a direct read still shows.
+                    observed = _reread(adapter, spec.name, observed, reread)
+                    plan = make_plan(spec.name, spec, observed, state[spec.name], adapter, previous)
             except MnopsError as exc:
                 # One platform that cannot be judged must not stop the judging of the others.
                 found[spec.name] = DriftReport([], "", version.version, str(exc))
@@ -541,6 +546,18 @@ def with_untagged(
             current = adapter.driver(record.contract).find(ResourceKey(platform, name))
             if current is not None:
                 found[name] = current
+    return found
+
+
+def _reread(adapter: Adapter, platform: str, observed: Mapping[str, Observed], names: list[str]) -> dict[str, Observed]:
+    """`observed` with each of `names` read again by the name it implies (`find`); one found gone is left out."""
+    found = dict(observed)
+    for name in names:
+        current = adapter.driver(found[name].contract).find(ResourceKey(platform, name))
+        if current is None:
+            del found[name]
+        else:
+            found[name] = current
     return found
 
 

@@ -4,6 +4,7 @@ locking, destroy order, drift, hooks and the governance gate. Runs on SQLite and
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import Observed
 from adapters.local.adapter import LocalAdapter
 from mnops_assets.engine import audit
 from mnops_assets.engine.apply import Engine, Failpoints
@@ -363,3 +365,37 @@ def test_a_protected_platform_loses_nothing_without_force(engine, adapter):
     assert "api-key" in adapter.observe("dev")
     engine.deploy(PlatformSpec.model_validate(smaller), force=True)
     assert "api-key" not in adapter.observe("dev")
+
+
+class LaggingAdapter(LocalAdapter):
+    """A provider whose listings lag behind its resources, as AWS's tagging API may: `observe` shows the queue as it
+    was (`stale`), while a direct read (`find`) shows it as it is."""
+
+    stale: Observed | None = None
+
+    def observe(self, platform: str) -> dict[str, Observed]:
+        found = super().observe(platform)
+        if self.stale is not None and platform == self.stale.key.platform:
+            found[self.stale.key.name] = self.stale
+        return found
+
+
+def test_drift_a_direct_read_no_longer_shows_is_not_drift(store, tmp_path):
+    lagging = LaggingAdapter(root=tmp_path / "local", master_key=MASTER_KEY)
+    engine = Engine(store, lambda provider: lagging, actor=Actor("tester", "host-t", 1), failpoints=Failpoints())
+    try:
+        engine.deploy(spec())
+        jobs = lagging.observe("dev")["jobs"]
+        lagging.stale = dataclasses.replace(jobs, fields={**jobs.fields, "retention_seconds": 120})
+        assert engine.drift(spec()) == []
+        # Drift that a direct read confirms is reported, from what that read shows.
+        lagging.stale = None
+        shorter = desired_resources(spec({"resources.jobs.retention_seconds": 60}))["jobs"]
+        lagging.driver("queue/v1").update(shorter, jobs)
+        lagging.stale = dataclasses.replace(jobs, fields={**jobs.fields, "retention_seconds": 120})
+        [step] = engine.drift(spec())
+        assert [(c.field, c.before, c.after) for c in step.changes] == [("retention_seconds", 60, 86400)]
+    finally:
+        for observed in LocalAdapter.observe(lagging, "dev").values():
+            lagging.driver(observed.contract).delete(observed)
+        lagging.close()
