@@ -33,7 +33,15 @@ from mnops_assets.engine.errors import (
     UnknownVersion,
 )
 from mnops_assets.engine.hooks import HookRunner
-from mnops_assets.engine.plan import Action, Plan, Step, desired_resources, drift_steps, make_plan
+from mnops_assets.engine.plan import (
+    Action,
+    Plan,
+    Step,
+    desired_resources,
+    drift_steps,
+    make_plan,
+    with_untagged,
+)
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version, new_deploy_id
 from mnops_assets.spec import PlatformSpec
 
@@ -531,22 +539,6 @@ def _is_stale(lock: Lock, me: Actor) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def with_untagged(
-    adapter: Adapter, platform: str, observed: Mapping[str, Observed], last: Mapping[str, ResourceRecord]
-) -> dict[str, Observed]:
-    """`observed` (found by identity tags), plus each last-applied resource it lacks that is still there under the
-    name it implies (`find`): one whose identity tags were removed by hand is then a change in its tags, put right by
-    a deploy, rather than a resource deleted outside mnops (and made again, or orphaned by a destroy). Costs a call
-    only for what is missing."""
-    found = dict(observed)
-    for name, record in last.items():
-        if name not in found:
-            current = adapter.driver(record.contract).find(ResourceKey(platform, name))
-            if current is not None:
-                found[name] = current
-    return found
 
 
 def _reread(adapter: Adapter, platform: str, observed: Mapping[str, Observed], names: list[str]) -> dict[str, Observed]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from adapters.base import Adapter, Desired, Observed, ResourceDriver, identity_tags
 from contracts.errors import MnopsError
-from mnops_assets.engine.plan import Plan, desired_resources, make_plan
+from mnops_assets.engine.plan import Plan, desired_resources, make_plan, with_untagged
 from mnops_assets.engine.state import ResourceRecord, Version
 from mnops_assets.spec import PlatformSpec
 
@@ -204,11 +204,14 @@ def _survey(engine: Engine, spec: PlatformSpec, *, dry_run: bool) -> _Survey:
     if latest is not None and latest.spec:
         # A destroy records a version without a spec: such a platform has nothing deployed, and may be imported.
         previous = PlatformSpec.model_validate(latest.spec)
-        plan = make_plan(spec.name, spec, observed, engine.store.resources(spec.name), adapter, previous)
+        last = engine.store.resources(spec.name)
+        observed = with_untagged(adapter, spec.name, observed, last)
+        plan = make_plan(spec.name, spec, observed, last, adapter, previous)
         if plan.changed:
             reason = (
-                f"it is deployed already (version {latest.version}) and what exists differs from it: "
-                f"`mnops plan {spec.name}` shows how, `mnops deploy {spec.name}` puts it right"
+                f"it is deployed already (version {latest.version}), so mnops manages it; import adopts only what "
+                f"mnops has no state of. Its plan is not empty (the YAML changed, or something outside mnops did): "
+                f"`mnops plan {spec.name}` shows what, `mnops deploy {spec.name}` applies it"
             )
             raise ImportRefused(spec.name, [Problem(None, reason)])
         in_sync = ImportResult(

@@ -242,3 +242,19 @@ def drift_steps(plan: Plan) -> list[Step]:
         elif drifted:
             found.append(replace(step, reason=CHANGED_OUTSIDE, changes=drifted))
     return found
+
+
+def with_untagged(
+    adapter: Adapter, platform: str, observed: Mapping[str, Observed], last: Mapping[str, ResourceRecord]
+) -> dict[str, Observed]:
+    """`observed` (found by identity tags), plus each last-applied resource it lacks that is still there under the
+    name it implies (`find`): one whose identity tags were removed by hand is then a change in its tags, put right by
+    a deploy, rather than a resource deleted outside mnops (and made again, or orphaned by a destroy). Costs a call
+    only for what is missing."""
+    found = dict(observed)
+    for name, record in last.items():
+        if name not in found:
+            current = adapter.driver(record.contract).find(ResourceKey(platform, name))
+            if current is not None:
+                found[name] = current
+    return found
