@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,6 +38,30 @@ TAGS_PER_PAGE = 500
 
 Tagged = dict[str, Any]
 """platform -> ARN -> tags (what the tagging API lists as the platform's), or the `AdapterError` of its listing."""
+
+
+# botocore's DEBUG records carry whole request and response bodies; those of Secrets Manager carry secret values.
+BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+VALUE_MARKERS = ("SecretString", "SecretBinary")
+
+
+class SecretBodies(logging.Filter):
+    """Drops botocore's DEBUG records of a body holding a secret value, so that no log level or handler can show one:
+    a debugging session's logs are read by more people than the secrets are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            return True
+        message = record.getMessage()
+        return not any(marker in message for marker in VALUE_MARKERS)
+
+
+def keep_secret_values_out_of_logs() -> None:
+    """Attach `SecretBodies` to the botocore loggers that log bodies, once per process."""
+    for name in BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretBodies) for f in logger.filters):
+            logger.addFilter(SecretBodies())
 
 
 def failures_reason(exc: BaseException) -> str:
@@ -144,6 +169,7 @@ class AwsContext:
         clock: Callable[[], float],
         max_concurrency: int,
     ) -> None:
+        keep_secret_values_out_of_logs()
         self.session = session
         region = session.region_name
         self.region = region

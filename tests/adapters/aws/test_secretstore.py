@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 
 import pytest
 
@@ -165,3 +166,14 @@ def test_a_value_replaced_behind_the_engines_back_is_unhealthy_and_drift(adapter
     report = adapter.secrets.health(created)
     assert not report.healthy and report.detail == "stored value is not the one this provider wrote"
     assert adapter.secrets.find(want.key).fields["value_hmac"] != adapter.secrets.desired_fields(want)["value_hmac"]
+
+
+def test_botocore_at_debug_logs_no_secret_value(adapter, desired, monkeypatch, caplog):
+    monkeypatch.setenv("API_TOKEN", VALUE)
+    want = desired("api-key", {"contract": "secrets/v1", "from": "env:API_TOKEN"})
+    with caplog.at_level(logging.DEBUG):  # every logger, botocore's body loggers included
+        created = adapter.secrets.create(want)
+        adapter.observe_many(["dev"])
+        adapter.secrets.update(desired("api-key", {"contract": "secrets/v1", "from": "env:API_TOKEN"}), created)
+    assert "Response body" in caplog.text  # botocore did log bodies: those without a value
+    assert VALUE not in caplog.text
