@@ -210,7 +210,7 @@ def bench_drift_sensor(tmp: Path, instances: int) -> SensorFigures:
             adapter = engine.adapter_for(platform.spec.provider)
             for observed in adapter.observe(platform.name).values():
                 adapter.driver(observed.contract).delete(observed)
-        engine.store.close()
+        engine.close()
 
 
 # -- c. deploying the shipped estate ---------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def bench_shipped_deploy(
             for name in names:
                 engine.deploy(estate.platform(name).spec, wait=True)
         finally:
-            engine.store.close()
+            engine.close()
 
     def dagster_in_process(instance: DagsterInstance) -> None:
         job = shipped_deploy_job(str(root))
@@ -306,9 +306,10 @@ def _timed_deploy(root: Path, names: list[str], deploy: Callable[[], None]) -> f
         elapsed = time.perf_counter() - start
         engine = open_engine(estate)
         try:
-            missing = [name for name in names if not engine.observe(estate.platform(name).spec)]
+            specs = [estate.platform(name).spec for name in names]
+            missing = [spec.name for spec in specs if not engine.adapter_for(spec.provider).observe(spec.name)]
         finally:
-            engine.store.close()
+            engine.close()
         if missing:
             raise RuntimeError(f"not deployed: {', '.join(missing)}")
         return elapsed
@@ -318,7 +319,7 @@ def _timed_deploy(root: Path, names: list[str], deploy: Callable[[], None]) -> f
             for name in names:
                 engine.destroy(estate.platform(name).spec, force=True, wait=True)
         finally:
-            engine.store.close()
+            engine.close()
 
 
 def _failures(instance: DagsterInstance, run_id: str) -> str:

@@ -104,7 +104,7 @@ def destroy_all(root: Path) -> None:
         for platform in estate.platforms.values():
             engine.destroy(platform.spec, force=True, wait=True)
     finally:
-        engine.store.close()
+        engine.close()
 
 
 def test_shipped_dagster_yaml_loads_as_the_embedded_sqlite_instance(tmp_path, monkeypatch):
