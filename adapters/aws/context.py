@@ -33,6 +33,8 @@ MAX_REASON = 400
 REDACTED = "[redacted]"
 # The tagging API takes at most 20 values per tag filter: more platforms take one listing per 20.
 TAG_FILTER_VALUES = 20
+# Listing mnops's whole namespace stops paying once it takes more than a page per this many platforms.
+PLATFORMS_PER_PAGE = 4
 # The most tags a tagging-API page may hold (the fewest pages: each resource of ours carries 6-12 tags).
 TAGS_PER_PAGE = 500
 
@@ -297,6 +299,46 @@ class AwsContext:
                     tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
                     if tags.get(TAG_PLATFORM) in platforms:
                         found[mapping["ResourceARN"]] = tags
+        return found
+
+    def list_prefixed(
+        self,
+        platforms: Sequence[str],
+        prefix: Callable[[Sequence[str]], str],
+        pages: Callable[[str], Iterable[Mapping[str, Any]]],
+        items: Callable[[Mapping[str, Any]], Iterable[tuple[str, Any]]],
+        what: str,
+    ) -> dict[str, Any]:
+        """name -> item of everything a listing by name prefix (`pages(prefix)`, each page's `items`) finds under the
+        platforms' prefix (`prefix(platforms)`: one platform's own, or mnops's whole namespace).
+
+        One listing of the whole namespace serves many platforms while the account holds few such names. Once it has
+        taken a page per `PLATFORMS_PER_PAGE` platforms without ending, each platform's own prefix is listed instead,
+        on the adapter's threads, so a batch of platforms in an account of thousands costs a bounded number of calls.
+        """
+        found: dict[str, Any] = {}
+        if not platforms:
+            return found
+        if len(platforms) > 1:
+            budget = max(1, len(platforms) // PLATFORMS_PER_PAGE)
+            shared = prefix(platforms)
+            with failures("observe", None, subject=f"{what} {shared}*"):
+                for number, page in enumerate(pages(shared), start=1):
+                    found.update(items(page))
+                    if number >= budget and (page.get("NextToken") or page.get("nextToken")):
+                        break
+                else:
+                    return found
+
+        def one(platform: str) -> dict[str, Any]:
+            own = prefix([platform])
+            with failures("observe", None, subject=f"{what} {own}*"):
+                return dict(item for page in pages(own) for item in items(page))
+
+        for listing in self.map(one, platforms):
+            if isinstance(listing, MnopsError):
+                raise listing
+            found.update(listing)
         return found
 
     def platforms(self) -> list[str]:

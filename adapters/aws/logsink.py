@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
-from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, failures, tag_changes
+from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
 from adapters.aws.driver import AwsDriver, Claimed
 from adapters.base import AdapterError, Desired, Observed, ResourceDriver, ResourceKey
 
@@ -26,8 +26,6 @@ RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 LEVEL_TAG = INTERNAL_TAG_PREFIX + "min-level"
-# Listing mnops's whole namespace stops paying once it takes more than a page (50 groups) per this many platforms.
-PLATFORMS_PER_PAGE = 4
 
 
 def cloudwatch_retention(days: int) -> int:
@@ -53,35 +51,17 @@ class LoggingDriver(AwsDriver):
         return ":logs:" in arn and ":log-group:" in arn
 
     def _list(self, claimed: Claimed) -> dict[str, dict[str, Any]]:
-        """Log group name -> description of the platforms' groups. One listing of mnops's whole namespace (50 groups a
-        call) serves many platforms while the account holds few groups; once it has taken a page per
-        `PLATFORMS_PER_PAGE` platforms without ending, each platform's own prefix is listed instead, on the adapter's
-        threads, so a chunk of platforms in an account of thousands costs a bounded number of calls."""
-        platforms = sorted({key.platform for key in claimed})
-        if not platforms:
-            return {}
-        if len(platforms) > 1:
-            budget = max(1, len(platforms) // PLATFORMS_PER_PAGE)
-            groups: dict[str, dict[str, Any]] = {}
-            for number, page in enumerate(self._pages(names.log_group_prefix(platforms)), start=1):
-                groups.update((group["logGroupName"], group) for group in page.get("logGroups", []))
-                if number >= budget and page.get("nextToken"):
-                    break
-            else:
-                return groups
-        groups = {}
-        for found in self.aws.map(lambda p: self._groups(names.log_group_prefix([p])), platforms):
-            if isinstance(found, AdapterError):
-                raise found
-            groups.update(found)
-        return groups
+        """Log group name -> description of the platforms' groups, 50 a call (see `AwsContext.list_prefixed`)."""
+        return self.aws.list_prefixed(
+            sorted({key.platform for key in claimed}),
+            names.log_group_prefix,
+            self._pages,
+            lambda page: ((group["logGroupName"], group) for group in page.get("logGroups", [])),
+            "log groups",
+        )
 
     def _pages(self, prefix: str) -> Iterator[dict[str, Any]]:
         return self.aws.client("logs").get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
-
-    def _groups(self, prefix: str) -> dict[str, dict[str, Any]]:
-        with failures("observe", None, subject=f"log groups {prefix}*"):
-            return {group["logGroupName"]: group for page in self._pages(prefix) for group in page.get("logGroups", [])}
 
     def _observe_key(
         self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, dict[str, Any]]

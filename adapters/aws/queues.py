@@ -42,16 +42,19 @@ class QueueDriver(AwsDriver):
     # -- observation -------------------------------------------------------------------------------------------------
 
     def _list(self, claimed: Claimed) -> dict[str, str]:
-        """Queue name -> URL, for every queue under the platforms' prefix (1,000 a call): attributes are read by URL."""
-        if not claimed:
-            return {}
-        prefix = names.queues_prefix({key.platform for key in claimed})
-        pages = (
-            self.aws.client("sqs")
-            .get_paginator("list_queues")
-            .paginate(QueueNamePrefix=prefix, PaginationConfig={"PageSize": 1000})
+        """Queue name -> URL of the platforms' queues, 1,000 a call (see `AwsContext.list_prefixed`): attributes are
+        read by URL."""
+        return self.aws.list_prefixed(
+            sorted({key.platform for key in claimed}),
+            names.queues_prefix,
+            lambda prefix: (
+                self.aws.client("sqs")
+                .get_paginator("list_queues")
+                .paginate(QueueNamePrefix=prefix, PaginationConfig={"PageSize": 1000})
+            ),
+            lambda page: ((_queue_name(url), url) for url in page.get("QueueUrls", [])),
+            "queues",
         )
-        return {_queue_name(url): url for page in pages for url in page.get("QueueUrls", [])}
 
     def _observe_key(
         self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, str]
