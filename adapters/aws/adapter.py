@@ -134,10 +134,11 @@ class AwsAdapter(Adapter):
     def observe_many(self, platforms: Sequence[str]) -> dict[str, dict[str, Observed] | MnopsError]:
         """Every managed resource of each platform, read with as few calls as AWS allows, on `max_concurrency` threads.
 
-        One tagging-API listing finds every candidate of every platform and service with its tags; then each service
-        lists what it can in bulk (log groups, queue URLs, 10 ECS services a call, 20 secret values a call), and what
-        has no bulk call (an S3 bucket's settings, a queue's attributes, a task definition) is read per resource.
-        A platform whose resources could not all be read maps to the error; a listing that fails fails them all.
+        One tagging-API listing per 20 platforms finds every candidate of every service with its tags; then each
+        service lists what it can in bulk (log groups, queue URLs, 10 ECS services a call, 20 secret values a call),
+        and what has no bulk call (an S3 bucket's settings, a queue's attributes, a task definition) is read per
+        resource. A platform whose resources could not all be read maps to the error: a failed tagging listing fails
+        its 20 platforms, a failed bulk listing of a service every platform.
         """
         found: dict[str, dict[str, Observed] | MnopsError] = {p: {} for p in platforms}
         wanted = sorted({p for p in platforms if names.is_name(p)})
