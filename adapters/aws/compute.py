@@ -132,8 +132,13 @@ class ComputeDriver(AwsDriver):
             for platform_keys in by_platform.values()
             for i in range(0, len(platform_keys), DESCRIBE_BATCH)
         ]
+
+        def describe_services(keys: list[ResourceKey]) -> dict[ResourceKey, dict[str, Any] | None]:
+            with failures("observe", None, subject=f"services of cluster {names.cluster(keys[0].platform)}"):
+                return self._services(keys)
+
         services: dict[ResourceKey, Any] = {}
-        for batch, result in zip(batches, self.aws.map(self._describe_batch, batches), strict=True):
+        for batch, result in zip(batches, self.aws.map(describe_services, batches), strict=True):
             services.update(dict.fromkeys(batch, result) if isinstance(result, AdapterError) else result)
         arns = sorted({s["taskDefinition"] for s in services.values() if isinstance(s, dict)})
 
@@ -142,21 +147,6 @@ class ComputeDriver(AwsDriver):
                 return self._task_definition(arn)
 
         return {"services": services, "definitions": dict(zip(arns, self.aws.map(describe, arns), strict=True))}
-
-    def _describe_batch(self, keys: list[ResourceKey]) -> dict[ResourceKey, dict[str, Any] | None]:
-        """The ACTIVE services of `keys` (one platform's, at most 10); None for those not found or not ACTIVE."""
-        cluster = names.cluster(keys[0].platform)
-        with failures("observe", None, subject=f"services of cluster {cluster}"):
-            try:
-                found = self.aws.client("ecs").describe_services(
-                    cluster=cluster, services=[names.service(key) for key in keys], include=["TAGS"]
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ClusterNotFoundException":
-                    return dict.fromkeys(keys)
-                raise
-        active = {s["serviceName"]: s for s in found.get("services", []) if s.get("status") == "ACTIVE"}
-        return {key: active.get(names.service(key)) for key in keys}
 
     def _observe_key(
         self, key: ResourceKey, tagged: Mapping[str, Mapping[str, str]], listing: dict[str, Any]
@@ -514,16 +504,20 @@ class ComputeDriver(AwsDriver):
 
     def _service(self, key: ResourceKey) -> dict[str, Any] | None:
         """The service of `key` while it is ACTIVE; a DRAINING or INACTIVE one is being (or was) deleted."""
+        return self._services([key])[key]
+
+    def _services(self, keys: list[ResourceKey]) -> dict[ResourceKey, dict[str, Any] | None]:
+        """`_service` of each of `keys` (one platform's, at most 10) in one call."""
         try:
             found = self.aws.client("ecs").describe_services(
-                cluster=names.cluster(key.platform), services=[names.service(key)], include=["TAGS"]
+                cluster=names.cluster(keys[0].platform), services=[names.service(key) for key in keys], include=["TAGS"]
             )
         except ClientError as exc:
             if error_code(exc) == "ClusterNotFoundException":
-                return None
+                return dict.fromkeys(keys)
             raise
-        active = [s for s in found.get("services", []) if s.get("status") == "ACTIVE"]
-        return active[0] if active else None
+        active = {s["serviceName"]: s for s in found.get("services", []) if s.get("status") == "ACTIVE"}
+        return {key: active.get(names.service(key)) for key in keys}
 
     def _task_definition(self, arn: str) -> dict[str, Any] | None:
         """The task definition revision `arn`, or None if it is gone (deleted, or never was).
