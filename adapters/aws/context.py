@@ -283,23 +283,26 @@ class AwsContext:
         return found
 
     def _tagged(self, platforms: list[str], resource_types: list[str]) -> dict[str, dict[str, str]]:
-        paginator = self.client("resourcegroupstaggingapi").get_paginator("get_resources")
-        pages = paginator.paginate(
-            TagFilters=[
-                {"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]},
-                {"Key": TAG_PLATFORM, "Values": platforms},
-            ],
-            ResourceTypeFilters=resource_types,
-            TagsPerPage=TAGS_PER_PAGE,
-        )
         found: dict[str, dict[str, str]] = {}
         with failures("observe", None, subject=f"resources of {_platforms(platforms)}"):
-            for page in pages:
-                for mapping in page.get("ResourceTagMappingList", []):
-                    tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
-                    if tags.get(TAG_PLATFORM) in platforms:
-                        found[mapping["ResourceARN"]] = tags
+            for arn, tags in self._tag_mappings(
+                [{"Key": TAG_PLATFORM, "Values": platforms}], ResourceTypeFilters=resource_types
+            ):
+                if tags.get(TAG_PLATFORM) in platforms:
+                    found[arn] = tags
         return found
+
+    def _tag_mappings(self, filters: list[dict[str, Any]], **arguments: Any) -> Iterator[tuple[str, dict[str, str]]]:
+        """(ARN, tags) of every resource the tagging API lists as mnops's and matching `filters`, page by page."""
+        paginator = self.client("resourcegroupstaggingapi").get_paginator("get_resources")
+        pages = paginator.paginate(
+            TagFilters=[{"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]}, *filters],
+            TagsPerPage=TAGS_PER_PAGE,
+            **arguments,
+        )
+        for page in pages:
+            for mapping in page.get("ResourceTagMappingList", []):
+                yield mapping["ResourceARN"], {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
 
     def list_prefixed(
         self,
@@ -343,16 +346,8 @@ class AwsContext:
 
     def platforms(self) -> list[str]:
         """Every platform with at least one resource carrying mnops's tags here, whatever its kind."""
-        paginator = self.client("resourcegroupstaggingapi").get_paginator("get_resources")
-        found: set[str] = set()
-        for page in paginator.paginate(
-            TagFilters=[{"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]}], TagsPerPage=TAGS_PER_PAGE
-        ):
-            for mapping in page.get("ResourceTagMappingList", []):
-                tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
-                if names.is_name(tags.get(TAG_PLATFORM)):
-                    found.add(tags[TAG_PLATFORM])
-        return sorted(found)
+        found = {tags.get(TAG_PLATFORM) for _, tags in self._tag_mappings([])}
+        return sorted(platform for platform in found if names.is_name(platform))
 
     # -- comparing secret values ---------------------------------------------------------------------------------------
 
