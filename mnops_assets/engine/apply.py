@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, HealthReport, Observed, ResourceKey
+from adapters.base import Adapter, HealthReport, Observed
 from contracts.errors import MnopsError
 from mnops_assets.engine import audit, importing
 from mnops_assets.engine.errors import (
@@ -40,6 +40,7 @@ from mnops_assets.engine.plan import (
     desired_resources,
     drift_steps,
     make_plan,
+    read_by_name,
     with_untagged,
 )
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version, new_deploy_id
@@ -219,7 +220,7 @@ class Engine:
                 reread = [s.name for s in drift_steps(plan) if s.current is not None and s.name in spec.resources]
                 if reread:
                     # Bulk listings may lag (AWS's tagging API does): drift is what a direct read still shows.
-                    observed = _reread(adapter, spec.name, observed, reread)
+                    observed = read_by_name(adapter, spec.name, observed, {n: observed[n].contract for n in reread})
                     plan = make_plan(spec.name, spec, observed, state[spec.name], adapter, previous)
             except MnopsError as exc:
                 # One platform that cannot be judged must not stop the judging of the others.
@@ -539,18 +540,6 @@ def _is_stale(lock: Lock, me: Actor) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def _reread(adapter: Adapter, platform: str, observed: Mapping[str, Observed], names: list[str]) -> dict[str, Observed]:
-    """`observed` with each of `names` read again by the name it implies (`find`); one found gone is left out."""
-    found = dict(observed)
-    for name in names:
-        current = adapter.driver(found[name].contract).find(ResourceKey(platform, name))
-        if current is None:
-            del found[name]
-        else:
-            found[name] = current
-    return found
 
 
 def _call(step: Step, adapter: Adapter) -> Observed | None:

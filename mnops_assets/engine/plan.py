@@ -251,10 +251,20 @@ def with_untagged(
     name it implies (`find`): one whose identity tags were removed by hand is then a change in its tags, put right by
     a deploy, rather than a resource deleted outside mnops (and made again, or orphaned by a destroy). Costs a call
     only for what is missing."""
+    missing = {name: record.contract for name, record in last.items() if name not in observed}
+    return read_by_name(adapter, platform, observed, missing)
+
+
+def read_by_name(
+    adapter: Adapter, platform: str, observed: Mapping[str, Observed], contracts: Mapping[str, str]
+) -> dict[str, Observed]:
+    """`observed` with each resource of `contracts` (name -> contract) read directly, by the name it implies (`find`):
+    what is found replaces or joins the observation, what is gone leaves it."""
     found = dict(observed)
-    for name, record in last.items():
-        if name not in found:
-            current = adapter.driver(record.contract).find(ResourceKey(platform, name))
-            if current is not None:
-                found[name] = current
+    for name, contract in contracts.items():
+        current = adapter.driver(contract).find(ResourceKey(platform, name))
+        if current is None:
+            found.pop(name, None)
+        else:
+            found[name] = current
     return found
