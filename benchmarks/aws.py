@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import boto3
 
 from adapters.aws import testing
 from adapters.aws.adapter import AwsAdapter
+from adapters.aws.testing import Wire
 from adapters.base import Desired, ResourceKey
 from contracts import contract_model
 
@@ -54,33 +54,6 @@ class AwsFigures:
     batched_calls: int
     warm: float
     warm_calls: int
-
-
-class Wire:
-    """Counts every call and holds it `latency` seconds before it is sent: a botocore `before-send` handler."""
-
-    def __init__(self) -> None:
-        self.latency = 0.0
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def before_send(self, **kwargs: Any) -> None:
-        with self._lock:
-            self.calls += 1
-        if self.latency:
-            time.sleep(self.latency)
-
-    @contextmanager
-    def measured(self, latency: float) -> Iterator[list[float]]:
-        """Yields [seconds, calls], filled in on exit."""
-        figures: list[float] = []
-        self.latency, self.calls = latency, 0
-        start = time.perf_counter()
-        try:
-            yield figures
-        finally:
-            figures.extend([time.perf_counter() - start, self.calls])
-            self.latency = 0.0
 
 
 @contextmanager
@@ -131,12 +104,9 @@ def _bench(url: str, count: int, latency: float, threads: int) -> AwsFigures:
     names = [f"tenant-{index:04d}" for index in range(count)]
 
     def adapter(wire: Wire, concurrency: int) -> AwsAdapter:
-        # A session each: clients are made from their session's event handlers, the wire among them.
-        session = boto3.Session(region_name=REGION)
-        session.events.register("before-send", wire.before_send)
         return AwsAdapter(
             endpoint_url=url,
-            session=session,
+            session=wire.session,
             max_concurrency=concurrency,
             default_image="public.ecr.aws/docker/library/python:3.12-slim",
             execution_role_arn="arn:aws:iam::123456789012:role/mnops-tasks",

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import boto3
+from botocore.exceptions import EndpointConnectionError
 
 from adapters.aws import names
 from adapters.aws.adapter import AwsAdapter
@@ -152,3 +158,40 @@ def remove_everything(adapter: AwsAdapter, platform: str) -> None:
 def _a_tag(observed: Observed) -> str:
     removable = sorted(k for k in observed.tags if not k.startswith("mnops-"))
     return removable[0] if removable else "mnops-contract"
+
+
+class Wire:
+    """A botocore `before-send` handler on a session of its own: counts every call by operation, holds each `latency`
+    seconds before it is sent (a network round trip moto does not have), and makes calls whose URL or body contains
+    `fail` fail as an unreachable endpoint would. Clients made from `session` after that go through it."""
+
+    def __init__(self, region: str = REGION) -> None:
+        self.calls: Counter[str] = Counter()
+        self.latency = 0.0
+        self.fail: str | None = None
+        self._lock = threading.Lock()
+        self.session = boto3.Session(region_name=region)
+        self.session.events.register("before-send", self.before_send)
+
+    def before_send(self, request: Any, event_name: str, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls[event_name.rsplit(".", 1)[-1]] += 1
+        if self.fail:
+            body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+            if self.fail in request.url or self.fail in body:
+                raise EndpointConnectionError(endpoint_url=request.url)
+        if self.latency:
+            time.sleep(self.latency)
+
+    @contextmanager
+    def measured(self, latency: float) -> Iterator[list[float]]:
+        """Calls made with `latency` added, counted from zero; yields [seconds, calls], filled in on exit."""
+        figures: list[float] = []
+        self.latency = latency
+        self.calls.clear()
+        start = time.perf_counter()
+        try:
+            yield figures
+        finally:
+            figures.extend([time.perf_counter() - start, sum(self.calls.values())])
+            self.latency = 0.0

@@ -1,18 +1,16 @@
 """Observing many platforms at once: the same observations as one platform at a time, from bulk listings (each call
-counted at the wire, by a botocore `before-send` handler), with one broken platform failing alone."""
+counted at the wire, by a botocore `before-send` handler: `testing.Wire`), with one broken platform failing alone."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
 from adapters.aws.adapter import AwsAdapter
+from adapters.aws.testing import Wire
 from adapters.base import AdapterError
-from tests.adapters.aws.conftest import REGION, build
+from tests.adapters.aws.conftest import build
 
 PLATFORMS = ("alpha", "beta", "gamma")
 RESOURCES = {
@@ -24,27 +22,10 @@ RESOURCES = {
 }
 
 
-class Wire:
-    """Every call's operation name, counted before it is sent; `fail` makes calls whose URL contains it fail as an
-    unreachable endpoint would."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.fail: str | None = None
-
-    def before_send(self, request: Any, event_name: str, **kwargs: Any) -> None:
-        self.calls[event_name.rsplit(".", 1)[-1]] += 1
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
-        if self.fail and (self.fail in request.url or self.fail in body):
-            raise EndpointConnectionError(endpoint_url=request.url)
-
-
 def counting_adapter(make_adapter: Any, **settings: Any) -> tuple[AwsAdapter, Wire]:
     """An adapter on the test's moto with a session of its own, whose calls go through a `Wire`."""
     wire = Wire()
-    session = boto3.Session(region_name=REGION)
-    session.events.register("before-send", wire.before_send)
-    adapter = make_adapter(session=session, **settings)
+    adapter = make_adapter(session=wire.session, **settings)
     adapter.aws.hmac_key(), adapter.aws.account  # each read once per adapter: outside the counts
     wire.calls.clear()
     return adapter, wire
