@@ -61,9 +61,8 @@ def test_remediate_requests_one_redeploy_per_drift_and_the_redeploy_fixes_it(gra
         assert request.run_key.startswith(f"fixer:{spec.config_hash()[:16]}:")
         assert request.asset_selection == [AssetKey(["platform", "fixer"])]
         again = tick(build_definitions(graph_estate), graph_estate, instance, result.cursor)
-        assert [r.run_key for r in again.run_requests] == [
-            request.run_key
-        ]  # same drift, same key: Dagster runs it once
+        # Same drift, same key: Dagster runs it once.
+        assert [r.run_key for r in again.run_requests] == [request.run_key]
 
         job = build_definitions(graph_estate).resolve_implicit_global_asset_job_def()
         assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection).success
