@@ -24,10 +24,10 @@ from contracts import CONTRACTS, NAME_PATTERN
 from mnops_assets import schema as schemas
 from mnops_assets.errors import EstateInvalid, MnopsError, UsageError, dotted
 from mnops_assets.estate import INSTANCES_DIR, Estate, display, find_estate, load_estate
+from mnops_assets.estate.layers import explain as explain_layers
+from mnops_assets.estate.validation import NAME_RULE
 from mnops_assets.governance import load_governed
 from mnops_assets.governance.command import enforce
-from mnops_assets.layers import explain as explain_layers
-from mnops_assets.validation import NAME_RULE
 
 app = typer.Typer(
     name="mnops",

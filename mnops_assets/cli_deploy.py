@@ -36,8 +36,8 @@ from mnops_assets.engine.plan import SYMBOLS, Action, Change, Plan
 from mnops_assets.engine.runtime import open_engine
 from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import Estate, ResolvedPlatform, find_estate
+from mnops_assets.estate.spec import PlatformSpec
 from mnops_assets.governance import load_governed
-from mnops_assets.spec import PlatformSpec
 
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for another deploy of the same platform to finish.")]
 InstanceArgument = Annotated[str, typer.Argument(help="Instance name (its folder under platform-cloud/).")]

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts import CONTRACTS, NAME_PATTERN
-from mnops_assets.files import EcosystemFile, EnvironmentFile, PlatformFile, TemplateFile
+from mnops_assets.estate.files import EcosystemFile, EnvironmentFile, PlatformFile, TemplateFile
 from mnops_assets.governance.schema import FILE_MODELS as GOVERNANCE_MODELS
 
 SCHEMA_DIR = "schemas"

@@ -51,8 +51,8 @@ from adapters.base import (
     ResourceDriver,
     ResourceKey,
 )
+from contracts.base import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME
 from contracts.compute.v1 import PORT_PLACEHOLDER
-from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME
 
 # Fargate's task sizes: CPU units (1024 = 1 vCPU) and the memory (MiB) each allows.
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {

@@ -27,7 +27,7 @@ from adapters.local import processes as procs
 from adapters.local.driver import LocalDriver
 from adapters.local.files import Home, write_atomically, write_json
 from adapters.local.secretstore import SecretsDriver
-from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX
+from contracts.base import SECRET_REFERENCE_PREFIX
 
 SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
 SERVICE = "service.json"

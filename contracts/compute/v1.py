@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts.base import ContractSpec
+from contracts.compute import ComputeContract
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
@@ -25,10 +25,9 @@ class Health(BaseModel):
     timeout_seconds: int = Field(30, ge=1, le=600, description="How long a new replica may take to become healthy.")
 
 
-class ComputeV1(ContractSpec):
+class ComputeV1(ComputeContract):
     """A service: `replicas` copies of `command` (or `image` on container providers), each given a port as `{port}`."""
 
-    kind: ClassVar[str] = "compute"
     version: ClassVar[str] = "v1"
 
     contract: Literal["compute/v1"] = Field(description="Contract and version this resource is bound to.")

@@ -6,13 +6,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.base import ContractSpec
+from contracts.logging import LoggingContract
 
 
-class LoggingV1(ContractSpec):
+class LoggingV1(LoggingContract):
     """A log sink. Records older than `retention_days` are deleted by the provider."""
 
-    kind: ClassVar[str] = "logging"
     version: ClassVar[str] = "v1"
 
     contract: Literal["logging/v1"] = Field(description="Contract and version this resource is bound to.")

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.base import ContractSpec
+from contracts.queue import QueueContract
 
 
 class DeadLetter(BaseModel):
@@ -17,10 +17,9 @@ class DeadLetter(BaseModel):
     max_receives: int = Field(5, ge=1, le=1000, description="Receives before a message moves to the dead-letter queue.")
 
 
-class QueueV1(ContractSpec):
+class QueueV1(QueueContract):
     """A queue. Bounds are the narrowest any supported provider accepts (SQS: 60 s to 14 days of retention)."""
 
-    kind: ClassVar[str] = "queue"
     version: ClassVar[str] = "v1"
 
     contract: Literal["queue/v1"] = Field(description="Contract and version this resource is bound to.")

@@ -6,13 +6,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.base import ContractSpec
+from contracts.storage import StorageContract
 
 
-class StorageV1(ContractSpec):
+class StorageV1(StorageContract):
     """An object store. Objects are private unless `public` is set; encryption at rest is on unless turned off."""
 
-    kind: ClassVar[str] = "storage"
     version: ClassVar[str] = "v1"
 
     contract: Literal["storage/v1"] = Field(description="Contract and version this resource is bound to.")

@@ -15,7 +15,7 @@ import yaml
 
 from mnops_assets.engine.plan import Action, Step
 from mnops_assets.estate import ResolvedPlatform
-from mnops_assets.yamldoc import Document
+from mnops_assets.estate.yamldoc import Document
 
 # A scalar as it sits on its line: a quoted string, or plain text up to a comment, a comma or a closing bracket.
 _SCALAR = re.compile(r"""'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}\]#\n]*[^,}\]#\s]""")

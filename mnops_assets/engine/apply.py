@@ -44,7 +44,7 @@ from mnops_assets.engine.plan import (
     with_untagged,
 )
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version, new_deploy_id
-from mnops_assets.spec import PlatformSpec
+from mnops_assets.estate.spec import PlatformSpec
 
 FAILPOINTS_ENV = "MNOPS_FAILPOINTS"
 LOCK_POLL_SECONDS = 0.2

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.errors import MnopsError
-from contracts.secrets.v1 import SecretsV1
-from mnops_assets.spec import Hook, PlatformSpec
+from mnops_assets.estate.spec import Hook, PlatformSpec
 
 # Runs `module:function` with the event; None or True is success, anything false (or an exception) a failure.
 _CALL_PYTHON = """\
@@ -121,8 +120,7 @@ class HookRunner:
 def _environment(spec: PlatformSpec) -> dict[str, str]:
     withheld = set(WITHHELD)
     for resource in spec.resources.values():
-        if isinstance(resource, SecretsV1) and resource.source.startswith("env:"):
-            withheld.add(resource.source.removeprefix("env:"))
+        withheld |= resource.environment_sources()
     return {key: value for key, value in os.environ.items() if key not in withheld}
 
 

@@ -27,7 +27,7 @@ from adapters.base import Adapter, Desired, Observed, ResourceDriver, identity_t
 from contracts.errors import MnopsError
 from mnops_assets.engine.plan import Plan, desired_resources, make_plan, with_untagged
 from mnops_assets.engine.state import ResourceRecord, Version
-from mnops_assets.spec import PlatformSpec
+from mnops_assets.estate.spec import PlatformSpec
 
 if TYPE_CHECKING:
     from mnops_assets.engine.apply import Engine

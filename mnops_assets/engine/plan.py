@@ -14,10 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.base import Adapter, Desired, Observed, ResourceKey
-from contracts.compute.v1 import ComputeV1
-from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX
 from mnops_assets.engine.state import ResourceRecord
-from mnops_assets.spec import PlatformSpec, dependencies
+from mnops_assets.estate.spec import PlatformSpec
 
 MISSING: Any = None
 DELETED_OUTSIDE = "deleted outside mnops since the last apply"
@@ -131,7 +129,7 @@ def make_plan(
             steps.append(Step(Action.UPDATE, name, want.contract, reason, tuple(changes), want, have))
             continue
         if not changes:
-            secrets = sorted(set(_secret_references(want)) & {step.name for step in steps})
+            secrets = sorted(set(want.spec.secret_references().values()) & {step.name for step in steps})
             if secrets:
                 # A service reads its secrets when it starts: a new value reaches it only through a restart.
                 reason = f"restarts to read the new value of {', '.join(secrets)}"
@@ -178,13 +176,6 @@ def _diff(
     return changes
 
 
-def _secret_references(desired: Desired) -> list[str]:
-    spec = desired.spec
-    if not isinstance(spec, ComputeV1):
-        return []
-    return [v.removeprefix(SECRET_REFERENCE_PREFIX) for v in spec.env.values() if v.startswith(SECRET_REFERENCE_PREFIX)]
-
-
 def _last_value(last: ResourceRecord | None, key: str) -> Any:
     if last is None:
         return MISSING
@@ -211,7 +202,7 @@ def _dependency_order(spec: PlatformSpec) -> list[str]:
         if name in seen:
             return
         seen.add(name)
-        for dep in sorted(dependencies(spec.resources[name])):
+        for dep in sorted(spec.resources[name].dependencies()):
             if dep in spec.resources:
                 visit(dep)
         order.append(name)

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts import ComputeV1
 from mnops_assets.estate import ResolvedPlatform
 from mnops_assets.governance.paths import Path_
 from mnops_assets.governance.plugins import policy_plugin
@@ -58,17 +57,16 @@ def monthly_cost(platform: ResolvedPlatform, params: CostCeiling) -> Iterator[tu
     if price is None:
         yield ("provider",), f"no price known for provider {provider!r}; give one in the rule's params.prices"
         return
+    sizes = {name: size for name, r in spec.resources.items() if (size := r.sizing()) is not None}
     costs = {
-        name: r.replicas * params.hours_per_month * (r.cpu * price.vcpu_hour + r.memory_mb / 1024 * price.gib_hour)
-        for name, r in spec.resources.items()
-        if isinstance(r, ComputeV1)
+        name: s.replicas * params.hours_per_month * (s.cpu * price.vcpu_hour + s.memory_mb / 1024 * price.gib_hour)
+        for name, s in sizes.items()
     }
     total = sum(costs.values())
     if total <= params.max_monthly_usd:
         return
     name = max(costs, key=lambda n: (costs[n], n))
-    top = spec.resources[name]
-    assert isinstance(top, ComputeV1)
+    top = sizes[name]
     priced = "" if provider == spec.provider else f", priced as {provider}"
     yield (
         ("resources", name, "replicas"),

@@ -18,11 +18,11 @@ from adapters import registry
 from contracts import ContractSpec
 from mnops_assets.errors import MnopsError, dotted
 from mnops_assets.estate import ResolvedPlatform
+from mnops_assets.estate.spec import PlatformSpec
 from mnops_assets.governance.kinds import CHECKS
 from mnops_assets.governance.model import Severity
 from mnops_assets.governance.paths import Path_
 from mnops_assets.governance.plugins import PluginFailed, PolicyPlugin
-from mnops_assets.spec import PlatformSpec
 
 CONTRACT_SUPPORT = "GL-CONTRACT-SUPPORT"
 WAIVER_EXPIRED = "GL-WAIVER-EXPIRED"

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts import ContractSpec
-from contracts.secrets.v1 import SecretsV1
+from contracts.secrets import SecretsContract
 from mnops_assets.errors import dotted
 from mnops_assets.estate import ResolvedPlatform
 from mnops_assets.governance import model
@@ -104,7 +104,7 @@ def forbidden_combination(
 def secret_hygiene(
     p: model.SecretHygiene, platform: ResolvedPlatform, name: str | None, resource: ContractSpec | None
 ) -> Iterator[Violation]:
-    if not isinstance(resource, SecretsV1) or name is None:
+    if not isinstance(resource, SecretsContract) or name is None:
         return
     base = ("resources", name)
     if p.max_rotation_days is not None:
@@ -113,7 +113,7 @@ def secret_hygiene(
         elif resource.rotation_days > p.max_rotation_days:
             message = f"rotation_days is {resource.rotation_days}; must be {p.max_rotation_days} or less"
             yield (*base, "rotation_days"), message
-    kind = resource.source.split(":", 1)[0]
+    kind = resource.source_kind
     if kind in p.forbidden_sources:
         # Only the reference's kind is named: a path or variable name is not a secret, but it need not travel either.
         shown = "'generate'" if kind == "generate" else f"a '{kind}:' reference"

@@ -19,15 +19,15 @@ from adapters import registry
 from contracts import CONTRACTS, KINDS
 from mnops_assets.errors import EstateInvalid, Problem
 from mnops_assets.estate import INSTANCES_DIR, Estate, display, load_estate
+from mnops_assets.estate.spec import PlatformSpec
+from mnops_assets.estate.validation import messages
+from mnops_assets.estate.yamldoc import Document, Path_, load_yaml
 from mnops_assets.governance import plugins as plugin_registry
 from mnops_assets.governance.engine import BUILTIN_RULES, Location, PolicySet, Rule, Waiver
 from mnops_assets.governance.kinds import fields_of
 from mnops_assets.governance.model import PARAMS, PluginParams, PolicyFile, RuleEntry, WaiverEntry, WaiverFile
 from mnops_assets.governance.paths import WILDCARD, check, parse
 from mnops_assets.governance.plugins import PolicyPlugin, params_model
-from mnops_assets.spec import PlatformSpec
-from mnops_assets.validation import messages
-from mnops_assets.yamldoc import Document, Path_, load_yaml
 
 GOVERNANCE_DIR = "governance"
 POLICIES_FILE = "policies.yaml"

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from contracts import NAME_PATTERN
 from contracts.base import TagKey
-from mnops_assets.spec import Owner, Tier
+from mnops_assets.estate.spec import Owner, Tier
 
 Severity = Literal["error", "warn", "info"]
 Kind = Literal[

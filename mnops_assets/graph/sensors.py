@@ -37,9 +37,9 @@ from mnops_assets.engine import adopt
 from mnops_assets.engine.apply import DriftReport, Engine
 from mnops_assets.engine.runtime import home
 from mnops_assets.estate import Estate
+from mnops_assets.estate.spec import PlatformSpec
 from mnops_assets.graph.factory import SYNC_CHECK, observed_key, platform_key
 from mnops_assets.graph.resources import Mnops
-from mnops_assets.spec import PlatformSpec
 
 SHARD_SIZE = 250
 """Instances judged per tick: a tick of 250 local instances takes well under a second; 1,000 take 4 ticks."""

@@ -161,8 +161,8 @@ def test_hooks_are_declared_in_yaml_and_merged_by_name(estate_copy):
 
 
 def test_every_layer_may_set_exactly_what_the_resolved_spec_holds():
-    from mnops_assets.files import LAYER_FIELDS
-    from mnops_assets.spec import PlatformSpec
+    from mnops_assets.estate.files import LAYER_FIELDS
+    from mnops_assets.estate.spec import PlatformSpec
 
     # name comes from the folder and template from platform.yaml alone; everything else any layer may set.
     assert set(LAYER_FIELDS) == set(PlatformSpec.model_fields) - {"name", "template"}

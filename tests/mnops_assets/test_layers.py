@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mnops_assets.estate import load_estate
-from mnops_assets.layers import Layer, explain, merge
-from mnops_assets.yamldoc import parse_yaml
+from mnops_assets.estate.layers import Layer, explain, merge
+from mnops_assets.estate.yamldoc import parse_yaml
 
 ECOSYSTEM = """\
 name: layered

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from mnops_assets.yamldoc import load_yaml, parse_yaml
+from mnops_assets.estate.yamldoc import load_yaml, parse_yaml
 
 
 def test_values_and_their_positions():

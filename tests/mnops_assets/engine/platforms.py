@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from mnops_assets.spec import PlatformSpec
+from mnops_assets.estate.spec import PlatformSpec
 
 MASTER_KEY = "d2hhdC1hLWxvdmVseS1kYXktdG8tdGVzdC1tbm9wcyE="  # 32 bytes, urlsafe base64: a Fernet key
 

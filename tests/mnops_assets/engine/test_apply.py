@@ -26,7 +26,7 @@ from mnops_assets.engine.errors import (
 from mnops_assets.engine.hooks import HookFailed
 from mnops_assets.engine.plan import Action, desired_resources
 from mnops_assets.engine.state import Actor
-from mnops_assets.spec import PlatformSpec
+from mnops_assets.estate.spec import PlatformSpec
 from tests.mnops_assets.engine.platforms import BASE, MASTER_KEY, spec
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import NAME_PATTERN, TAG_KEY_PATTERN
 from contracts.compute.v1 import ENV_NAME_PATTERN, HEALTH_PATH_PATTERN
-from mnops_assets.spec import OWNER_PATTERN, PYTHON_CALLABLE_PATTERN
+from mnops_assets.estate.spec import OWNER_PATTERN, PYTHON_CALLABLE_PATTERN
 
 NAME_RULE = "must be 2-40 lower-case letters, digits or inner hyphens, starting with a letter"
 # Regular expressions say nothing to most readers: each pattern the models use, in words.

@@ -13,8 +13,8 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contracts import CONTRACTS, ContractSpec, ResourceName, Tags
-from contracts.compute.v1 import ComputeV1
-from contracts.secrets.v1 import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME, SecretsV1
+from contracts.base import SECRET_REFERENCE_PREFIX
+from contracts.secrets import SecretsContract
 
 Tier = Literal["dev", "test", "staging", "prod"]
 DriftPolicy = Literal["remediate", "alert", "adopt"]
@@ -103,15 +103,8 @@ Finding = tuple[tuple[str | int, ...], str]
 
 
 def resource_checks(name: str, resource: ContractSpec) -> list[Finding]:
-    """Rules about one resource that its contract model cannot state alone."""
-    found = []
-    if isinstance(resource, ComputeV1):
-        for var, value in resource.env.items():
-            if SENSITIVE_NAME.search(var) and not value.startswith(SECRET_REFERENCE_PREFIX):
-                # Never echo the value: it may be the credential itself.
-                message = f"looks like a literal secret; reference a secrets resource: '{SECRET_REFERENCE_PREFIX}NAME'"
-                found.append((("resources", name, "env", var), message))
-    return found
+    """Rules about one resource that its contract model cannot state alone (its kind says which)."""
+    return [(("resources", name, *path), message) for path, message in resource.findings()]
 
 
 def platform_checks(spec: PlatformSpec) -> list[Finding]:
@@ -124,32 +117,18 @@ def platform_checks(spec: PlatformSpec) -> list[Finding]:
                 found.append((("resources", name, "depends_on", index), f"unknown resource {dep!r}"))
             elif dep == name:
                 found.append((("resources", name, "depends_on", index), "a resource cannot depend on itself"))
-        if isinstance(resource, ComputeV1):
-            for var, value in resource.env.items():
-                target = value.removeprefix(SECRET_REFERENCE_PREFIX)
-                if value.startswith(SECRET_REFERENCE_PREFIX) and not isinstance(spec.resources.get(target), SecretsV1):
-                    message = f"'{value}' names no secrets resource of this platform"
-                    found.append((("resources", name, "env", var), message))
+        for path, target in resource.secret_references().items():
+            if not isinstance(spec.resources.get(target), SecretsContract):
+                message = f"'{SECRET_REFERENCE_PREFIX}{target}' names no secrets resource of this platform"
+                found.append((("resources", name, *path), message))
     found.extend(_cycle_checks(spec))
     found.extend(_ignore_checks(spec))
     return found
 
 
-def dependencies(resource: ContractSpec) -> list[str]:
-    """What a resource needs first: its `depends_on`, and the secrets its environment injects (`secret:<name>`)."""
-    needs = list(resource.depends_on)
-    if isinstance(resource, ComputeV1):
-        for value in resource.env.values():
-            if value.startswith(SECRET_REFERENCE_PREFIX):
-                target = value.removeprefix(SECRET_REFERENCE_PREFIX)
-                if target not in needs:
-                    needs.append(target)
-    return needs
-
-
 def _cycle_checks(spec: PlatformSpec) -> list[Finding]:
     # Self-dependencies are reported on their own above; a cycle of one would say the same thing twice.
-    graph = {n: [d for d in dependencies(r) if d in spec.resources and d != n] for n, r in spec.resources.items()}
+    graph = {n: [d for d in r.dependencies() if d in spec.resources and d != n] for n, r in spec.resources.items()}
     done: set[str] = set()
     found = []
     for start in sorted(graph):

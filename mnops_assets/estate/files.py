@@ -13,9 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from contracts import ResourceName
-from contracts.base import TagKey, TagValue
-from contracts.secrets.v1 import SENSITIVE_NAME
-from mnops_assets.spec import DriftPolicy, Owner, Tier
+from contracts.base import SENSITIVE_NAME, TagKey, TagValue
+from mnops_assets.estate.spec import DriftPolicy, Owner, Tier
 
 TemplateName = ResourceName
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from mnops_assets.errors import Problem, dotted
-from mnops_assets.yamldoc import Document, Path_
+from mnops_assets.estate.yamldoc import Document, Path_
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -23,17 +23,17 @@ from adapters import registry
 from contracts import NAME_PATTERN, ContractSpec, contract_model
 from contracts.errors import UnknownContract, UnknownContractVersion
 from mnops_assets.errors import EstateInvalid, Problem, UsageError, dotted
-from mnops_assets.files import (
+from mnops_assets.estate.files import (
     FILE_ONLY_KEYS,
     EcosystemFile,
     EnvironmentFile,
     PlatformFile,
     TemplateFile,
 )
-from mnops_assets.layers import Layer, Origin, Provenance, merge, origin_of, overlay
-from mnops_assets.spec import PlatformSpec, platform_checks, resource_checks
-from mnops_assets.validation import NAME_RULE, messages
-from mnops_assets.yamldoc import Document, load_yaml
+from mnops_assets.estate.layers import Layer, Origin, Provenance, merge, origin_of, overlay
+from mnops_assets.estate.spec import PlatformSpec, platform_checks, resource_checks
+from mnops_assets.estate.validation import NAME_RULE, messages
+from mnops_assets.estate.yamldoc import Document, load_yaml
 
 ECOSYSTEM_FILE = "ecosystem.yaml"
 TEMPLATES_DIR = "platform-templates"
