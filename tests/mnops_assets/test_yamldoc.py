@@ -82,12 +82,10 @@ def test_files_that_are_not_utf8(tmp_path):
     assert problems[0].message.startswith("not UTF-8 text")
 
 
-def test_an_alias_bomb_is_refused_quickly():
-    import time
-
+def test_an_alias_bomb_is_refused_before_it_is_expanded():
+    # A billion values if expanded; the count stops at the limit, so no document of that size is ever built.
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
-    started = time.monotonic()
-    _, problems = parse_yaml("\n".join(lines) + "\n", "bomb.yaml")
-    assert time.monotonic() - started < 5
+    doc, problems = parse_yaml("\n".join(lines) + "\n", "bomb.yaml")
+    assert doc is None
     assert problems[0].message.startswith("expands to more than 200,000 values through aliases")
