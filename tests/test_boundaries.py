@@ -1,5 +1,6 @@
-"""Import boundaries as a check that can fail: contracts import nothing of ours, adapters only contracts, and only
-mnops_assets imports dagster (import-linter contracts in pyproject.toml)."""
+"""Import boundaries as a check that can fail: contracts import nothing of ours, adapters only contracts, only
+mnops_assets imports dagster, and its stages import only the stages below them (import-linter contracts in
+pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,34 @@ def test_an_adapter_importing_dagster_is_caught(tmp_path):
     result = lint_imports(root)
     assert result.returncode != 0
     assert "adapters import contracts only, never dagster BROKEN" in result.stdout
+
+
+def test_a_stage_importing_a_stage_above_it_is_caught(tmp_path):
+    root = copy_tree(tmp_path)
+    with (root / "mnops_assets" / "estate" / "spec.py").open("a") as f:
+        f.write("\nimport mnops_assets.governance  # noqa: E402\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "mnops_assets stages import only the stages below them BROKEN" in result.stdout
+    assert "mnops_assets.estate is not allowed to import mnops_assets.governance" in result.stdout
+
+
+def test_the_graph_importing_its_code_location_back_is_caught(tmp_path):
+    root = copy_tree(tmp_path)
+    with (root / "mnops_assets" / "graph" / "launch.py").open("a") as f:
+        f.write("\n\ndef _build():\n    from mnops_assets.definitions import defs  # noqa: F401\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "mnops_assets.graph is not allowed to import mnops_assets.definitions" in result.stdout
+
+
+def test_the_stages_hold_with_the_command_line_as_one_package(tmp_path):
+    root = copy_tree(tmp_path)
+    package = root / "mnops_assets" / "cli"
+    package.mkdir()
+    (root / "mnops_assets" / "cli.py").rename(package / "__init__.py")
+    (root / "mnops_assets" / "cli_deploy.py").rename(package / "deploy.py")
+    (root / "mnops_assets" / "seed.py").rename(package / "seed.py")
+    result = lint_imports(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mnops_assets stages import only the stages below them KEPT" in result.stdout

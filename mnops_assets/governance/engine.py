@@ -19,7 +19,7 @@ from contracts import ContractSpec
 from mnops_assets.errors import MnopsError, dotted
 from mnops_assets.estate import ResolvedPlatform
 from mnops_assets.estate.spec import PlatformSpec
-from mnops_assets.governance.kinds import CHECKS
+from mnops_assets.governance import kinds
 from mnops_assets.governance.model import Severity
 from mnops_assets.governance.paths import Path_
 from mnops_assets.governance.plugins import PluginFailed, PolicyPlugin
@@ -264,7 +264,8 @@ def _judge(rule: Rule, platform: ResolvedPlatform, findings: list[Finding], case
         for path, message in found:
             findings.append(_finding(rule.id, rule.severity, platform, tuple(path), message))
         return
-    check = CHECKS[rule.kind]
+    check = kinds.kind(rule.kind).check
+    assert check is not None, f"rule kind {rule.kind} has no check and its rule {rule.id} no plugin"
     if not rule.per_resource:
         cases.append((rule.id, name, None))
         for path, message in check(rule.params, platform, None, None):

@@ -22,10 +22,12 @@ from mnops_assets.estate import INSTANCES_DIR, Estate, display, load_estate
 from mnops_assets.estate.spec import PlatformSpec
 from mnops_assets.estate.validation import messages
 from mnops_assets.estate.yamldoc import Document, Path_, load_yaml
+from mnops_assets.governance import kinds
 from mnops_assets.governance import plugins as plugin_registry
 from mnops_assets.governance.engine import BUILTIN_RULES, Location, PolicySet, Rule, Waiver
-from mnops_assets.governance.kinds import fields_of
-from mnops_assets.governance.model import PARAMS, PluginParams, PolicyFile, RuleEntry, WaiverEntry, WaiverFile
+from mnops_assets.governance.kinds.base import RuleKind
+from mnops_assets.governance.kinds.plugin import PluginParams
+from mnops_assets.governance.model import PolicyFile, RuleEntry, WaiverEntry, WaiverFile
 from mnops_assets.governance.paths import WILDCARD, check, parse
 from mnops_assets.governance.plugins import PolicyPlugin, params_model
 
@@ -34,7 +36,6 @@ POLICIES_FILE = "policies.yaml"
 WAIVERS_FILE = "waivers.yaml"
 PROVIDER_NAMES = frozenset({"local", "aws", "azure", "gcp", "onprem"})
 """Provider names a rule may scope to before their adapters ship, so a region list can be written ahead of a move."""
-SECRETS = "secrets"
 
 
 def load_governed(
@@ -145,17 +146,19 @@ class _Reader:
                 self.problems.append(
                     doc.problem((*at, "scope", "contracts", index), f"unknown contract {name!r} (known: {known})")
                 )
-        if entry.kind == "secret_hygiene":
-            if any(c.split("/", 1)[0] != SECRETS for c in contracts):
-                self.problems.append(doc.problem((*at, "scope", "contracts"), "secret_hygiene judges secrets only"))
-            contracts = contracts or {SECRETS}
+        kind = kinds.kind(entry.kind)
+        if kind.judges is not None:
+            if any(c.split("/", 1)[0] != kind.judges for c in contracts):
+                message = f"{entry.kind} judges {kind.judges} only"
+                self.problems.append(doc.problem((*at, "scope", "contracts"), message))
+            contracts = contracts or {kind.judges}
         plugin, plugin_name, params = None, None, None
-        if entry.kind == "plugin":
+        if entry.kind == kinds.PLUGIN:
             plugin, plugin_name, params = self.plugin(doc, (*at, "params"), entry.params)
         else:
-            params = self.validate(doc, (*at, "params"), PARAMS[entry.kind], entry.params)
+            params = self.validate(doc, (*at, "params"), kind.params, entry.params)
         if params is not None and len(self.problems) == before:  # fields are judged against a valid scope only
-            self.fields(doc, (*at, "params"), params, sorted(contracts))
+            self.fields(doc, (*at, "params"), kind, params, sorted(contracts))
         if len(self.problems) > before or params is None:
             return None
         line, column = doc.key_position(at)
@@ -181,27 +184,27 @@ class _Reader:
                 doc.problem(at, f"unknown provider {name!r} (known: {', '.join(sorted(known))})", at_key=at[-1] == name)
             )
 
-    def fields(self, doc: Document, at: Path_, params: BaseModel, contracts: list[str]) -> None:
+    def fields(self, doc: Document, at: Path_, kind: RuleKind, params: BaseModel, contracts: list[str]) -> None:
+        """The field paths and provider names in a rule's params, each checked where it is written."""
         if contracts:
             roots = [m for tag, m in CONTRACTS.items() if tag in contracts or m.kind in contracts]
             where = ", ".join(contracts)
         else:
             roots, where = [PlatformSpec], "the platform spec"
-        for name in fields_of(params):
-            here = (*at, "when", name) if "when" in type(params).model_fields else (*at, "field")
+        for inner, name in kind.fields(params):
+            here = (*at, *inner)
+            # A name written as a key (`when: {public: true}`) is reported at the key, one written as a value at it.
+            at_key = here[-1] == name
             parts = parse(name)
-            if "when" in type(params).model_fields and WILDCARD in parts:
-                self.problems.append(
-                    doc.problem(
-                        here, "no wildcards here: scope the rule to contracts to judge each resource", at_key=True
-                    )
-                )
+            if not kind.wildcards and WILDCARD in parts:
+                message = "no wildcards here: scope the rule to contracts to judge each resource"
+                self.problems.append(doc.problem(here, message, at_key=at_key))
                 continue
             message = check(parts, roots, where)  # type: ignore[arg-type]
             if message is not None:
-                self.problems.append(doc.problem(here, message, at_key=here[-1] == name))
-        for key in getattr(params, "by_provider", {}):
-            self.known_provider(doc, (*at, "by_provider", key), key)
+                self.problems.append(doc.problem(here, message, at_key=at_key))
+        for inner, name in kind.providers(params):
+            self.known_provider(doc, (*at, *inner), name)
 
     def plugin(self, doc: Document, at: Path_, raw: dict[str, Any]) -> tuple[PolicyPlugin | None, str | None, Any]:
         head = self.validate(doc, at, PluginParams, raw)

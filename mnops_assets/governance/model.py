@@ -1,7 +1,8 @@
-"""What `governance/policies.yaml` and `governance/waivers.yaml` may hold: strict models, a params model per rule kind.
+"""What `governance/policies.yaml` and `governance/waivers.yaml` may hold, and the types rule kinds' params share.
 
-A rule's `params` are validated in a second step, against the model of its `kind`, so a problem in them is reported at
-`rules[3].params.field` rather than under a union member's name; the schema for editors still shows the union.
+A rule's `params` are validated in a second step, against the params model of its `kind` (each kind's own module, see
+`kinds`), so a problem in them is reported at `rules[3].params.field` rather than under a union member's name; the
+schema for editors still shows the union.
 """
 
 from __future__ import annotations
@@ -10,23 +11,13 @@ import datetime
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from contracts import NAME_PATTERN
-from contracts.base import TagKey
 from mnops_assets.estate.spec import Owner, Tier
+from mnops_assets.governance import kinds
 
 Severity = Literal["error", "warn", "info"]
-Kind = Literal[
-    "name_pattern",
-    "required_tags",
-    "allowed_values",
-    "numeric_bounds",
-    "required_value",
-    "forbidden_combination",
-    "secret_hygiene",
-    "plugin",
-]
 RULE_ID_PATTERN = re.compile(r"^GL-[A-Z0-9]+(-[A-Z0-9]+)*$")
 
 
@@ -54,10 +45,22 @@ FieldPath = Annotated[
     ),
 ]
 Scalar = str | int | float | bool | None
-SecretSource = Literal["generate", "env", "file"]
 
 
-class _Strict(BaseModel):
+def _registered(value: object) -> object:
+    # Checked against the registry when validating, not frozen into a Literal: the kinds are the registry's to list.
+    if isinstance(value, str) and value in kinds.KINDS:
+        return value
+    *head, last = [repr(name) for name in kinds.names()]
+    raise ValueError(f"Input should be {', '.join(head)} or {last}" if head else f"Input should be {last}")
+
+
+Kind = Annotated[str, BeforeValidator(_registered)]
+
+
+class Strict(BaseModel):
+    """Base of every model here and of each rule kind's params: no unknown keys, no coercion, immutable."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -80,7 +83,7 @@ Regex = Annotated[
 # -- policies.yaml ---------------------------------------------------------------------------------------------------
 
 
-class Scope(_Strict):
+class Scope(Strict):
     """Where a rule applies; an empty list means everywhere. Every list that is given must match."""
 
     tiers: list[Tier] = Field(default_factory=list, description="Environment tiers (dev, test, staging, prod).")
@@ -92,8 +95,8 @@ class Scope(_Strict):
     instances: list[str] = Field(default_factory=list, description="Instance names, as fnmatch globs ('customer-*').")
 
 
-class RuleEntry(_Strict):
-    """One rule as written; `params` are checked against the model of `kind` (see PARAMS)."""
+class RuleEntry(Strict):
+    """One rule as written; `params` are checked against the params model of `kind` (see `kinds.KINDS`)."""
 
     id: RuleId = Field(description="Stable identifier, GL-<AREA>-<NUMBER>; waivers and reports name it.")
     description: Annotated[str, StringConstraints(min_length=1)] = Field(description="What the rule asks, and why.")
@@ -103,108 +106,11 @@ class RuleEntry(_Strict):
     params: dict[str, Any] = Field(default_factory=dict, description="The kind's parameters.")
 
 
-class PolicyFile(_Strict):
+class PolicyFile(Strict):
     """`governance/policies.yaml`: the estate's rules."""
 
     description: str | None = None
     rules: list[RuleEntry] = Field(default_factory=list)
-
-
-# -- params of each kind ---------------------------------------------------------------------------------------------
-
-
-class NamePattern(_Strict):
-    """Instance names (no contracts in scope) or resource names (contracts in scope) must match `pattern`."""
-
-    pattern: Regex
-    hint: str | None = Field(None, description="The convention in words, added to the message.")
-
-
-class RequiredTags(_Strict):
-    """Tags that must be present: the platform's tags, or a resource's own `tags` when contracts are in scope."""
-
-    tags: list[TagKey] = Field(min_length=1, description="Tag keys that must be set.")
-    patterns: dict[TagKey, Regex] = Field(
-        default_factory=dict, description="Tag key -> regular expression its value must match, where it is set."
-    )
-
-
-class AllowedValues(_Strict):
-    """The value at `field` must be one of `values`, or of `by_provider[<provider>]` where the provider is listed."""
-
-    field: FieldPath
-    values: list[Scalar] | None = Field(None, description="Allowed values, for every provider not in by_provider.")
-    by_provider: dict[str, list[Scalar]] = Field(default_factory=dict, description="Allowed values per provider.")
-
-    @model_validator(mode="after")
-    def _something(self) -> AllowedValues:
-        if self.values is None and not self.by_provider:
-            raise ValueError("give values, by_provider, or both")
-        return self
-
-
-class NumericBounds(_Strict):
-    """The number at `field` must lie within [min, max]; unset passes unless `required`."""
-
-    field: FieldPath
-    min: int | float | None = None
-    max: int | float | None = None
-    required: bool = Field(False, description="An unset value (null, or no key) is a finding too.")
-
-    @model_validator(mode="after")
-    def _bounds(self) -> NumericBounds:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max, or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        return self
-
-
-class RequiredValue(_Strict):
-    """The value at `field` must equal `value` (an unset value is a finding)."""
-
-    field: FieldPath
-    value: Scalar
-
-
-class ForbiddenCombination(_Strict):
-    """Refused when every field in `when` holds the value given for it (no wildcards: one subject at a time)."""
-
-    when: dict[Annotated[str, StringConstraints(pattern=FIELD_PATTERN)], Scalar] = Field(min_length=1)
-
-
-class SecretHygiene(_Strict):
-    """Rotation, sources and length of secrets/* resources (the rule's contracts default to secrets)."""
-
-    max_rotation_days: int | None = Field(None, ge=1, description="Rotation is required, at most this many days apart.")
-    forbidden_sources: list[SecretSource] = Field(default_factory=list, description="Reference kinds not allowed.")
-    min_length: int | None = Field(None, ge=1, description="Least length of a generated value.")
-
-    @model_validator(mode="after")
-    def _something(self) -> SecretHygiene:
-        if self.max_rotation_days is None and not self.forbidden_sources and self.min_length is None:
-            raise ValueError("give max_rotation_days, forbidden_sources or min_length")
-        return self
-
-
-class PluginParams(BaseModel):
-    """`plugin` names an entry point of the `mnops.policies` group; the other keys are the plugin's own."""
-
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
-
-    plugin: Annotated[str, StringConstraints(min_length=1)] = Field(description="Entry-point name of the plugin.")
-
-
-PARAMS: dict[str, type[BaseModel]] = {
-    "name_pattern": NamePattern,
-    "required_tags": RequiredTags,
-    "allowed_values": AllowedValues,
-    "numeric_bounds": NumericBounds,
-    "required_value": RequiredValue,
-    "forbidden_combination": ForbiddenCombination,
-    "secret_hygiene": SecretHygiene,
-    "plugin": PluginParams,
-}
 
 
 # -- waivers.yaml ----------------------------------------------------------------------------------------------------
@@ -226,7 +132,7 @@ def _iso_date(value: object) -> object:
 IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date)]
 
 
-class WaiverEntry(_Strict):
+class WaiverEntry(Strict):
     """An exemption of one target from one rule, owned by a team, for a reason, until a date."""
 
     rule: RuleId = Field(description="The rule waived.")
@@ -236,7 +142,7 @@ class WaiverEntry(_Strict):
     expires: IsoDate = Field(description="Last day the waiver holds (YYYY-MM-DD); after it the finding is back.")
 
 
-class WaiverFile(_Strict):
+class WaiverFile(Strict):
     """`governance/waivers.yaml`: exemptions from the rules of policies.yaml."""
 
     description: str | None = None

@@ -17,6 +17,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from mnops_assets.engine.runtime import home
 from mnops_assets.estate import Estate
+from mnops_assets.graph.definitions import build_definitions
 from mnops_assets.graph.factory import BLOCKING_CHECK, FORCE_TAG, WAIT_TAG, config_key, platform_key
 
 LAUNCHED_BY = "mnops/launched-by"
@@ -48,8 +49,6 @@ def dagster_home(estate: Estate) -> Path:
 
 def deploy(estate: Estate, names: list[str], *, wait: bool, force: bool = False) -> list[Outcome]:
     """Materialize config and platform of each instance in one run; what happened to each."""
-    from mnops_assets.definitions import build_definitions
-
     defs = build_definitions(estate.root)
     job = defs.resolve_implicit_global_asset_job_def()
     selection = [key for name in names for key in (config_key(name), platform_key(name))]

@@ -13,7 +13,7 @@ import yaml
 
 from mnops_assets.errors import EstateInvalid
 from mnops_assets.governance import evaluate, load_governed
-from mnops_assets.governance.model import PARAMS
+from mnops_assets.governance.kinds import KINDS
 from mnops_assets.schema import render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_shipped_estate_passes_the_shipped_policies() -> None:
 def test_shipped_policy_set_is_realistic() -> None:
     _, policies = load_governed(ECOSYSTEM)
     assert 20 <= len(policies.rules) <= 30
-    assert {r.kind for r in policies.rules} == set(PARAMS)  # every kind, the plugin one included
+    assert {r.kind for r in policies.rules} == set(KINDS)  # every kind, the plugin one included
     assert {r.severity for r in policies.rules} == {"error", "warn"}
     assert all(r.id.startswith("GL-") for r in policies.rules)
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from dagster import AssetCheckKey, AssetKey, DefaultSensorStatus
 
-from mnops_assets.definitions import build_definitions, defs
+from mnops_assets import definitions
+from mnops_assets.definitions import defs
 from mnops_assets.estate import load_estate
+from mnops_assets.graph.definitions import build_definitions
 from mnops_assets.graph.factory import AUTO_DEPLOY
 
 REPO = Path(__file__).resolve().parents[3]
@@ -106,3 +108,20 @@ def test_dagster_validates_the_workspace():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_code_location_is_the_graph_of_the_estate_beside_the_package():
+    assert definitions.ESTATE == REPO / "ecosystem"
+    assert definitions.build_definitions is build_definitions
+    assert defs.resources["mnops"].estate == str(REPO / "ecosystem")
+
+
+def test_deploying_through_dagster_never_loads_the_shipped_code_location():
+    # `mnops deploy` builds the graph of the estate it was given; loading the entry point would resolve the shipped
+    # estate as well (and import the package that imports it back).
+    script = "import sys, mnops_assets.graph.launch; print('mnops_assets.definitions' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
