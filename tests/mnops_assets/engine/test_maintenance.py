@@ -1,0 +1,202 @@
+"""Housekeeping on the real local provider: a secret due for rotation is rotated and the service reading it restarted
+(a new process that sees the new value), with an audit trail free of values; nothing at all is written when nothing is
+due; one failing platform leaves the others maintained. Runs on SQLite and PostgreSQL state alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.client
+import json
+import textwrap
+import time
+
+import pytest
+from sqlalchemy import MetaData, create_engine, select
+
+from adapters.base import ResourceKey
+from adapters.local import testing
+from adapters.local.adapter import LocalAdapter
+from mnops_assets.engine import audit
+from mnops_assets.engine.apply import Engine, Failpoints
+from mnops_assets.engine.state import Actor
+from tests.mnops_assets.engine.platforms import MASTER_KEY, spec
+
+DAY = 86400
+# A service that answers with the SHA-256 of the API_KEY it started with: the test compares it with the stored
+# value's digest, so it proves which value the running process holds without the value going anywhere.
+SERVICE = textwrap.dedent("""\
+    import hashlib, http.server, os, sys
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = hashlib.sha256(os.environ["API_KEY"].encode()).hexdigest().encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    """)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def adapter(tmp_path, clock):
+    local = LocalAdapter(root=tmp_path / "local", master_key=MASTER_KEY, clock=clock, stop_grace_seconds=2.0)
+    yield local
+    testing.remove_everything(local)
+    local.close()
+    testing.kill_strays(tmp_path)
+
+
+@pytest.fixture
+def engine(store, adapter, tmp_path):
+    return Engine(
+        store, lambda provider: adapter, actor=Actor("tester", "host-t", 1), failpoints=Failpoints(), hooks_cwd=tmp_path
+    )
+
+
+def with_service(tmp_path, name: str = "dev", rotation_days: int = 1):
+    script = tmp_path / "serve.py"
+    script.write_text(SERVICE)
+    api = {
+        "contract": "compute/v1",
+        "command": ["python", str(script), "{port}"],
+        "replicas": 1,
+        "env": {"API_KEY": "secret:api-key"},
+        "health": {"http": "/", "timeout_seconds": 20},
+    }
+    return spec({"resources.api-key.rotation_days": rotation_days, "resources.api": api}, name=name)
+
+
+def served_digest(adapter: LocalAdapter, platform: str = "dev") -> str:
+    folder = adapter.compute.folder(ResourceKey(platform, "api"))
+    [port] = json.loads((folder / "service.json").read_text())["ports"]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
+
+
+def stored_digest(adapter: LocalAdapter, platform: str = "dev") -> str:
+    return hashlib.sha256(adapter.secrets.reveal(ResourceKey(platform, "api-key")).encode()).hexdigest()
+
+
+def everything(url: str) -> dict[str, list]:
+    """Every row of every table of the state store."""
+    db = create_engine(url)
+    try:
+        tables = MetaData()
+        tables.reflect(db)
+        with db.connect() as conn:
+            return {name: sorted(map(repr, conn.execute(select(table)))) for name, table in tables.tables.items()}
+    finally:
+        db.dispose()
+
+
+def test_a_secret_due_for_rotation_is_rotated_and_its_reader_restarted_with_the_new_value(
+    engine, adapter, clock, tmp_path
+):
+    engine.deploy(with_service(tmp_path))
+    before = adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0]
+    old = stored_digest(adapter)
+    assert served_digest(adapter) == old
+    clock.now += 2 * DAY
+    [result] = engine.maintain([with_service(tmp_path)]).values()
+    assert result.error is None, result.error
+    assert result.rotated == ("api-key",) and result.restarted == ("api",)
+    assert result.upkeep["api-key"].rotated
+    assert stored_digest(adapter) != old
+    after = adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0]
+    assert after is not None and after != before  # a new process...
+    assert served_digest(adapter) == stored_digest(adapter)  # ...holding the new value
+    [deploy] = [d for d in engine.store.deploys("dev") if d["kind"] == "maintain"]
+    assert deploy["status"] == "succeeded" and deploy["id"] == result.deploy_id
+    kinds = [r.type.removeprefix(audit.EVENT_PREFIX) for r in audit.records(engine.store)]
+    assert kinds[-4:] == ["secret.rotated", "maintain.started", "step.update", "maintain.succeeded"]
+    rotated = next(r for r in audit.records(engine.store) if r.type.endswith("secret.rotated"))
+    assert rotated.event["data"]["resource"] == "api-key" and rotated.event["data"]["readers"] == ["api"]
+    assert (
+        rotated.event["data"]["value_hmac"] == adapter.secrets.find(ResourceKey("dev", "api-key")).fields["value_hmac"]
+    )
+    # Rotation is housekeeping, not a change: the platform is in sync and a deploy has nothing to do.
+    assert engine.inspect([with_service(tmp_path)])["dev"].in_sync
+    assert not engine.deploy(with_service(tmp_path)).changed
+    assert len(engine.store.versions("dev")) == 1
+
+
+def test_no_audit_record_holds_a_secret_value(engine, adapter, clock, tmp_path):
+    engine.deploy(with_service(tmp_path))
+    old = adapter.secrets.reveal(ResourceKey("dev", "api-key"))
+    clock.now += 2 * DAY
+    engine.maintain([with_service(tmp_path)])
+    new = adapter.secrets.reveal(ResourceKey("dev", "api-key"))
+    trail = json.dumps([r.event for r in audit.records(engine.store)])
+    assert old not in trail and new not in trail
+    assert audit.verify(engine.store) == []
+
+
+def test_nothing_is_written_when_nothing_is_due(engine, adapter, clock, state_url, tmp_path):
+    engine.deploy(with_service(tmp_path))
+    pid = adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0]
+    before = everything(state_url)
+    clock.now += DAY / 2
+    [result] = engine.maintain([with_service(tmp_path)]).values()
+    assert result.error is None and not result.changed and result.rotated == () and result.restarted == ()
+    assert everything(state_url) == before
+    assert adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0] == pid
+
+
+def test_platforms_never_deployed_are_left_out(engine):
+    assert engine.maintain([spec()]) == {}
+
+
+def test_removals_are_audited_without_a_deploy(engine, adapter, clock):
+    engine.deploy(spec({"resources.jobs.retention_seconds": 60}))
+    adapter.queue.send_message(ResourceKey("dev", "jobs"), "old")
+    clock.now += 120
+    [result] = engine.maintain([spec({"resources.jobs.retention_seconds": 60})]).values()
+    assert result.upkeep == {"jobs": result.upkeep["jobs"]} and result.upkeep["jobs"].removed == 1
+    [record] = [r for r in audit.records(engine.store) if r.type.endswith("maintenance.expired")]
+    assert record.event["data"]["removed"] == {"jobs": 1}
+    assert not [d for d in engine.store.deploys("dev") if d["kind"] == "maintain"]
+
+
+def test_a_reader_that_does_not_come_back_healthy_is_rolled_back_and_its_platform_fails_alone(
+    engine, adapter, clock, tmp_path, monkeypatch
+):
+    engine.deploy(with_service(tmp_path))
+    engine.deploy(with_service(tmp_path, name="prod"))
+    clock.now += 2 * DAY
+    original = adapter.compute.health
+
+    def sick_in_dev(current):
+        report = original(current)
+        return dataclasses.replace(report, healthy=False, detail="sick") if current.key.platform == "dev" else report
+
+    monkeypatch.setattr(adapter.compute, "health", sick_in_dev)
+    results = engine.maintain([with_service(tmp_path), with_service(tmp_path, name="prod")])
+    assert results["prod"].error is None and results["prod"].restarted == ("api",)
+    assert results["dev"].rotated == ("api-key",) and results["dev"].restarted == ()
+    assert "health check failed after the restart: api: sick" in results["dev"].error
+    [deploy] = [d for d in engine.store.deploys("dev") if d["kind"] == "maintain"]
+    assert deploy["status"] == "rolled-back"
+    kinds = [r.type.removeprefix(audit.EVENT_PREFIX) for r in audit.records(engine.store) if r.platform == "dev"]
+    assert "maintain.failed" in kinds and kinds[-1] == "undo.succeeded"
