@@ -5,10 +5,7 @@ due; one failing platform leaves the others maintained. Runs on SQLite and Postg
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import http.client
 import json
-import textwrap
 import time
 
 import pytest
@@ -21,25 +18,11 @@ from mnops_assets.engine import audit
 from mnops_assets.engine.apply import Engine, Failpoints
 from mnops_assets.engine.state import Actor
 from tests.mnops_assets.engine.platforms import MASTER_KEY, spec
+from tests.mnops_assets.engine.reader import reader_spec, served_digest, stored_digest
 
 DAY = 86400
-# A service that answers with the SHA-256 of the API_KEY it started with: the test compares it with the stored
-# value's digest, so it proves which value the running process holds without the value going anywhere.
-SERVICE = textwrap.dedent("""\
-    import hashlib, http.server, os, sys
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = hashlib.sha256(os.environ["API_KEY"].encode()).hexdigest().encode()
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-    """)
+API = ResourceKey("dev", "api")
+API_KEY = ResourceKey("dev", "api-key")
 
 
 class Clock:
@@ -72,31 +55,7 @@ def engine(store, adapter, tmp_path):
 
 
 def with_service(tmp_path, name: str = "dev", rotation_days: int = 1):
-    script = tmp_path / "serve.py"
-    script.write_text(SERVICE)
-    api = {
-        "contract": "compute/v1",
-        "command": ["python", str(script), "{port}"],
-        "replicas": 1,
-        "env": {"API_KEY": "secret:api-key"},
-        "health": {"http": "/", "timeout_seconds": 20},
-    }
-    return spec({"resources.api-key.rotation_days": rotation_days, "resources.api": api}, name=name)
-
-
-def served_digest(adapter: LocalAdapter, platform: str = "dev") -> str:
-    folder = adapter.compute.folder(ResourceKey(platform, "api"))
-    [port] = json.loads((folder / "service.json").read_text())["ports"]
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/")
-        return connection.getresponse().read().decode()
-    finally:
-        connection.close()
-
-
-def stored_digest(adapter: LocalAdapter, platform: str = "dev") -> str:
-    return hashlib.sha256(adapter.secrets.reveal(ResourceKey(platform, "api-key")).encode()).hexdigest()
+    return spec({"resources.api-key.rotation_days": rotation_days, "resources.api": reader_spec(tmp_path)}, name=name)
 
 
 def everything(url: str) -> dict[str, list]:
@@ -115,27 +74,25 @@ def test_a_secret_due_for_rotation_is_rotated_and_its_reader_restarted_with_the_
     engine, adapter, clock, tmp_path
 ):
     engine.deploy(with_service(tmp_path))
-    before = adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0]
-    old = stored_digest(adapter)
-    assert served_digest(adapter) == old
+    before = adapter.compute.running(API)["replicas"][0]
+    old = stored_digest(adapter, API_KEY)
+    assert served_digest(adapter, API) == old
     clock.now += 2 * DAY
     [result] = engine.maintain([with_service(tmp_path)]).values()
     assert result.error is None, result.error
     assert result.rotated == ("api-key",) and result.restarted == ("api",)
     assert result.upkeep["api-key"].rotated
-    assert stored_digest(adapter) != old
-    after = adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0]
+    assert stored_digest(adapter, API_KEY) != old
+    after = adapter.compute.running(API)["replicas"][0]
     assert after is not None and after != before  # a new process...
-    assert served_digest(adapter) == stored_digest(adapter)  # ...holding the new value
+    assert served_digest(adapter, API) == stored_digest(adapter, API_KEY)  # ...holding the new value
     [deploy] = [d for d in engine.store.deploys("dev") if d["kind"] == "maintain"]
     assert deploy["status"] == "succeeded" and deploy["id"] == result.deploy_id
     kinds = [r.type.removeprefix(audit.EVENT_PREFIX) for r in audit.records(engine.store)]
     assert kinds[-4:] == ["secret.rotated", "maintain.started", "step.update", "maintain.succeeded"]
     rotated = next(r for r in audit.records(engine.store) if r.type.endswith("secret.rotated"))
     assert rotated.event["data"]["resource"] == "api-key" and rotated.event["data"]["readers"] == ["api"]
-    assert (
-        rotated.event["data"]["value_hmac"] == adapter.secrets.find(ResourceKey("dev", "api-key")).fields["value_hmac"]
-    )
+    assert rotated.event["data"]["value_hmac"] == adapter.secrets.find(API_KEY).fields["value_hmac"]
     # Rotation is housekeeping, not a change: the platform is in sync and a deploy has nothing to do.
     assert engine.inspect([with_service(tmp_path)])["dev"].in_sync
     assert not engine.deploy(with_service(tmp_path)).changed
@@ -144,10 +101,10 @@ def test_a_secret_due_for_rotation_is_rotated_and_its_reader_restarted_with_the_
 
 def test_no_audit_record_holds_a_secret_value(engine, adapter, clock, tmp_path):
     engine.deploy(with_service(tmp_path))
-    old = adapter.secrets.reveal(ResourceKey("dev", "api-key"))
+    old = adapter.secrets.reveal(API_KEY)
     clock.now += 2 * DAY
     engine.maintain([with_service(tmp_path)])
-    new = adapter.secrets.reveal(ResourceKey("dev", "api-key"))
+    new = adapter.secrets.reveal(API_KEY)
     trail = json.dumps([r.event for r in audit.records(engine.store)])
     assert old not in trail and new not in trail
     assert audit.verify(engine.store) == []
@@ -155,13 +112,13 @@ def test_no_audit_record_holds_a_secret_value(engine, adapter, clock, tmp_path):
 
 def test_nothing_is_written_when_nothing_is_due(engine, adapter, clock, state_url, tmp_path):
     engine.deploy(with_service(tmp_path))
-    pid = adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0]
+    pid = adapter.compute.running(API)["replicas"][0]
     before = everything(state_url)
     clock.now += DAY / 2
     [result] = engine.maintain([with_service(tmp_path)]).values()
     assert result.error is None and not result.changed and result.rotated == () and result.restarted == ()
     assert everything(state_url) == before
-    assert adapter.compute.running(ResourceKey("dev", "api"))["replicas"][0] == pid
+    assert adapter.compute.running(API)["replicas"][0] == pid
 
 
 def test_platforms_never_deployed_are_left_out(engine):
