@@ -1,5 +1,6 @@
 """A local service that reads a secret at its start and answers with its SHA-256: tests compare that with the stored
-value's digest, proving which value the running process holds without the value going anywhere."""
+value's digest, proving which value the running process holds without the value going anywhere. Also an estate of one
+instance, `shop`, running it, and a way to move the clock of the adapters a command or a Dagster run makes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import hashlib
 import http.client
 import json
 import textwrap
+import time
 from pathlib import Path
 
+import pytest
+
+from adapters import registry
 from adapters.base import ResourceKey
 from adapters.local.adapter import LocalAdapter
 
@@ -55,3 +60,40 @@ def served_digest(adapter: LocalAdapter, key: ResourceKey) -> str:
 
 def stored_digest(adapter: LocalAdapter, key: ResourceKey) -> str:
     return hashlib.sha256(adapter.secrets.reveal(key).encode()).hexdigest()
+
+
+def write_shop_estate(root: Path, timeout_seconds: int = 20) -> Path:
+    """An estate at `root` with one instance, `shop`: a secret rotated daily and the service reading it."""
+    service = reader_spec(root.parent)
+    files = {
+        "ecosystem.yaml": "name: shop-estate\nproviders: {local: {default_region: local}}\n"
+        "defaults: {provider: local, owner: team-shop}\n",
+        "platform-templates/base.yaml": "description: empty\n",
+        "platform-cloud/shop/platform.yaml": textwrap.dedent(f"""\
+            template: base
+            tier: dev
+            resources:
+              api-key: {{contract: secrets/v1, from: generate, rotation_days: 1}}
+              api:
+                contract: compute/v1
+                command: {json.dumps(service["command"])}
+                env: {{API_KEY: "secret:api-key"}}
+                health: {{http: /, timeout_seconds: {timeout_seconds}}}
+            """),
+    }
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def move_adapter_clocks(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Adapters made from now on (by a command, by a Dagster run) see the time `seconds` ahead, as the adapter tests'
+    clocks do."""
+    original = registry.create_adapter
+
+    def create_adapter(name: str, **settings: object):  # noqa: ANN202 - whatever the original returns
+        return original(name, clock=lambda: time.time() + seconds, **settings)
+
+    monkeypatch.setattr(registry, "create_adapter", create_adapter)

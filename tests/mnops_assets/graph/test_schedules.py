@@ -4,63 +4,28 @@ rotates a secret whose `rotation_days` have passed and restarts the service read
 from __future__ import annotations
 
 import datetime
-import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DefaultScheduleStatus, build_schedule_context
 
-from adapters import registry
 from adapters.base import ResourceKey
 from adapters.local import testing
 from mnops_assets.definitions import build_definitions, defs
 from mnops_assets.engine import audit
 from mnops_assets.engine.runtime import open_engine
 from mnops_assets.estate import load_estate
-from tests.mnops_assets.engine.reader import reader_spec, served_digest, stored_digest
+from tests.mnops_assets.engine.reader import move_adapter_clocks, served_digest, stored_digest, write_shop_estate
 
 DAY = 86400
 API = ResourceKey("shop", "api")
 API_KEY = ResourceKey("shop", "api-key")
 
 
-def move_adapter_clocks(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """Adapters made from now on (the job's own) see the time `seconds` ahead, as the adapter tests' clocks do."""
-    original = registry.create_adapter
-
-    def create_adapter(name: str, **settings: object):  # noqa: ANN202 - whatever the original returns
-        return original(name, clock=lambda: time.time() + seconds, **settings)
-
-    monkeypatch.setattr(registry, "create_adapter", create_adapter)
-
-
 @pytest.fixture
 def shop_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """One instance, `shop`: a secret rotated daily and a service reading it."""
-    root = tmp_path / "ecosystem"
-    service = reader_spec(tmp_path)
-    files = {
-        "ecosystem.yaml": "name: shop-estate\nproviders: {local: {default_region: local}}\n"
-        "defaults: {provider: local, owner: team-shop}\n",
-        "platform-templates/base.yaml": "description: empty\n",
-        "platform-cloud/shop/platform.yaml": textwrap.dedent(f"""\
-            template: base
-            tier: dev
-            resources:
-              api-key: {{contract: secrets/v1, from: generate, rotation_days: 1}}
-              api:
-                contract: compute/v1
-                command: {service["command"]}
-                env: {{API_KEY: "secret:api-key"}}
-                health: {{http: /, timeout_seconds: 20}}
-            """),
-    }
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    root = write_shop_estate(tmp_path / "ecosystem")
     monkeypatch.setenv("MNOPS_HOME", str(tmp_path / ".mnops"))
     monkeypatch.delenv("MNOPS_STATE_URL", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
