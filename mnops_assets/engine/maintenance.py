@@ -59,7 +59,8 @@ class MaintenanceResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.upkeep)
+        """Whether anything was rotated or removed (a failure alone changes nothing)."""
+        return any(u.rotated or u.removed for u in self.upkeep.values())
 
     @property
     def removed(self) -> int:

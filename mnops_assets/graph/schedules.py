@@ -38,7 +38,7 @@ def maintain_platforms(context: OpExecutionContext, mnops: Mnops) -> dict[str, A
     finally:
         engine.close()
     for result in results.values():
-        if result.changed:
+        if result.changed or result.error is not None:
             context.log.info(_summary(result))
     failed = {name: result.error for name, result in results.items() if result.error is not None}
     metadata = {

@@ -121,8 +121,22 @@ def test_nothing_is_written_when_nothing_is_due(engine, adapter, clock, state_ur
     assert adapter.compute.running(API)["replicas"][0] == pid
 
 
-def test_platforms_never_deployed_are_left_out(engine):
+def test_platforms_never_deployed_or_destroyed_are_left_out(engine):
     assert engine.maintain([spec()]) == {}
+    engine.deploy(spec())
+    engine.destroy(spec())
+    assert engine.maintain([spec()]) == {}
+
+
+def test_a_platform_locked_by_a_deploy_fails_alone_and_nothing_of_it_is_touched(engine, adapter, clock, tmp_path):
+    engine.deploy(with_service(tmp_path))
+    engine.deploy(spec({"resources.api-key.rotation_days": 1}, name="prod"))
+    clock.now += 2 * DAY
+    assert engine.store.try_lock("dev", "someone-elses-deploy", Actor("someone", "elsewhere", 1)) is None
+    results = engine.maintain([with_service(tmp_path), spec({"resources.api-key.rotation_days": 1}, name="prod")])
+    assert "is being changed by someone@elsewhere" in results["dev"].error and results["dev"].rotated == ()
+    assert results["prod"].rotated == ("api-key",) and results["prod"].error is None
+    assert adapter.maintain("dev")["api-key"].rotated  # dev's secret was still due: it had not been touched
 
 
 def test_removals_are_audited_without_a_deploy(engine, adapter, clock):
