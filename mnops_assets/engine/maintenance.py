@@ -6,6 +6,9 @@ nobody deployed (prod waits for a person). Its upkeep runs under the platform's 
 service reads its secrets when it starts, so a rotated secret restarts its readers (the resources whose
 `secret_references()` name it) the way a deploy would: a deploy of kind `maintain` with a journal entry and an audit
 event per step, health checks of what restarted, and on failure the convergence back to the last applied version.
+The deploy starts as soon as a secret is rotated and journals it first, so a maintenance that dies before the restart
+(its deploy is then marked crashed when its lock is broken) leaves the rotated secrets named: the next one restarts
+their readers.
 
 Audit events: `secret.rotated` per rotated secret (the keyed HMAC of its new value and the provider's version, never
 the value), `maintain.started` / `step.update` / `maintain.succeeded` (or `maintain.failed`) for the restart,
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
     from mnops_assets.engine.apply import Engine
 
 KIND = "maintain"
+ROTATE = "rotate"
+"""The journal action of a rotated secret, in a deploy of kind `maintain`."""
 
 
 class RestartUnhealthy(MnopsError):
@@ -111,8 +116,10 @@ def _maintain_platform(engine: Engine, applied: PlatformSpec, wait: bool) -> Mai
     deploy_id = new_deploy_id()
     with engine._locked(name, deploy_id, wait):
         adapter = engine.adapter_for(applied.provider)
+        # Taking the lock marked a maintenance that crashed here as such: its readers still hold the old values.
+        unfinished = _unfinished_rotations(engine, name)
         upkeep = {resource: u for resource, u in adapter.maintain(name).items() if u.done}
-        if not upkeep:
+        if not upkeep and not unfinished:
             return MaintenanceResult(name)
         rotated = tuple(sorted(r for r, u in upkeep.items() if u.rotated))
         problems = [f"{r}: {u.error}" for r, u in sorted(upkeep.items()) if u.error is not None]
@@ -123,10 +130,12 @@ def _maintain_platform(engine: Engine, applied: PlatformSpec, wait: bool) -> Mai
             engine.audit("maintenance.failed", name, {"errors": problems})
         restarted: tuple[str, ...] = ()
         used_deploy: str | None = None
-        if rotated:
+        if rotated or unfinished:
+            used_deploy = deploy_id
             try:
-                restarted, used_deploy, trouble = _after_rotation(engine, applied, adapter, rotated, upkeep, deploy_id)
+                restarted, trouble = _after_rotation(engine, applied, adapter, rotated, unfinished, upkeep, deploy_id)
             except MnopsError as exc:
+                engine.store.finish_deploy(deploy_id, "failed", str(exc), only_if_running=True)
                 trouble = str(exc)
             if trouble:
                 problems.append(trouble)
@@ -134,24 +143,40 @@ def _maintain_platform(engine: Engine, applied: PlatformSpec, wait: bool) -> Mai
         return MaintenanceResult(name, upkeep, rotated, restarted, used_deploy, error)
 
 
+def _unfinished_rotations(engine: Engine, platform: str) -> list[str]:
+    """Secrets the platform's last maintenance rotated if it never finished (a crash between a rotation and the
+    restart of its readers, or a person stopping it): their readers are restarted now."""
+    last = next((d for d in reversed(engine.store.deploys(platform)) if d["kind"] == KIND), None)
+    if last is None or last["status"] not in ("running", "crashed", "interrupted"):
+        return []
+    return sorted({e["resource"] for e in engine.store.journal_of(last["id"]) if e["action"] == ROTATE})
+
+
 def _after_rotation(
     engine: Engine,
     applied: PlatformSpec,
     adapter: Adapter,
     rotated: tuple[str, ...],
+    unfinished: list[str],
     upkeep: Mapping[str, Upkeep],
     deploy_id: str,
-) -> tuple[tuple[str, ...], str | None, str | None]:
-    """Record each rotated secret, then restart its readers: (what restarted, the id of the deploy that restarted
-    them if one ran, what went wrong)."""
+) -> tuple[tuple[str, ...], str | None]:
+    """As a deploy of kind `maintain`: journal and audit each rotated secret, then restart the readers of those and of
+    `unfinished` (secrets a crashed maintenance rotated): (what restarted, what went wrong)."""
     name = applied.name
+    config_hash = applied.config_hash()
+    # First of all, so that a crash from here on leaves a deploy that names the rotated secrets in its journal.
+    engine.store.start_deploy(deploy_id, name, KIND, config_hash, engine.actor)
+    for number, secret in enumerate(rotated, start=1):
+        engine.store.journal(deploy_id, name, number, ROTATE, secret, "done", upkeep[secret].detail)
     desired = desired_resources(applied)
-    readers = readers_of(applied, rotated)
+    readers = readers_of(applied, sorted({*rotated, *unfinished}))
     touched = {r: desired[r].contract for r in (*rotated, *readers) if r in desired}
     current = read_by_name(adapter, name, {}, touched)
     for secret in rotated:
         observed = current.get(secret)
         data = {
+            "deploy_id": deploy_id,
             "resource": secret,
             "contract": touched.get(secret, ""),
             # Keyed by the provider's own key: it tells one value from another and reveals nothing of either.
@@ -161,9 +186,11 @@ def _after_rotation(
         }
         engine.audit("secret.rotated", name, data)
     _settle(engine, applied, adapter, current, [s for s in rotated if s in desired])
-    if not readers:
-        return (), None, None
+    problems = []
     missing = sorted(r for r in readers if r not in current)
+    if missing:
+        # Nothing to restart: the next deploy makes them again, and they start with the new value.
+        problems.append(f"{', '.join(missing)} read a rotated secret but no longer exist: deploy {name} again")
     steps = tuple(
         Step(
             Action.UPDATE,
@@ -176,17 +203,17 @@ def _after_rotation(
         for reader, read in readers.items()
         if reader in current
     )
-    problems = []
-    if missing:
-        # Nothing to restart: the next deploy makes them again, and they start with the new value.
-        problems.append(f"{', '.join(missing)} read a rotated secret but no longer exist: deploy {name} again")
     if not steps:
-        return (), None, "; ".join(problems)
+        engine.store.finish_deploy(deploy_id, "failed" if problems else "succeeded", "; ".join(problems) or None)
+        return (), "; ".join(problems) or None
+    plan = Plan(name, config_hash, steps)
     try:
-        _restart(engine, applied, adapter, Plan(name, applied.config_hash(), steps), current, deploy_id)
+        _restart(engine, applied, adapter, plan, current, deploy_id, first=len(rotated) + 1)
     except MnopsError as exc:
-        return (), deploy_id, "; ".join([str(exc), *problems])
-    return tuple(step.name for step in steps), deploy_id, "; ".join(problems) or None
+        return (), "; ".join([str(exc), *problems])
+    if problems:
+        engine.store.finish_deploy(deploy_id, "failed", "; ".join(problems))
+    return tuple(step.name for step in steps), "; ".join(problems) or None
 
 
 def _restart(
@@ -196,15 +223,14 @@ def _restart(
     plan: Plan,
     current: dict[str, Observed],
     deploy_id: str,
+    first: int,
 ) -> None:
-    """Run the restart steps as a deploy of kind `maintain`: journal, audit, health, and rollback on failure."""
+    """Run the restart steps (numbered from `first` in the journal): audit, health, and rollback on failure."""
     name = applied.name
-    config_hash = applied.config_hash()
-    engine.store.start_deploy(deploy_id, name, KIND, config_hash, engine.actor)
-    data = {"deploy_id": deploy_id, "config_hash": config_hash, "plan": plan.to_dict()}
+    data = {"deploy_id": deploy_id, "config_hash": plan.config_hash, "plan": plan.to_dict()}
     engine.audit(f"{KIND}.started", name, data)
     try:
-        for number, step in enumerate(plan.steps, start=1):
+        for number, step in enumerate(plan.steps, start=first):
             engine._execute(deploy_id, name, number, step, adapter, current)
         failures = {}
         for step in plan.steps:
@@ -214,7 +240,7 @@ def _restart(
         if failures:
             raise RestartUnhealthy(failures)
     except KeyboardInterrupt:
-        # Stopped by a person: no rollback behind their back; the next deploy converges from what exists.
+        # Stopped by a person: no rollback behind their back; the next maintenance restarts them again.
         engine.store.finish_deploy(deploy_id, "interrupted", "interrupted")
         raise
     except Exception as exc:
@@ -224,7 +250,7 @@ def _restart(
         raise DeployFailed(name, f"restart after rotation: {exc}", rolled_back=True) from exc
     _settle(engine, applied, adapter, current, [step.name for step in plan.steps])
     engine.store.finish_deploy(deploy_id, "succeeded")
-    done = {"deploy_id": deploy_id, "config_hash": config_hash, "restarted": [step.name for step in plan.steps]}
+    done = {"deploy_id": deploy_id, "config_hash": plan.config_hash, "restarted": [step.name for step in plan.steps]}
     engine.audit(f"{KIND}.succeeded", name, done)
 
 

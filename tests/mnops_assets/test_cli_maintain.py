@@ -1,9 +1,14 @@
 """`mnops maintain` on the local provider: nothing due is exit 0 and writes nothing; a due secret is rotated and its
-reader restarted, with no value in the output; a reader that cannot come back fails its platform with exit 1."""
+reader restarted, with no value in the output; a reader that cannot come back fails its platform with exit 1; a
+maintenance killed between a rotation and the restart it needs is finished by the next one."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +17,10 @@ from typer.testing import CliRunner
 
 from adapters.base import ResourceKey
 from adapters.local import testing
+from adapters.local.files import METADATA
 from mnops_assets.cli import app
 from mnops_assets.engine import audit
+from mnops_assets.engine.apply import FAILPOINTS_ENV
 from mnops_assets.engine.runtime import open_engine
 from mnops_assets.estate import load_estate
 from tests.mnops_assets.engine.reader import move_adapter_clocks, served_digest, stored_digest, write_shop_estate
@@ -86,3 +93,42 @@ def test_a_reader_that_cannot_restart_fails_its_platform_with_exit_1(shop, tmp_p
     assert "error: shop:" in result.output and "restart after rotation" in result.output
     kinds = [r.type.removeprefix(audit.EVENT_PREFIX) for r in audit_trail(shop)]
     assert "secret.rotated" in kinds and "maintain.failed" in kinds
+
+
+def test_a_maintenance_killed_between_rotation_and_restart_restarts_the_reader_next_time(shop, tmp_path):
+    engine = open_engine(load_estate(shop))
+    adapter = engine.adapter_for("local")
+    # Age the value by a day and a half, as time would: the next maintenance finds it due.
+    metadata_file = adapter.secrets.folder(API_KEY) / METADATA
+    metadata = json.loads(metadata_file.read_text())
+    metadata["state"]["written_at"] -= 1.5 * DAY
+    metadata_file.write_text(json.dumps(metadata))
+    before = adapter.compute.running(API)["replicas"][0]
+    old = stored_digest(adapter, API_KEY)
+    engine.close()
+    # Killed (SIGKILL) just before its first restart step (step 1 of its journal is the rotation).
+    env = {**os.environ, FAILPOINTS_ENV: "before:2=crash"}
+    killed = subprocess.run(
+        [sys.executable, "-m", "mnops_assets", "maintain", "--estate", str(shop)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    engine = open_engine(load_estate(shop))
+    adapter = engine.adapter_for("local")
+    try:
+        assert stored_digest(adapter, API_KEY) != old  # rotated...
+        assert served_digest(adapter, API) == old  # ...but the service still holds the old value
+        document = json.loads(maintain(shop, "--format", "json"))
+        [platform] = document["platforms"]
+        assert platform["rotated"] == [] and platform["restarted"] == ["api"] and platform["error"] is None
+        assert adapter.compute.running(API)["replicas"][0] not in (None, before)
+        assert served_digest(adapter, API) == stored_digest(adapter, API_KEY)
+        statuses = [d["status"] for d in engine.store.deploys("shop") if d["kind"] == "maintain"]
+        assert statuses == ["crashed", "succeeded"]
+        assert "nothing due" in maintain(shop)  # and once is enough
+    finally:
+        engine.close()
