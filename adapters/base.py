@@ -87,6 +87,28 @@ class HealthReport:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Upkeep:
+    """What one resource's housekeeping did (`ResourceDriver.maintain`); the default, nothing."""
+
+    rotated: bool = False
+    """A secret's value was replaced: whatever read the old one (a service, at its start) must restart."""
+    removed: int = 0
+    """Objects, messages or log files expired by their retention."""
+    detail: str = ""
+    """A short note for the audit trail (a new version id); never a value."""
+    error: str | None = None
+    """Why the housekeeping of this resource failed; the platform's other resources are maintained all the same."""
+
+    @property
+    def done(self) -> bool:
+        """Whether anything happened (or failed): a resource with nothing to do is left out of every record."""
+        return self.rotated or self.removed > 0 or self.error is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rotated": self.rotated, "removed": self.removed, "detail": self.detail, "error": self.error}
+
+
 class AdapterError(MnopsError):
     """A provider operation failed; names the provider, the operation and the resource."""
 
@@ -154,9 +176,10 @@ class ResourceDriver(ABC):
         present = self.find(current.key) is not None
         return HealthReport(present, "" if present else "resource is gone")
 
-    def maintain(self, key: ResourceKey) -> object:
-        """Housekeeping a cloud does on its own schedule (expiry, purges, retention); nothing by default."""
-        return None
+    def maintain(self, key: ResourceKey) -> Upkeep:
+        """Housekeeping a cloud does on its own schedule where the provider does not (expiry, purges, retention,
+        rotation of secrets whose `rotation_days` have passed); nothing by default."""
+        return Upkeep()
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         """The `fields` an observation of a resource made from `desired` would show; the planner diffs the two.
@@ -204,6 +227,32 @@ class Adapter:
             except MnopsError as exc:
                 found[platform] = exc
         return found
+
+    def maintain(self, platform: str) -> dict[str, Upkeep]:
+        """Run the housekeeping of every resource of `platform` whose driver has any, by resource name.
+
+        A resource whose upkeep fails maps to an `Upkeep` with its `error`, and a contract whose resources could not be
+        listed maps to one under the contract's name (`secrets/v1`, never a resource's name), after the others have had
+        theirs: a secret rotated before a failure must still be reported, or its readers would never be restarted.
+        Damaged resources (an observation with a `problem`) are left to the next deploy, which repairs them.
+        """
+        done: dict[str, Upkeep] = {}
+        for contract, driver in self.drivers.items():
+            if type(driver).maintain is ResourceDriver.maintain:
+                continue  # nothing to do for this contract: spare its observation
+            try:
+                found = driver.observe(platform)
+            except MnopsError as exc:
+                done[contract] = Upkeep(error=str(exc))
+                continue
+            for observed in found:
+                if observed.problem is not None:
+                    continue
+                try:
+                    done[observed.key.name] = driver.maintain(observed.key)
+                except MnopsError as exc:
+                    done[observed.key.name] = Upkeep(error=str(exc))
+        return done
 
     def close(self) -> None:
         """Release connections and handles (not the resources)."""

@@ -383,4 +383,4 @@ def _default_source(spec: Any, path: tuple[str | int, ...]) -> str:
 app.command()(enforce)
 
 # Commands living in their own modules register themselves on `app` when imported.
-from mnops_assets import cli_deploy  # noqa: E402, F401
+from mnops_assets import cli_deploy, cli_maintain  # noqa: E402, F401

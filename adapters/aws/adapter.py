@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -19,7 +19,7 @@ from adapters.aws.logsink import LoggingDriver
 from adapters.aws.queues import QueueDriver
 from adapters.aws.secretstore import SecretsDriver
 from adapters.aws.storage import StorageDriver
-from adapters.base import Adapter, AdapterError, Observed, ResourceKey
+from adapters.base import Adapter, AdapterError, Observed
 from contracts.errors import MnopsError
 
 DEFAULT_MAX_ATTEMPTS = 8
@@ -165,13 +165,6 @@ class AwsAdapter(Adapter):
         """Every platform with at least one resource tagged as mnops's in this account and region, sorted."""
         with failures("list platforms", None):
             return self.aws.platforms()
-
-    def maintain(self, platform: str) -> dict[str, Any]:
-        """What AWS does not do on its own schedule for `platform`: rotate secrets whose `rotation_days` have passed.
-        (Object expiry, message retention and log retention AWS enforces itself.) Returns what each secret did."""
-        return {
-            o.key.name: self.secrets.maintain(ResourceKey(platform, o.key.name)) for o in self.secrets.observe(platform)
-        }
 
     def close(self) -> None:
         self.aws.close()

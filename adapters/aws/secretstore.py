@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, failures, tag_changes
 from adapters.aws.driver import AwsDriver, Claimed
-from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey, Upkeep
 from contracts.secrets.v1 import SecretSourceUnreadable, read_reference
 
 ALPHABET = string.ascii_letters + string.digits
@@ -226,25 +226,27 @@ class SecretsDriver(AwsDriver):
             return HealthReport(False, "stored value is not the one this provider wrote")
         return HealthReport(True)
 
-    def maintain(self, key: ResourceKey) -> bool:
-        """Rotate the value if `rotation_days` have passed since the current version was written; whether it did."""
+    def maintain(self, key: ResourceKey) -> Upkeep:
+        """Rotate the value if `rotation_days` have passed since the current version was written (`rotated`, with the
+        new version id as `detail`). The only housekeeping AWS leaves to mnops: it enforces object expiry, message
+        retention and log retention itself."""
         client = self.aws.client("secretsmanager")
         with failures("rotate", key):
             description = self._describe(key)
             if description is None or "DeletedDate" in description:
-                return False
+                return Upkeep()
             tags = _tags(description)
             days = _integer(tags.get(ROTATION_TAG))
             written_at = self._current_version_created(description["ARN"])
             if days is None or written_at is None or self.aws.clock() - written_at < days * DAY:
-                return False
+                return Upkeep()
             source = tags.get(SOURCE_TAG, "generate")
             length = _integer(tags.get(LENGTH_TAG)) or 32
             value = _generate(length) if source == "generate" else self._from_source(key, source)
             with failures("rotate", key, redact=(value,)):
-                client.put_secret_value(SecretId=description["ARN"], SecretString=value)
+                version = client.put_secret_value(SecretId=description["ARN"], SecretString=value).get("VersionId", "")
                 self._retag(description["ARN"], tags, {**tags, HMAC_TAG: self.aws.value_hmac(value)})
-            return True
+            return Upkeep(rotated=True, detail=f"version {version}" if version else "")
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

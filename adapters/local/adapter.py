@@ -6,9 +6,9 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from adapters.base import Adapter, ResourceKey
+from adapters.base import Adapter
 from adapters.local.compute import ComputeDriver
 from adapters.local.files import Home, failures, is_resource_name
 from adapters.local.keys import Keyring
@@ -70,13 +70,3 @@ class LocalAdapter(Adapter):
                 except FileNotFoundError:
                     continue
         return sorted(found)
-
-    def maintain(self, platform: str) -> dict[str, Any]:
-        """Run the housekeeping clouds do on their own schedule, for every resource of `platform`: expire objects,
-        purge old messages, drop old log files, rotate secrets. Returns what each resource did."""
-        done: dict[str, Any] = {}
-        for driver in (self.storage, self.queue, self.logging, self.secrets):
-            for observed in driver.observe(platform):
-                if observed.fields:
-                    done[observed.key.name] = driver.maintain(ResourceKey(platform, observed.key.name))
-        return done

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Desired, HealthReport, ResourceKey
+from adapters.base import Desired, HealthReport, ResourceKey, Upkeep
 from adapters.local.driver import LocalDriver
 from adapters.local.files import failures
 
@@ -78,11 +78,11 @@ class LoggingDriver(LocalDriver):
                         records.extend(json.loads(line) for line in f if line.strip())
             return records
 
-    def maintain(self, key: ResourceKey) -> int:
-        """Remove day files older than `retention_days` now; returns how many went."""
+    def maintain(self, key: ResourceKey) -> Upkeep:
+        """Remove day files older than `retention_days` now; `removed` counts them."""
         with failures("maintain", key):
             folder, metadata = self.settings(key, "maintain")
-            return self._enforce_retention(folder, metadata["fields"]["retention_days"])
+            return Upkeep(removed=self._enforce_retention(folder, metadata["fields"]["retention_days"]))
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

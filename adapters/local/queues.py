@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.base import AdapterError, Desired, HealthReport, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, ResourceKey, Upkeep
 from adapters.local import PROVIDER
 from adapters.local.driver import LocalDriver
 from adapters.local.files import failures
@@ -172,12 +172,12 @@ class QueueDriver(LocalDriver):
                 ).fetchone()
             return {"visible": visible, "in_flight": in_flight, "dead_letter": dead}
 
-    def maintain(self, key: ResourceKey) -> int:
-        """Purge messages older than the retention period now; returns how many went."""
+    def maintain(self, key: ResourceKey) -> Upkeep:
+        """Purge messages older than the retention period now; `removed` counts them."""
         with failures("maintain", key):
             folder, fields = self._queue(key, "maintain")
             with _transaction(folder) as db:
-                return self._purge(db, fields, self.home.clock())
+                return Upkeep(removed=self._purge(db, fields, self.home.clock()))
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 
-from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey, Upkeep
 from adapters.local import PROVIDER
 from adapters.local.driver import LocalDriver
 from adapters.local.files import METADATA, failures, read_metadata, reason, write_atomically, write_json
@@ -47,20 +47,20 @@ class SecretsDriver(LocalDriver):
             folder, _ = self.settings(key, "reveal")
             return self._stored_value(folder)
 
-    def maintain(self, key: ResourceKey) -> bool:
-        """Rotate the value if `rotation_days` have passed since it was written; whether it did. A generated value is
+    def maintain(self, key: ResourceKey) -> Upkeep:
+        """Rotate the value if `rotation_days` have passed since it was written (`rotated`). A generated value is
         regenerated; `env:`/`file:` values are read from their source again."""
         with failures("rotate", key):
             folder, metadata = self.settings(key, "rotate")
             fields, state = metadata["fields"], metadata["state"]
             days = fields.get("rotation_days")
             if days is None or self.home.clock() - state.get("written_at", 0) < days * DAY:
-                return False
+                return Upkeep()
             value = self._fresh_value(key, fields["from"], fields["length"])
             metadata["state"] = self._store(folder, value)
             metadata["updated_at"] = self.home.clock()
             write_json(folder / METADATA, metadata)
-            return True
+            return Upkeep(rotated=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 

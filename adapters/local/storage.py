@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from adapters.base import Desired, HealthReport, ResourceKey
+from adapters.base import Desired, HealthReport, ResourceKey, Upkeep
 from adapters.local.driver import LocalDriver
 from adapters.local.files import failures, write_atomically
 from contracts import MnopsError
@@ -151,11 +151,12 @@ class StorageDriver(LocalDriver):
             elif directory.is_dir():
                 shutil.rmtree(directory)
 
-    def maintain(self, key: ResourceKey) -> int:
-        """Enforce `expire_after_days` now; returns how many objects expired."""
+    def maintain(self, key: ResourceKey) -> Upkeep:
+        """Enforce `expire_after_days` now; `removed` counts the objects that expired."""
         with failures("maintain", key):
             folder, metadata = self.settings(key, "maintain")
-            return sum(self._expire(Path(entry.path), metadata) for entry in os.scandir(folder / OBJECTS))
+            expired = sum(self._expire(Path(entry.path), metadata) for entry in os.scandir(folder / OBJECTS))
+            return Upkeep(removed=expired)
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

@@ -16,14 +16,14 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters.base import Adapter, HealthReport, Observed
 from contracts.errors import MnopsError
-from mnops_assets.engine import audit, importing
+from mnops_assets.engine import audit, importing, maintenance
 from mnops_assets.engine.errors import (
     DeployFailed,
     DestructiveChangeRefused,
@@ -502,6 +502,15 @@ class Engine:
 
     def _last_spec(self, platform: str) -> PlatformSpec | None:
         return _spec_of(self.store.latest_version(platform))
+
+    # -- housekeeping ------------------------------------------------------------------------------------------------
+
+    def maintain(
+        self, specs: Sequence[PlatformSpec], *, wait: bool = False
+    ) -> dict[str, maintenance.MaintenanceResult]:
+        """Housekeeping of the deployed platforms among `specs`: expiry, purges, rotation of secrets, and a restart of
+        the services reading a rotated secret (see `maintenance`); a platform's failure is its result's `error`."""
+        return maintenance.maintain(self, specs, wait=wait)
 
 
 class _PlatformLock:

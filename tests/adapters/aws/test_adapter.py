@@ -11,7 +11,7 @@ import pytest
 from adapters import registry
 from adapters.aws import SUPPORTED_CONTRACTS
 from adapters.aws.adapter import AwsAdapter
-from adapters.base import AdapterError, Desired
+from adapters.base import AdapterError, Desired, Upkeep
 from contracts import CONTRACTS
 
 RESOURCES = {
@@ -143,7 +143,7 @@ def test_an_unreachable_endpoint_is_an_error_naming_the_operation(target):
 def test_maintain_rotates_only_secrets(adapter, desired):
     adapter.storage.create(desired("assets", {"contract": "storage/v1"}))
     adapter.secrets.create(desired("api-key", {"contract": "secrets/v1", "from": "generate", "rotation_days": 1}))
-    assert adapter.maintain("dev") == {"api-key": False}
+    assert adapter.maintain("dev") == {"api-key": Upkeep(rotated=False)}
 
 
 def test_close_releases_clients_and_a_later_call_makes_them_again(adapter):

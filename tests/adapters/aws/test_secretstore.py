@@ -9,7 +9,7 @@ import pytest
 
 from adapters.aws import names
 from adapters.aws.secretstore import HMAC_TAG
-from adapters.base import AdapterError, ResourceKey
+from adapters.base import AdapterError, ResourceKey, Upkeep
 
 VALUE = "s3cr3t-Value-from-the-deployer"
 
@@ -114,9 +114,11 @@ def test_rotation_is_recorded_and_maintain_rotates_once_the_period_has_passed(ma
     created = adapter.secrets.create(want)
     assert created.fields["rotation_days"] == 30
     first = stored(adapter, want.key)
-    assert adapter.maintain("dev") == {"api-key": False}
+    assert adapter.maintain("dev") == {"api-key": Upkeep(rotated=False)}
     now[0] += 31 * 86400
-    assert adapter.maintain("dev") == {"api-key": True}
+    done = adapter.maintain("dev")
+    assert done.keys() == {"api-key"} and done["api-key"].rotated
+    assert done["api-key"].detail == f"version {adapter.secrets.reference(want.key)[1]}"
     assert stored(adapter, want.key) != first
     rotated = adapter.secrets.find(want.key)
     # The new value is the adapter's own: no drift, healthy.

@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from adapters import registry
-from adapters.base import IDENTITY_TAGS, AdapterError, ResourceKey
+from adapters.base import IDENTITY_TAGS, AdapterError, ResourceKey, Upkeep
 from adapters.local.adapter import LocalAdapter
 from adapters.local.files import METADATA
 from adapters.local.keys import MASTER_KEY_ENV
@@ -150,3 +150,19 @@ def test_observe_lists_every_contract_of_one_platform(adapter, desired):
     adapter.logging.create(desired("app-logs", {"contract": "logging/v1"}, platform="other"))
     assert sorted(adapter.observe("dev")) == ["app-logs", "assets"]
     assert adapter.platforms() == ["dev", "other"]
+
+
+def test_maintain_reports_each_resource_with_housekeeping_and_goes_on_past_a_failure(adapter, desired, clock):
+    adapter.secrets.create(desired("api-key", {"contract": "secrets/v1", "from": "generate", "rotation_days": 1}))
+    adapter.logging.create(desired("app-logs", {"contract": "logging/v1", "retention_days": 7}))
+    adapter.compute.create(desired("api", {"contract": "compute/v1", "command": ["python", "-V"], "replicas": 0}))
+    assert adapter.maintain("dev") == {"api-key": Upkeep(), "app-logs": Upkeep()}  # compute has no housekeeping
+    clock.advance(2 * 86400)
+    records = adapter.root / "logging" / "dev" / "app-logs" / "records"
+    for path in records.iterdir():
+        path.unlink()
+    records.rmdir()
+    records.write_bytes(b"not a folder")
+    done = adapter.maintain("dev")
+    assert done["api-key"] == Upkeep(rotated=True)
+    assert done["app-logs"].error is not None and "dev/app-logs" in done["app-logs"].error

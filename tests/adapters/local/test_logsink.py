@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.base import ResourceKey
+from adapters.base import ResourceKey, Upkeep
 
 KEY = ResourceKey("dev", "app-logs")
 DAY = 86400
@@ -53,7 +53,7 @@ def test_maintain_removes_day_files_older_than_the_retention(adapter, desired, c
         logs.write(KEY, "tick")
         clock.advance(DAY)
     assert len(day_files(adapter)) == 6
-    assert logs.maintain(KEY) == 3
+    assert logs.maintain(KEY) == Upkeep(removed=3)
     today = datetime.fromtimestamp(clock(), UTC).date()
     assert day_files(adapter)[0] == f"{today - timedelta(days=3)}.jsonl"
 
@@ -66,4 +66,4 @@ def test_shortening_the_retention_takes_effect_on_update(adapter, desired, clock
     [current] = logs.observe("dev")
     logs.update(desired("app-logs", {"contract": "logging/v1", "retention_days": 2}), current)
     assert len(day_files(adapter)) == 2
-    assert adapter.maintain("dev") == {"app-logs": 0}
+    assert adapter.maintain("dev") == {"app-logs": Upkeep(removed=0)}

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from adapters.base import AdapterError, ResourceKey
+from adapters.base import AdapterError, ResourceKey, Upkeep
 from adapters.local.adapter import LocalAdapter
 from tests.adapters.conformance import CountingDriver, plan_and_apply
 
@@ -46,7 +46,7 @@ def test_messages_older_than_the_retention_are_purged(adapter, desired, clock):
     clock.advance(30)
     q.send_message(KEY, "new")
     clock.advance(31)
-    assert q.maintain(KEY) == 1
+    assert q.maintain(KEY) == Upkeep(removed=1)
     assert [m.body for m in q.receive_messages(KEY, max_messages=10)] == [b"new"]
 
 

@@ -9,7 +9,7 @@ import os
 import pytest
 from cryptography.fernet import Fernet
 
-from adapters.base import AdapterError, ResourceKey
+from adapters.base import AdapterError, ResourceKey, Upkeep
 from adapters.local.adapter import LocalAdapter
 from tests.adapters.conformance import CountingDriver, differences, plan_and_apply
 
@@ -109,9 +109,9 @@ def test_rotation_regenerates_after_rotation_days(adapter, desired, clock):
     adapter.secrets.create(desired("api-key", secret("generate", rotation_days=30)))
     before = adapter.secrets.reveal(KEY)
     clock.advance(29 * 86400)
-    assert adapter.secrets.maintain(KEY) is False
+    assert adapter.secrets.maintain(KEY) == Upkeep(rotated=False)
     clock.advance(2 * 86400)
-    assert adapter.secrets.maintain(KEY) is True
+    assert adapter.secrets.maintain(KEY) == Upkeep(rotated=True)
     assert adapter.secrets.reveal(KEY) != before
     [observed] = adapter.secrets.observe("dev")
     assert observed.fields["value_hmac"] == adapter.home.keys.hmac(adapter.secrets.reveal(KEY))

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from adapters.base import AdapterError, ResourceKey
+from adapters.base import AdapterError, ResourceKey, Upkeep
 from adapters.local.storage import NoSuchObject
 
 KEY = ResourceKey("dev", "assets")
@@ -103,8 +103,8 @@ def test_maintain_expires_objects_by_their_last_write(adapter, desired):
     stale_dir = adapter.root / "storage" / "dev" / "assets" / "objects" / "stale"
     for version in stale_dir.iterdir():
         os.utime(version, (version.stat().st_atime - 2 * DAY, version.stat().st_mtime - 2 * DAY))
-    assert storage.maintain(KEY) == 1
-    assert adapter.maintain("dev") == {"assets": 0}
+    assert storage.maintain(KEY) == Upkeep(removed=1)
+    assert adapter.maintain("dev") == {"assets": Upkeep(removed=0)}
     assert [o.name for o in storage.list_objects(KEY)] == ["fresh"]
 
 
