@@ -66,10 +66,10 @@ def test_validate_one_instance_folder(shipped):
         ["explain", "dev", "resources.nothing", "--estate", "ecosystem"],
     ],
 )
-def test_usage_errors_exit_2(args, monkeypatch):
+def test_usage_errors_exit_64(args, monkeypatch):
     monkeypatch.chdir(REPO)
     result = mnops(*args)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 64, result.output
 
 
 def test_explain_shows_every_layer_winner_first(shipped):
@@ -125,9 +125,9 @@ def test_new_platform_copies_an_instance_atomically(estate_copy):
 
 
 def test_new_platform_refuses_an_existing_target_or_a_bad_name(estate_copy):
-    assert mnops("new-platform", "staging", "--from", "dev", "--estate", str(estate_copy)).exit_code == 2
-    assert mnops("new-platform", "Bad_Name", "--from", "dev", "--estate", str(estate_copy)).exit_code == 2
-    assert mnops("new-platform", "fresh", "--from", "nowhere", "--estate", str(estate_copy)).exit_code == 2
+    assert mnops("new-platform", "staging", "--from", "dev", "--estate", str(estate_copy)).exit_code == 64
+    assert mnops("new-platform", "Bad_Name", "--from", "dev", "--estate", str(estate_copy)).exit_code == 64
+    assert mnops("new-platform", "fresh", "--from", "nowhere", "--estate", str(estate_copy)).exit_code == 64
 
 
 def test_new_platform_keeps_nothing_when_the_copy_is_invalid(estate_copy):
