@@ -20,7 +20,7 @@ from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.runtime import open_engine
 from mnops_assets.errors import EstateInvalid, MnopsError, Problem, UsageError
 from mnops_assets.estate import Estate, find_estate, load_estate
-from mnops_assets.governance import load_governed
+from mnops_assets.governance import formats, load_governed
 
 
 class ExitCode(IntEnum):
@@ -66,6 +66,10 @@ class ReportFormat(StrEnum):
     junit = "junit"
 
 
+PROBLEM_WRITERS = {ReportFormat.sarif: formats.problems_to_sarif, ReportFormat.junit: formats.problems_to_junit}
+"""The estate's problems (YAML, schema) as SARIF or JUnit, for the commands whose CI report they would replace."""
+
+
 def default_estate() -> Path:
     return Path(os.environ.get("MNOPS_ESTATE", DEFAULT_ESTATE))
 
@@ -85,6 +89,7 @@ WaitOption = Annotated[bool, typer.Option("--wait", help="Wait for another deplo
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Let a protect: true platform's change delete or replace resources.")
 ]
+AllOption = Annotated[bool, typer.Option("--all", help="Every instance of the estate (destroy: every deployed one).")]
 InstanceArgument = Annotated[
     str,
     typer.Argument(help="An instance: its name, or its folder (ecosystem/platform-cloud/dev).", show_default=False),

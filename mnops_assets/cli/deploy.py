@@ -21,6 +21,7 @@ from rich.table import Table
 
 from contracts.errors import MnopsError
 from mnops_assets.cli.common import (
+    AllOption,
     EstateOption,
     ExitCode,
     ForceOption,
@@ -42,8 +43,6 @@ from mnops_assets.engine.apply import DeployResult, Engine
 from mnops_assets.engine.importing import FOUND_BY_TAGS, ImportRefused, ImportResult
 from mnops_assets.estate import Estate, ResolvedPlatform
 from mnops_assets.estate.spec import PlatformSpec
-
-AllOption = Annotated[bool, typer.Option("--all", help="Every instance of the estate.")]
 
 
 def plan(instance: InstanceArgument, estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
@@ -185,8 +184,8 @@ def rollback(
 
 def destroy(
     instance: OptionalInstanceArgument = None,
-    all_instances: Annotated[bool, typer.Option("--all", help="Destroy every deployed instance.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Destroy even a platform marked protect: true.")] = False,
+    all_instances: AllOption = False,
+    force: ForceOption = False,
     estate_path: EstateOption = None,
     wait: WaitOption = False,
     fmt: FormatOption = Format.table,

@@ -27,6 +27,7 @@ from adapters import registry as adapter_registry
 from contracts import CONTRACTS, NAME_PATTERN
 from mnops_assets import schema as schemas
 from mnops_assets.cli.common import (
+    PROBLEM_WRITERS,
     EstateOption,
     ExitCode,
     Format,
@@ -50,9 +51,7 @@ from mnops_assets.errors import EstateInvalid, UsageError, dotted
 from mnops_assets.estate import INSTANCES_DIR, Estate, display, load_estate
 from mnops_assets.estate.layers import explain as explain_layers
 from mnops_assets.estate.validation import NAME_RULE
-from mnops_assets.governance import formats, load_governed
-
-PROBLEM_WRITERS = {ReportFormat.sarif: formats.problems_to_sarif, ReportFormat.junit: formats.problems_to_junit}
+from mnops_assets.governance import load_governed
 
 
 def validate(

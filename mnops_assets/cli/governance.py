@@ -17,6 +17,7 @@ import typer
 
 from mnops_assets.cli.common import (
     FORMAT_VERSION,
+    PROBLEM_WRITERS,
     EstateOption,
     ExitCode,
     ReportFormat,
@@ -60,6 +61,10 @@ def enforce(
     except EstateInvalid as exc:
         if fmt is ReportFormat.json:
             write_json({"passed": False, "valid": False, "problems": [p.to_dict() for p in exc.problems]})
+        elif fmt in PROBLEM_WRITERS:
+            # CI that reads the report reads why there is none: the estate's problems, in the same format.
+            sys.stdout.write(PROBLEM_WRITERS[fmt](exc.problems))
+            report_invalid(exc.problems, ReportFormat.table, stderr=True)
         else:
             report_invalid(exc.problems, ReportFormat.table, stderr=fmt is not ReportFormat.table)
         raise typer.Exit(ExitCode.FAILURE) from None

@@ -250,3 +250,14 @@ def test_command_modules_import_no_other_command_module():
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mnops_assets.cli")
         }
         assert imported <= {"mnops_assets.cli.common"}, f"{name}.py imports {imported}"
+
+
+def test_enforce_sarif_of_an_invalid_estate_carries_its_problems(estate_copy):
+    platform, _ = break_two_files(estate_copy)
+    result = mnops("enforce", str(estate_copy), "--format", "sarif")
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    assert list(sarif_validator().iter_errors(log)) == []
+    assert platform.as_uri() in {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]
+    }
