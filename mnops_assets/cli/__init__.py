@@ -10,14 +10,14 @@ import sys
 import typer
 
 from mnops_assets.cli import deploy, drift, estate, governance, history
-from mnops_assets.cli.common import EXIT_CODES_HELP, MnopsGroup
+from mnops_assets.cli.common import EXIT_CODES_HELP, JSON_HELP, MnopsGroup
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     cls=MnopsGroup,
     name="mnops",
-    help=f"machine-native-ops: a governed, multi-cloud platform estate as data.\n\n{EXIT_CODES_HELP}",
+    help=f"machine-native-ops: a governed, multi-cloud platform estate as data.\n\n{EXIT_CODES_HELP}\n\n{JSON_HELP}",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -42,6 +42,11 @@ EXIT_CODES_HELP = (
     "extra argument, bad option value)."
 )
 
+JSON_HELP = (
+    "Every command takes --format json: one JSON document on stdout with format_version 1 at its top (shapes: "
+    "docs/cli.md)."
+)
+
 FORMAT_VERSION = 1
 """Every `--format json` document carries it at its top level; a change of a document's shape raises it."""
 

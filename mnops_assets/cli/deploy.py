@@ -1,15 +1,7 @@
 """Commands that change deployed platforms, or plan to: plan, deploy, destroy, rollback, import, unlock.
 
-`plan` follows `terraform plan -detailed-exitcode`: 0 nothing to do, 2 changes, 1 an error. The others exit 0 on
-success and 1 on failure or refusal. JSON documents (`--format json`), each with `format_version` 1:
-- plan: {platform, config_hash, changed, config_changed (when the engine tells), counts: {action: n},
-  steps: [{action, resource, contract, reason, changes: [{field, before, after, cause}]}], unchanged: [name]}
-- deploy: {deployed: [{instance, result: deployed|no changes|failed, version, steps, config_hash, error}], failed}
-- destroy: {destroyed: [{instance, deleted, error}], failed}
-- rollback: {instance, version, counts}
-- import: {platform, dry_run, already_deployed, config_hash, version, resources, undeclared, plan} (refused: exit 1,
-  {refused: true, platform, problems: [{resource, field, reason, at: {file, line}}]})
-- unlock: {instance, locked, holder, deploy_id}
+`plan` follows `terraform plan -detailed-exitcode` (0 nothing to do, 2 changes, 1 an error); the others exit 0 on
+success and 1 on failure or refusal. Their JSON documents are described in docs/cli.md.
 """
 
 from __future__ import annotations

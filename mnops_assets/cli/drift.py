@@ -1,8 +1,7 @@
 """`mnops drift`: observe once and diff against the last applied state.
 
-Exit 0: in sync (a never-deployed instance is not drift); 2: drift found; 1: an instance could not be judged.
-JSON document (`--format json`, `format_version` 1): {platforms: [{instance, status: in sync|drift|never deployed|
-error, drift: [step as in `plan`], error}]}.
+Exit 0: in sync (a never-deployed instance is not drift); 2: drift found; 1: an instance could not be judged. Its
+JSON document is described in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """Commands that read the estate's files: validate, explain, registry, new-platform, schema.
 
-JSON documents (`--format json`), each with `format_version` 1:
-- validate: {valid, problems: [{file, line, column, field, message}], estate, root, templates, platforms}
-- explain: {instance, key, value, settings: [{key, value, source, layers: [{layer, file, line, column, value,
-  removed}]}]}
-- registry: {contracts: {tag: {kind, version, summary}}, providers: {name: [tag]}, estate, root, templates, platforms}
-- new-platform: {created, source, folder, tier, resources}
-- schema: {folder, schemas, written: [path]} or, with --check, {folder, schemas, stale: [path]}
+Their JSON documents are described in docs/cli.md.
 """
 
 from __future__ import annotations

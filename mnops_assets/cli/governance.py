@@ -1,8 +1,6 @@
 """`mnops enforce`: judge the estate by its policies and waivers; exit 1 on any unwaived error finding.
 
-JSON document (`--format json`, `format_version` 1): {passed, counts: {error, warn, info, waived}, instances,
-rules: [{id, severity, description, kind}], findings: [{rule, severity, target, field, message, file, line, column,
-waived_by}]}; for an invalid estate {passed: false, valid: false, problems: [...]}.
+Its JSON document is described in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """What happened to platforms: `mnops history` (their versions) and `mnops audit list|verify` (the audit trail).
 
-JSON documents (`--format json`), each with `format_version` 1:
-- history: {instance, versions: [{version, config_hash, contracts, resources, created_at, created_by, host, note,
-  ...}]}
-- audit list: {events: [CloudEvents 1.0 event + mnopsseq, mnopshash]}
-- audit verify: {intact, records, problems: [text]} (exit 1 when not intact)
+Their JSON documents are described in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def change_lines(step: dict[str, Any], platform: ResolvedPlatform) -> list[Line]
 
 
 def _leaf_changes(path: tuple[str, ...], before: Any, after: Any) -> list[tuple[tuple[str, ...], Any, Any]]:
-    if isinstance(before, dict) and isinstance(after, dict) and before and after:
+    if isinstance(before, dict) and isinstance(after, dict):
         found = []
         for key in [*before, *(k for k in after if k not in before)]:
             old, new = before.get(key, ABSENT), after.get(key, ABSENT)
