@@ -7,4 +7,6 @@ import runpy
 from pathlib import Path
 
 if __name__ == "__main__":
-    runpy.run_path(str(Path(__file__).resolve().parents[2] / "mnops_assets" / "seed.py"))["run"]("deploy", __file__)
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / "mnops_assets" / "cli" / "seed.py"))["run"](
+        "deploy", __file__
+    )

@@ -229,6 +229,17 @@ class Engine:
             found[spec.name] = DriftReport(drift_steps(plan), observed_hash(observed), version.version)
         return found
 
+    def drift_scan(self, specs: list[PlatformSpec]) -> dict[str, DriftReport | None]:
+        """`inspect` for every spec named (None: never deployed), with drift found audited and hooked.
+
+        A platform that cannot be judged carries `report.error` and is neither audited nor hooked."""
+        reports = self.inspect(specs)
+        for spec in specs:
+            report = reports.get(spec.name)
+            if report is not None and report.error is None and report.steps:
+                self.record_drift(spec, report)
+        return {spec.name: reports.get(spec.name) for spec in specs}
+
     def _observe_many(self, specs: list[PlatformSpec]) -> dict[str, dict[str, Observed] | MnopsError]:
         """Each platform's observation, asking each provider once for all of its platforms (see
         `Adapter.observe_many`); a provider that cannot even be made fails only its own platforms."""
@@ -492,6 +503,17 @@ class Engine:
                 self.store.drop_resource(spec.name, name)
 
     # -- locking -----------------------------------------------------------------------------------------------------
+
+    def unlock(self, platform: str) -> Lock | None:
+        """Break the platform's lock (left by a process that died on another host); its deploy is finished `crashed`
+        and `lock.broken` audited. None when the platform was not locked."""
+        lock = self.store.lock_of(platform)
+        if lock is None:
+            return None
+        self.store.release_lock(platform, lock.deploy_id)
+        self.store.finish_deploy(lock.deploy_id, "crashed", f"lock broken by {self.actor}")
+        self.audit("lock.broken", platform, {"deploy_id": lock.deploy_id, "holder": lock.holder})
+        return lock
 
     def _locked(self, platform: str, deploy_id: str, wait: bool) -> _PlatformLock:
         return _PlatformLock(self, platform, deploy_id, wait)

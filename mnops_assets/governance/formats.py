@@ -1,6 +1,7 @@
-"""A governance report written out: text lines for people, JSON, SARIF 2.1.0 for code scanning, JUnit XML for CI.
+"""A governance report written out: text lines for people, JSON, SARIF 2.1.0 for code scanning, JUnit XML for CI;
+and the estate's own problems (YAML, schema) as SARIF and JUnit, so `mnops validate` reaches the same CI views.
 
-Every writer is a pure function of the report returning text; the CLI decides where it goes.
+Every writer is a pure function of its input returning text; the CLI decides where it goes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
+from mnops_assets.errors import Problem
 from mnops_assets.governance.engine import BUILTIN_RULES, SEVERITY_RANK, Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"error": "error", "warn": "warning", "info": "note"}
 TOOL = "mnops"
+ESTATE_RULE = "MNOPS-ESTATE"
+ESTATE_RULE_TEXT = "Every file of the estate parses as YAML and matches its schema and the estate's own rules."
 
 
 def text_lines(report: Report) -> list[str]:
@@ -134,6 +138,70 @@ def to_junit(report: Report) -> str:
         errors="0",
         skipped=str(skipped),
     )
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def problems_to_sarif(problems: list[Problem]) -> str:
+    """SARIF 2.1.0: one run with one rule; each problem a result at its file, line and column (none: the estate is
+    valid)."""
+    rule = {
+        "id": ESTATE_RULE,
+        "shortDescription": {"text": ESTATE_RULE_TEXT},
+        "defaultConfiguration": {"level": "error"},
+    }
+    results = [
+        {
+            "ruleId": ESTATE_RULE,
+            "ruleIndex": 0,
+            "level": "error",
+            "message": {"text": f"{p.field}: {p.message}"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(p.file)},
+                        "region": {"startLine": max(p.line, 1), "startColumn": max(p.column, 1)},
+                    },
+                    "logicalLocations": [{"name": p.field, "kind": "member"}],
+                }
+            ],
+            "partialFingerprints": {"mnops/v1": f"{ESTATE_RULE}|{p.file}|{p.field}"},
+        }
+        for p in problems
+    ]
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": TOOL, "version": _version(), "rules": [rule]}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"
+
+
+def problems_to_junit(problems: list[Problem]) -> str:
+    """One test case per file with problems, failing with every problem of that file as `file:line:col: field:
+    message`; a valid estate is one passing case, so a CI view shows that the check ran."""
+    by_file: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.file, []).append(problem)
+    suite = ET.Element("testsuite", name="mnops validate")
+    if not by_file:
+        ET.SubElement(suite, "testcase", classname=ESTATE_RULE, name="estate")
+    for file, found in by_file.items():
+        case = ET.SubElement(suite, "testcase", classname=ESTATE_RULE, name=file, file=file, line=str(found[0].line))
+        first = found[0]
+        element = ET.SubElement(case, "failure", message=f"{first.field}: {first.message}", type=ESTATE_RULE)
+        element.text = "\n".join(str(p) for p in found)
+    tests, failures = str(max(len(by_file), 1)), str(len(by_file))
+    for name, value in (("tests", tests), ("failures", failures), ("errors", "0"), ("skipped", "0")):
+        suite.set(name, value)
+    root = ET.Element("testsuites", name="mnops validate", tests=tests, failures=failures, errors="0", skipped="0")
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

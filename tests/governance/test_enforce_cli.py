@@ -172,7 +172,7 @@ def test_report_written_to_a_file(tmp_path: Path) -> None:
 
 def test_enforce_on_a_folder_that_is_no_estate_is_a_usage_error(tmp_path: Path) -> None:
     result = run(MNOPS, "enforce", tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert "neither an estate" in result.stderr
 
 

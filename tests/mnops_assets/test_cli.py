@@ -66,10 +66,10 @@ def test_validate_one_instance_folder(shipped):
         ["explain", "dev", "resources.nothing", "--estate", "ecosystem"],
     ],
 )
-def test_usage_errors_exit_2(args, monkeypatch):
+def test_usage_errors_exit_64(args, monkeypatch):
     monkeypatch.chdir(REPO)
     result = mnops(*args)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 64, result.output
 
 
 def test_explain_shows_every_layer_winner_first(shipped):
@@ -125,9 +125,9 @@ def test_new_platform_copies_an_instance_atomically(estate_copy):
 
 
 def test_new_platform_refuses_an_existing_target_or_a_bad_name(estate_copy):
-    assert mnops("new-platform", "staging", "--from", "dev", "--estate", str(estate_copy)).exit_code == 2
-    assert mnops("new-platform", "Bad_Name", "--from", "dev", "--estate", str(estate_copy)).exit_code == 2
-    assert mnops("new-platform", "fresh", "--from", "nowhere", "--estate", str(estate_copy)).exit_code == 2
+    assert mnops("new-platform", "staging", "--from", "dev", "--estate", str(estate_copy)).exit_code == 64
+    assert mnops("new-platform", "Bad_Name", "--from", "dev", "--estate", str(estate_copy)).exit_code == 64
+    assert mnops("new-platform", "fresh", "--from", "nowhere", "--estate", str(estate_copy)).exit_code == 64
 
 
 def test_new_platform_keeps_nothing_when_the_copy_is_invalid(estate_copy):
@@ -171,3 +171,93 @@ def test_seed_validate_script_prints_what_mnops_validate_prints():
     assert seed.returncode == direct.returncode == 0, seed.stderr
     assert seed.stdout == direct.stdout
     assert "valid: ecosystem (dev)" in seed.stdout
+
+
+def sarif_validator():
+    import jsonschema
+
+    schema = json.loads((REPO / "tests" / "data" / "sarif" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8-sig"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def break_two_files(estate: Path) -> tuple[Path, Path]:
+    platform = estate / "platform-cloud" / "dev" / "platform.yaml"
+    platform.write_text(platform.read_text().replace("retention_seconds: 86400", "retention_seconds: 5"))
+    environment = estate / "platform-cloud" / "staging" / "environment.yaml"
+    environment.write_text(environment.read_text() + "bogus: [\n")
+    return platform, environment
+
+
+def test_validate_sarif_puts_each_problem_at_its_file_line_and_column(estate_copy):
+    platform, environment = break_two_files(estate_copy)
+    result = mnops("validate", str(estate_copy), "--format", "sarif")
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    assert list(sarif_validator().iter_errors(log)) == []
+    results = log["runs"][0]["results"]
+    located = [r["locations"][0]["physicalLocation"] for r in results]
+    where = {loc["artifactLocation"]["uri"]: loc["region"] for loc in located}
+    assert where[platform.as_uri()] == {"startLine": 9, "startColumn": 24}
+    assert environment.as_uri() in where
+    [jobs] = [r for r in results if "retention_seconds" in r["message"]["text"]]
+    assert jobs["level"] == "error" and jobs["ruleId"] == "MNOPS-ESTATE"
+
+
+def test_validate_sarif_of_a_valid_estate_has_no_results(shipped):
+    result = mnops("validate", str(shipped), "--format", "sarif")
+    assert result.exit_code == 0
+    log = json.loads(result.stdout)
+    assert list(sarif_validator().iter_errors(log)) == [] and log["runs"][0]["results"] == []
+
+
+def test_validate_junit_fails_one_case_per_file_with_every_problem(estate_copy):
+    import xml.etree.ElementTree as ET
+
+    platform, environment = break_two_files(estate_copy)
+    result = mnops("validate", str(estate_copy), "--format", "junit")
+    assert result.exit_code == 1
+    suite = ET.fromstring(result.stdout).find("testsuite")
+    assert suite is not None and suite.get("failures") == "2"
+    failures = {c.get("name"): c.find("failure") for c in suite.findall("testcase")}
+    assert set(failures) == {str(platform), str(environment)}
+    text = failures[str(platform)].text  # type: ignore[union-attr]
+    assert f"{platform}:9:24: resources.jobs.retention_seconds: input should be greater than or equal to 60" in text
+    valid = ET.fromstring(mnops("validate", str(REPO / "ecosystem"), "--format", "junit").stdout)
+    assert valid.get("tests") == "1" and valid.get("failures") == "0"
+
+
+def test_command_modules_import_no_other_command_module():
+    import ast
+
+    package = REPO / "mnops_assets" / "cli"
+    shared = {"common", "render", "seed"}
+    for path in package.glob("*.py"):
+        if path.stem in shared | {"__init__"}:
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {
+            node.module.rsplit(".", 1)[-1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mnops_assets.cli.")
+        }
+        assert imported <= shared, f"{path.name} imports {imported - shared}"
+    for name in ("common", "render"):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mnops_assets.cli")
+        }
+        assert imported <= {"mnops_assets.cli.common"}, f"{name}.py imports {imported}"
+
+
+def test_enforce_sarif_of_an_invalid_estate_carries_its_problems(estate_copy):
+    platform, _ = break_two_files(estate_copy)
+    result = mnops("enforce", str(estate_copy), "--format", "sarif")
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    assert list(sarif_validator().iter_errors(log)) == []
+    assert platform.as_uri() in {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]
+    }

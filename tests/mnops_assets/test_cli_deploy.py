@@ -49,10 +49,10 @@ def test_deploy_change_plan_history_rollback_audit(mnops, estate_copy, tmp_path)
     ]
 
     mnops("deploy", "dev")
-    history = json.loads(mnops("history", "dev", "--format", "json"))
+    history = json.loads(mnops("history", "dev", "--format", "json"))["versions"]
     assert [v["version"] for v in history] == [1, 2]
     assert "now version 3" in mnops("rollback", "dev")
-    history = json.loads(mnops("history", "dev", "--format", "json"))
+    history = json.loads(mnops("history", "dev", "--format", "json"))["versions"]
     assert [(v["version"], v["note"]) for v in history][-1] == (3, "rollback to version 1")
     assert history[2]["config_hash"] == history[0]["config_hash"]
     from adapters.local.adapter import LocalAdapter
@@ -61,7 +61,7 @@ def test_deploy_change_plan_history_rollback_audit(mnops, estate_copy, tmp_path)
     assert local.observe("dev")["jobs"].fields["retention_seconds"] == 86400  # the provider holds version 1 again
 
     assert "audit trail intact" in mnops("audit", "verify")
-    events = json.loads(mnops("audit", "dev", "--format", "json"))
+    events = json.loads(mnops("audit", "list", "dev", "--format", "json"))["events"]
     assert {"io.mnops.deploy.succeeded", "io.mnops.rollback.succeeded", "io.mnops.step.update"} <= {
         e["type"] for e in events
     }
@@ -90,7 +90,7 @@ def test_drift_exits_2_when_something_changed_behind_our_back(mnops, tmp_path):
 
 def test_deploy_needs_one_instance_or_all(mnops):
     result = runner.invoke(app, ["deploy"])
-    assert result.exit_code == 2
+    assert result.exit_code == 64
 
 
 def test_a_platform_failing_governance_is_not_deployed(mnops, estate_copy, tmp_path):

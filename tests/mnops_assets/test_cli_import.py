@@ -63,9 +63,9 @@ def test_import_after_the_state_database_is_lost(mnops, tmp_path):
     assert "dev: no changes (7 resources up to date)" in mnops("plan", "dev")
     assert "dev: in sync" in mnops("drift", "dev")
     assert "nothing to import" in mnops("import", "dev")
-    history = json.loads(mnops("history", "dev", "--format", "json"))
+    history = json.loads(mnops("history", "dev", "--format", "json"))["versions"]
     assert [(v["version"], v["note"]) for v in history] == [(1, "imported")]
-    events = [e["type"] for e in json.loads(mnops("audit", "dev", "--format", "json"))]
+    events = [e["type"] for e in json.loads(mnops("audit", "list", "dev", "--format", "json"))["events"]]
     assert events == ["io.mnops.import.started", "io.mnops.import.succeeded"]
     assert "audit trail intact" in mnops("audit", "verify")
     assert "no changes" in mnops("deploy", "dev", "--direct")

@@ -88,7 +88,7 @@ def test_lost_state_is_imported_from_the_tags_and_nothing_is_made_again(mnops, d
     # The adapter's own HMAC key is no platform's resource: neither imported nor touched.
     assert hmac_key["ARN"] not in state_text(home) and names.HMAC_KEY_SECRET not in state_text(home)
     assert secrets.describe_secret(SecretId=names.HMAC_KEY_SECRET)["Tags"] == hmac_key["Tags"]
-    events = [e["type"] for e in json.loads(mnops("audit", "dev", "--format", "json"))]
+    events = [e["type"] for e in json.loads(mnops("audit", "list", "dev", "--format", "json"))["events"]]
     assert events == ["io.mnops.import.started", "io.mnops.import.succeeded"]  # the no-op deploy recorded nothing
 
 
@@ -145,7 +145,7 @@ def test_a_bucket_made_by_hand_under_the_derived_name_is_tagged_and_adopted(mnop
     assert "dev: no changes (7 resources up to date)" in mnops("plan", "dev")
     assert "no changes" in mnops("deploy", "dev", "--direct")
     assert inventory(estate_client) == by_hand  # the hand-made bucket kept, nothing else made again
-    succeeded = json.loads(mnops("audit", "dev", "--format", "json"))[-1]
+    succeeded = json.loads(mnops("audit", "list", "dev", "--format", "json"))["events"][-1]
     assert succeeded["type"] == "io.mnops.import.succeeded"
     assert [r["resource"] for r in succeeded["data"]["resources"] if r["tagged"]] == ["assets"]
 

@@ -94,7 +94,7 @@ def test_a_deploy_killed_at_any_step_converges_on_the_next(tmp_path, step, momen
     plan = json.loads(mnops(estate, "plan", "dev", "--format", "json").stdout)
     assert plan["changed"] is False, plan
     assert sorted(plan["unchanged"]) == ["app-logs", "assets", "cache", "jobs"]  # api-key gone: nothing orphaned
-    history = json.loads(mnops(estate, "history", "dev", "--format", "json").stdout)
+    history = json.loads(mnops(estate, "history", "dev", "--format", "json").stdout)["versions"]
     assert [v["version"] for v in history] == [1, 2]
     # The last-applied state says what was applied, or a later change outside mnops would pass for a YAML change.
     from mnops_assets.engine.state import StateStore
@@ -105,7 +105,7 @@ def test_a_deploy_killed_at_any_step_converges_on_the_next(tmp_path, step, momen
     assert sorted(state) == ["app-logs", "assets", "cache", "jobs"]
     assert state["jobs"].fields["retention_seconds"] == 3600 and state["assets"].tags["release"] == "two"
     assert mnops(estate, "audit", "verify").returncode == 0
-    events = json.loads(mnops(estate, "audit", "dev", "--format", "json").stdout)
+    events = json.loads(mnops(estate, "audit", "list", "dev", "--format", "json").stdout)["events"]
     assert "io.mnops.deploy.crashed" in [e["type"] for e in events]
 
 

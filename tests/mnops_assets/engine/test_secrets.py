@@ -79,7 +79,7 @@ def test_no_secret_value_reaches_state_audit_logs_or_output(tmp_path):
         mnops("drift", code=0)
         mnops("rollback", "vault-demo")
         mnops("history", "vault-demo", "--format", "json")
-        mnops("audit", "vault-demo", "--format", "json")
+        mnops("audit", "list", "vault-demo", "--format", "json")
         mnops("audit", "verify")
         mnops("explain", "vault-demo", "resources")
 

@@ -1,6 +1,6 @@
-"""The `mnops` command line: validate, explain, registry, new-platform, schema.
+"""Commands that read the estate's files: validate, explain, registry, new-platform, schema.
 
-Exit codes: 0 success, 1 the estate (or what was asked of it) is invalid, 2 the command was used wrongly.
+Their JSON documents are described in docs/cli.md.
 """
 
 from __future__ import annotations
@@ -11,82 +11,70 @@ import re
 import shutil
 import sys
 import tempfile
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from adapters import registry as adapter_registry
 from contracts import CONTRACTS, NAME_PATTERN
 from mnops_assets import schema as schemas
-from mnops_assets.errors import EstateInvalid, MnopsError, UsageError, dotted
-from mnops_assets.estate import INSTANCES_DIR, Estate, display, find_estate, load_estate
+from mnops_assets.cli.common import (
+    PROBLEM_WRITERS,
+    EstateOption,
+    ExitCode,
+    Format,
+    FormatOption,
+    InstanceArgument,
+    ReportFormat,
+    ReportFormatOption,
+    TargetArgument,
+    default_estate,
+    err,
+    estate_root,
+    load,
+    out,
+    report_invalid,
+    resolve_instance,
+    resolve_target,
+    usage,
+    write_json,
+)
+from mnops_assets.errors import EstateInvalid, UsageError, dotted
+from mnops_assets.estate import INSTANCES_DIR, Estate, display, load_estate
 from mnops_assets.estate.layers import explain as explain_layers
 from mnops_assets.estate.validation import NAME_RULE
 from mnops_assets.governance import load_governed
-from mnops_assets.governance.command import enforce
-
-app = typer.Typer(
-    name="mnops",
-    help="machine-native-ops: a governed, multi-cloud platform estate as data.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-# Piped output (CI logs, files) gets a wide fixed width: squeezed tables and wrapped paths are no use there.
-out = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 180)
-err = Console(stderr=True, soft_wrap=True, highlight=False, width=None if sys.stderr.isatty() else 180)
-
-DEFAULT_ESTATE = "ecosystem"
-EstateOption = Annotated[
-    Path,
-    typer.Option("--estate", "-e", envvar="MNOPS_ESTATE", help="The estate folder (holding ecosystem.yaml)."),
-]
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
-
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and of the estate's seed scripts.
-
-    Every error the product raises on purpose ends here as one `error:` line and exit code 1, never a traceback.
-    """
-    try:
-        app(args=argv, prog_name="mnops", standalone_mode=True)
-    except MnopsError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(1)
-
-
-@app.command()
 def validate(
-    path: Annotated[
-        Path | None, typer.Argument(help="The estate, or one instance folder in it.", show_default=False)
-    ] = None,
-    fmt: FormatOption = Format.table,
+    target: TargetArgument = None,
+    estate_path: EstateOption = None,
+    fmt: ReportFormatOption = ReportFormat.table,
 ) -> None:
-    """Check every file of the estate (or one instance and what it inherits); report every problem at once."""
-    path = path or Path(os.environ.get("MNOPS_ESTATE", DEFAULT_ESTATE))
-    root, instance = _guard(find_estate, path)
+    """Check every file of the estate (or one instance and what it inherits); report every problem at once.
+
+    SARIF 2.1.0 and JUnit XML put each problem at its file, line and column for CI. Exit 1 when invalid.
+    """
+    root, instance = resolve_target(target, estate_path)
     try:
         # The governance files are part of the estate: their problems are reported with everything else's.
         estate, _ = load_governed(root, None if instance is None else [instance])
     except EstateInvalid as exc:
-        _report_invalid(exc, fmt)
-        raise typer.Exit(1) from None
+        if fmt in PROBLEM_WRITERS:
+            sys.stdout.write(PROBLEM_WRITERS[fmt](exc.problems))
+            report_invalid(exc.problems, Format.table, stderr=True)
+        else:
+            report_invalid(exc.problems, fmt)
+        raise typer.Exit(ExitCode.FAILURE) from None
     except UsageError as exc:
-        _usage(exc)
-    if fmt is Format.json:
-        _json({"valid": True, "problems": [], **_summary(estate)})
+        usage(str(exc))
+    if fmt in PROBLEM_WRITERS:
+        sys.stdout.write(PROBLEM_WRITERS[fmt]([]))
+        return
+    if fmt is ReportFormat.json:
+        write_json({"valid": True, "problems": [], **_summary(estate)})
         return
     table = Table(
         title=f"{estate.ecosystem.name}: {len(estate.platforms)} platform(s), {len(estate.templates)} template(s)"
@@ -108,23 +96,24 @@ def validate(
     out.print(f"valid: {display(root)}{'' if instance is None else f' ({instance})'}")
 
 
-@app.command()
 def explain(
-    instance: Annotated[str, typer.Argument(help="Instance name (its folder under platform-cloud/).")],
+    instance: InstanceArgument,
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. resources.jobs.retention_seconds or tags.")],
-    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    estate_path: EstateOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Print the resolved value of KEY and every layer that set it (file:line), the winner first."""
-    root, _ = _guard(find_estate, estate_path)
-    estate = _load(root, [instance])
+    root, instance = resolve_instance(instance, estate_path)
+    estate = load(root, [instance])
     platform = estate.platform(instance)
     resolved = platform.spec.model_dump(mode="json", by_alias=True)
-    path = _guard(_parse_key, resolved, key)
+    try:
+        path = _parse_key(resolved, key)
+    except UsageError as exc:
+        usage(str(exc))
     value = _get(resolved, path)
-    leaves = _leaves(value, path)
     report = []
-    for leaf, leaf_value in leaves:
+    for leaf, leaf_value in _leaves(value, path):
         settings = explain_layers(list(platform.layers), leaf)
         report.append(
             {
@@ -145,7 +134,7 @@ def explain(
             }
         )
     if fmt is Format.json:
-        _json({"instance": instance, "key": key, "value": value, "settings": report})
+        write_json({"instance": instance, "key": key, "value": value, "settings": report})
         return
     for entry in report:
         out.print(f"[bold]{instance}[/] {entry['key']} = {json.dumps(entry['value'])}")
@@ -158,19 +147,17 @@ def explain(
             out.print(f"  {marker}  {setting['layer']:<26} {where:<58} {shown}")
 
 
-@app.command()
-def registry(estate_path: EstateOption = Path(DEFAULT_ESTATE), fmt: FormatOption = Format.table) -> None:
+def registry(estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
     """List contracts and versions, providers and the contract versions each supports, templates and instances."""
     providers = {name: sorted(adapter_registry.supported_contracts(name)) for name in adapter_registry.providers()}
     contracts = {
         tag: {"kind": model.kind, "version": model.version, "summary": (model.__doc__ or "").strip().splitlines()[0]}
         for tag, model in CONTRACTS.items()
     }
-    root, _ = _guard(find_estate, estate_path)
-    estate = _load(root, None)
+    estate = load(estate_root(estate_path), None)
     summary = _summary(estate)
     if fmt is Format.json:
-        _json({"contracts": contracts, "providers": providers, **summary})
+        write_json({"contracts": contracts, "providers": providers, **summary})
         return
     table = Table(title="contracts")
     for column in ("contract", "summary", "providers"):
@@ -198,22 +185,22 @@ def registry(estate_path: EstateOption = Path(DEFAULT_ESTATE), fmt: FormatOption
     out.print(table)
 
 
-@app.command("new-platform")
 def new_platform(
     name: Annotated[str, typer.Argument(help="Name of the new instance (its folder name).")],
     source: Annotated[str, typer.Option("--from", help="Instance to copy.", show_default=False)],
-    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    estate_path: EstateOption = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Copy an instance folder to a new instance, atomically, and keep it only if the result validates."""
     if not re.match(NAME_PATTERN, name):
-        _usage(UsageError(f"instance name {name!r}: {NAME_RULE}"))
-    root, _ = _guard(find_estate, estate_path)
+        usage(f"instance name {name!r}: {NAME_RULE}")
+    root = estate_root(estate_path)
     base = root / INSTANCES_DIR
     origin, target = base / source, base / name
     if not (origin / "platform.yaml").is_file():
-        _usage(UsageError(f"no instance {source!r} to copy in {display(base)}"))
+        usage(f"no instance {source!r} to copy in {display(base)}")
     if target.exists():
-        _usage(UsageError(f"{display(target)} already exists; choose another name or remove it first"))
+        usage(f"{display(target)} already exists; choose another name or remove it first")
     # Build the copy beside its final place (same file system), then rename: the folder appears whole or not at all.
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=base))
     try:
@@ -228,10 +215,21 @@ def new_platform(
         estate = load_estate(root, [name])
     except EstateInvalid as exc:
         shutil.rmtree(target, ignore_errors=True)
-        _report_invalid(exc, Format.table)
+        report_invalid(exc.problems, fmt)
         err.print(f"not created: the copy of {source!r} as {name!r} would not validate")
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.FAILURE) from None
     created = estate.platform(name)
+    if fmt is Format.json:
+        write_json(
+            {
+                "created": name,
+                "source": source,
+                "folder": display(target),
+                "tier": created.spec.tier,
+                "resources": len(created.spec.resources),
+            }
+        )
+        return
     out.print(f"created {display(target)} from {source} ({created.spec.tier}, {len(created.spec.resources)} resources)")
     out.print(
         f"next: edit {display(target / 'environment.yaml')} and platform.yaml, "
@@ -239,59 +237,33 @@ def new_platform(
     )
 
 
-@app.command()
 def schema(
-    estate_path: EstateOption = Path(DEFAULT_ESTATE),
+    estate_path: EstateOption = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if the written schemas are out of date.")] = False,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Write JSON Schema for every contract and estate file kind into <estate>/schemas/."""
-    if not estate_path.is_dir():
-        _usage(UsageError(f"{display(estate_path)}: no such folder"))
-    folder = estate_path / schemas.SCHEMA_DIR
+    # Any folder will do, not only an estate: schemas may be written before the estate's first file.
+    base = estate_path or default_estate()
+    if not base.is_dir():
+        usage(f"{display(base)}: no such folder")
+    folder = base / schemas.SCHEMA_DIR
+    count = len(schemas.render())
     if check:
         old = schemas.stale(folder)
-        for path in old:
+        if fmt is Format.json:
+            write_json({"folder": display(folder), "schemas": count, "stale": [display(p) for p in old]})
+        for path in old if fmt is Format.table else ():
             out.print(f"{display(path)}: out of date; run: mnops schema")
-        raise typer.Exit(1 if old else 0)
+        raise typer.Exit(ExitCode.FAILURE if old else ExitCode.OK)
     changed = schemas.write(folder)
-    out.print(f"{len(schemas.render())} schemas in {display(folder)} ({len(changed)} written)")
+    if fmt is Format.json:
+        write_json({"folder": display(folder), "schemas": count, "written": [display(p) for p in changed]})
+        return
+    out.print(f"{count} schemas in {display(folder)} ({len(changed)} written)")
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
-
-
-def _guard(function: Any, *args: Any) -> Any:
-    try:
-        return function(*args)
-    except UsageError as exc:
-        _usage(exc)
-
-
-def _usage(exc: MnopsError) -> None:
-    err.print(f"error: {exc}")
-    raise typer.Exit(2)
-
-
-def _load(root: Path, instances: list[str] | None) -> Estate:
-    try:
-        return load_estate(root, instances)
-    except EstateInvalid as exc:
-        _report_invalid(exc, Format.table)
-        raise typer.Exit(1) from None
-    except UsageError as exc:
-        _usage(exc)
-        raise  # unreachable: _usage exits
-
-
-def _report_invalid(exc: EstateInvalid, fmt: Format) -> None:
-    if fmt is Format.json:
-        _json({"valid": False, "problems": [p.to_dict() for p in exc.problems]})
-        return
-    for problem in exc.problems:
-        out.print(str(problem), markup=False)
-    files = len({p.file for p in exc.problems})
-    count = len(exc.problems)
-    out.print(f"invalid: {count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}")
 
 
 def _summary(estate: Estate) -> dict[str, Any]:
@@ -321,10 +293,6 @@ def _summary(estate: Estate) -> dict[str, Any]:
             for p in estate.platforms.values()
         ],
     }
-
-
-def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _parse_key(resolved: dict[str, Any], key: str) -> tuple[str | int, ...]:
@@ -378,9 +346,3 @@ def _default_source(spec: Any, path: tuple[str | int, ...]) -> str:
     if len(path) >= 2 and path[0] == "resources":
         return f"default of contract {spec.resources[path[1]].contract}"
     return "default of the platform spec"
-
-
-app.command()(enforce)
-
-# Commands living in their own modules register themselves on `app` when imported.
-from mnops_assets import cli_deploy, cli_maintain  # noqa: E402, F401

@@ -1,0 +1,118 @@
+"""What happened to platforms: `mnops history` (their versions) and `mnops audit list|verify` (the audit trail).
+
+Their JSON documents are described in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mnops_assets.cli.common import (
+    EstateOption,
+    Format,
+    FormatOption,
+    InstanceArgument,
+    MnopsGroup,
+    err,
+    estate_and_engine,
+    estate_root,
+    fail,
+    out,
+    resolve_instance,
+    write_json,
+)
+from mnops_assets.engine import audit as audit_trail
+from mnops_assets.engine.errors import AuditBroken
+
+audit_app = typer.Typer(
+    cls=MnopsGroup,
+    help="The audit trail: every step as a CloudEvents 1.0 event in a hash chain.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def history(instance: InstanceArgument, estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
+    """Every version deployed: number, config hash, contract versions, time, who."""
+    root, instance = resolve_instance(instance, estate_path)
+    _, engine = estate_and_engine(root, [instance], fmt)
+    versions = engine.store.versions(instance)
+    if fmt is Format.json:
+        write_json(
+            {
+                "instance": instance,
+                "versions": [{k: v for k, v in vars(ver).items() if k != "spec"} for ver in versions],
+            }
+        )
+        return
+    table = Table(title=f"{instance}: {len(versions)} version(s)")
+    for column in ("version", "config hash", "resources", "contracts", "when", "who", "note"):
+        table.add_column(column)
+    for ver in versions:
+        contracts = ", ".join(sorted(set(ver.contracts.values())))
+        table.add_row(
+            str(ver.version),
+            ver.config_hash[:12],
+            str(len(ver.resources)),
+            contracts,
+            ver.created_at[:19],
+            f"{ver.created_by}@{ver.host}",
+            ver.note,
+        )
+    out.print(table)
+
+
+@audit_app.command("list")
+def audit_list(
+    instance: Annotated[
+        str | None, typer.Argument(help="Only this instance's events, by name or folder (default: all).")
+    ] = None,
+    estate_path: EstateOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List audit events (CloudEvents 1.0), oldest first: of every platform, or of one instance."""
+    if instance is None:
+        root, names = estate_root(estate_path), []
+    else:
+        root, instance = resolve_instance(instance, estate_path)
+        names = [instance]
+    _, engine = estate_and_engine(root, names, fmt)
+    records = audit_trail.records(engine.store, instance)
+    if fmt is Format.json:
+        write_json({"events": [r.event | {"mnopsseq": r.seq, "mnopshash": r.hash} for r in records]})
+        return
+    table = Table(title=f"audit: {len(records)} event(s)")
+    for column in ("seq", "time", "subject", "type", "by", "summary"):
+        table.add_column(column)
+    for rec in records:
+        data = rec.event["data"]
+        summary = data.get("error") or data.get("resource") or data.get("note") or data.get("deploy_id", "")
+        table.add_row(
+            str(rec.seq),
+            rec.event["time"][:19],
+            rec.platform or "",
+            rec.type.removeprefix("io.mnops."),
+            data["actor"],
+            str(summary),
+        )
+    out.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
+    """Check the hash chain of the whole audit trail: exit 1 if a record was altered or removed."""
+    _, engine = estate_and_engine(estate_root(estate_path), [], fmt)
+    problems = audit_trail.verify(engine.store)
+    count = len(audit_trail.records(engine.store))
+    if fmt is Format.json:
+        write_json({"intact": not problems, "records": count, "problems": problems})
+    else:
+        for problem in problems:
+            err.print(problem, markup=False)
+    if problems:
+        fail(AuditBroken(f"audit trail broken: {len(problems)} problem(s) in {count} record(s)"))
+    if fmt is Format.table:
+        out.print(f"audit trail intact: {count} record(s) verified")
