@@ -153,6 +153,11 @@ CASES: list[tuple[str, tuple[str, ...], Callable[[World], None], int]] = [
     ("audit-verify", ("audit", "verify"), deployed_dev, OK),
     ("audit-verify-broken", ("audit", "verify"), audit_tampered, FAILURE),
     ("audit-verify-extra-argument", ("audit", "verify", "dev"), nothing, USAGE),
+    ("maintain", ("maintain",), deployed_dev, OK),
+    ("maintain-instance-never-deployed", ("maintain", "dev"), nothing, OK),
+    ("maintain-invalid", ("maintain",), broken_dev, FAILURE),
+    ("maintain-unknown-instance", ("maintain", "nosuch"), nothing, USAGE),
+    ("maintain-unknown-flag", ("maintain", "--bogus"), nothing, USAGE),
 ]
 
 
