@@ -195,18 +195,16 @@ def drift(
     """Observe once and diff against the last applied state. Exit 0: in sync; 2: drift found; 1: error."""
     estate, engine = _estate_and_engine(estate_path, None if instance is None else [instance])
     specs = [platform.spec for platform in estate.platforms.values()]
-    reports = engine.inspect(specs)
+    reports = engine.drift_scan(specs)
     found, broken = [], False
     for spec in specs:
-        result = reports.get(spec.name)
+        result = reports[spec.name]
         if result is None:
             continue  # never deployed
         if result.error is not None:
             broken = True
             err.print(f"error: {spec.name}: cannot be judged: {result.error}", markup=False)
             continue
-        if result.steps:
-            engine.record_drift(spec, result)
         found.append({"instance": spec.name, "drift": [s.to_dict() for s in result.steps]})
         if fmt is Format.table:
             if result.steps:
@@ -334,15 +332,10 @@ def import_command(
 def unlock(instance: InstanceArgument, estate_path: EstateOption = Path(DEFAULT_ESTATE)) -> None:
     """Break a platform's lock left by a process that died on another host (locks of this host heal themselves)."""
     _, engine = _estate_and_engine(estate_path, [instance])
-    lock = engine.store.lock_of(instance)
+    lock = engine.unlock(instance)
     if lock is None:
         out.print(f"{instance}: not locked")
         return
-    engine.store.release_lock(instance, lock.deploy_id)
-    engine.store.finish_deploy(lock.deploy_id, "crashed", f"lock broken by {engine.actor}")
-    audit_trail.record(
-        engine.store, "lock.broken", instance, {"deploy_id": lock.deploy_id, "holder": lock.holder}, engine.actor
-    )
     out.print(f"{instance}: lock of {lock.holder} (deploy {lock.deploy_id}) broken")
 
 
