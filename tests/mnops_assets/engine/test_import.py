@@ -255,3 +255,19 @@ def test_import_takes_the_platform_lock(engine, lost):
         fresh.import_platform(spec())
     assert not fresh.import_platform(spec(), dry_run=True).plan.changed  # looking needs no lock
     assert not fresh.store.versions("dev")
+
+
+def test_an_interrupted_import_leaves_no_running_deploy_and_no_lock(engine, lost, adapter):
+    engine.deploy(spec())
+    fresh = lost()
+    strip_identity(adapter, "queue", "jobs")
+    fresh.failpoints = Failpoints.parse("before:1=interrupt")  # Ctrl-C as the tags are about to be written
+    with pytest.raises(KeyboardInterrupt):
+        fresh.import_platform(spec())
+    [deploy] = fresh.store.deploys("dev")
+    assert (deploy["kind"], deploy["status"]) == ("import", "interrupted")
+    assert fresh.store.lock_of("dev") is None and fresh.store.versions("dev") == []
+    types = [r.type for r in audit.records(fresh.store, "dev")]
+    assert types == ["io.mnops.import.started", "io.mnops.import.interrupted"]
+    fresh.failpoints = Failpoints()
+    assert fresh.import_platform(spec()).version.version == 1
