@@ -30,13 +30,22 @@ from mnops_assets.engine.errors import (
     UnknownVersion,
 )
 from mnops_assets.engine.hooks import HookRunner
-from mnops_assets.engine.operation import Failpoints, InjectedFault, Operation, break_lock
+from mnops_assets.engine.operation import FAILPOINTS_ENV, Failpoints, InjectedFault, Operation, break_lock
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, drift_steps
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version
 from mnops_assets.engine.view import PlatformView, Unobservable, deployed_views
 from mnops_assets.estate.spec import PlatformSpec
 
-__all__ = ["DeployResult", "DriftReport", "Engine", "Failpoints", "HealthCheckFailed", "InjectedFault"]
+# What moved to `operation` is still found here by older callers.
+__all__ = [
+    "FAILPOINTS_ENV",
+    "DeployResult",
+    "DriftReport",
+    "Engine",
+    "Failpoints",
+    "HealthCheckFailed",
+    "InjectedFault",
+]
 
 
 class HealthCheckFailed(MnopsError):

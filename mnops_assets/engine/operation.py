@@ -155,8 +155,8 @@ class Operation:
                     self.fail(exc)
                 else:
                     # Stopped by a person or a supervisor: no rollback behind their back; the next deploy converges.
-                    self.audit(f"{self.kind}.interrupted", {"reason": type(exc).__name__})
                     self.finish("interrupted", "interrupted")
+                    self.audit(f"{self.kind}.interrupted", {"reason": type(exc).__name__})
         finally:
             self._restore_sigterm()
             self.store.release_lock(self.platform, self.deploy_id)
@@ -195,9 +195,10 @@ class Operation:
         self.audit(f"{self.kind}.failed", {"error": str(error)})
 
     def fail(self, error: BaseException) -> None:
+        """Finish the row `failed` and audit `<kind>.failed`, unless `failed` did already."""
+        self.finish("failed", str(error))
         if not self._failure_audited:
             self.failed(error)
-        self.finish("failed", str(error))
 
     def finish(self, status: str, error: str | None = None) -> None:
         self.store.finish_deploy(self.deploy_id, status, error)

@@ -17,26 +17,7 @@ from mnops_assets.engine.errors import PlatformLocked
 from mnops_assets.engine.importing import FOUND_BY_NAME, FOUND_BY_TAGS, ImportRefused
 from mnops_assets.engine.plan import Action
 from mnops_assets.engine.state import Actor, ResourceRecord, StateStore, metadata
-from tests.mnops_assets.engine.platforms import BASE, MASTER_KEY, spec
-
-ACTOR = Actor("tester", "host-t", 1)
-
-
-@pytest.fixture
-def adapter(tmp_path):
-    local = LocalAdapter(root=tmp_path / "local", master_key=MASTER_KEY)
-    yield local
-    testing.remove_everything(local)
-    local.close()
-
-
-def make_engine(store: StateStore, adapter: LocalAdapter, tmp_path) -> Engine:
-    return Engine(store, lambda provider: adapter, actor=ACTOR, failpoints=Failpoints(), hooks_cwd=tmp_path)
-
-
-@pytest.fixture
-def engine(store, adapter, tmp_path):
-    return make_engine(store, adapter, tmp_path)
+from tests.mnops_assets.engine.platforms import BASE, make_engine, spec
 
 
 @pytest.fixture

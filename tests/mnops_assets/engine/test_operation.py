@@ -9,29 +9,13 @@ import copy
 import pytest
 
 from adapters.local import testing
-from adapters.local.adapter import LocalAdapter
 from contracts.errors import MnopsError
 from mnops_assets.engine import audit
 from mnops_assets.engine.apply import Engine, Failpoints
 from mnops_assets.engine.plan import applied_record, desired_resources
 from mnops_assets.engine.state import Actor
 from mnops_assets.estate.spec import PlatformSpec
-from tests.mnops_assets.engine.platforms import BASE, MASTER_KEY, spec
-
-ACTOR = Actor("tester", "host-t", 1)
-
-
-@pytest.fixture
-def adapter(tmp_path):
-    local = LocalAdapter(root=tmp_path / "local", master_key=MASTER_KEY)
-    yield local
-    testing.remove_everything(local)
-    local.close()
-
-
-@pytest.fixture
-def engine(store, adapter, tmp_path):
-    return Engine(store, lambda provider: adapter, actor=ACTOR, failpoints=Failpoints(), hooks_cwd=tmp_path)
+from tests.mnops_assets.engine.platforms import ACTOR, BASE, spec
 
 
 def types(engine: Engine, platform: str = "dev") -> list[str]:
