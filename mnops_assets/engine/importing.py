@@ -21,16 +21,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from adapters.base import Adapter, Desired, Observed, ResourceDriver, identity_tags
 from contracts.errors import MnopsError
-from mnops_assets.engine.plan import Plan, desired_resources, make_plan, with_untagged
+from mnops_assets.engine.operation import Operation
+from mnops_assets.engine.plan import Plan, applied_record, desired_resources, make_plan
 from mnops_assets.engine.state import ResourceRecord, Version
+from mnops_assets.engine.view import PlatformView
 from mnops_assets.estate.spec import PlatformSpec
-
-if TYPE_CHECKING:
-    from mnops_assets.engine.apply import Engine
 
 FOUND_BY_TAGS = "tags"
 FOUND_BY_NAME = "name"
@@ -118,72 +117,50 @@ class _Survey:
     """The answer when the platform is deployed already and in sync with what exists: nothing to import."""
 
 
-def survey(engine: Engine, spec: PlatformSpec) -> ImportResult:
+def survey(spec: PlatformSpec, view: PlatformView) -> ImportResult:
     """What importing `spec` would do, writing nothing at all (a dry run): no tag, no state, no lock, no audit."""
-    look = _survey(engine, spec, dry_run=True)
+    look = _survey(spec, view, dry_run=True)
     if look.in_sync is not None:
         return look.in_sync
     current = dict(look.observed)
     for item in look.found:
         current[item.name] = _with_identity(item.observed) if item.tagged else item.observed
     records = _records(spec, look.adapter, current)
-    plan = make_plan(spec.name, spec, current, records, look.adapter, spec)
+    plan = _plan_after(spec, look.adapter, current, records)
     return ImportResult(spec.name, spec.config_hash(), tuple(look.found), tuple(look.undeclared), plan, dry_run=True)
 
 
-def adopt(engine: Engine, spec: PlatformSpec, deploy_id: str) -> ImportResult:
-    """Import `spec`'s resources; the caller holds the platform's lock (see `Engine.import_platform`)."""
+def adopt(spec: PlatformSpec, view: PlatformView, op: Operation) -> ImportResult:
+    """Import `spec`'s resources as `op` (of kind `import`, holding the platform's lock), from `view`, taken under
+    that lock; see `Engine.import_platform`."""
     name = spec.name
-    store = engine.store
-    # Looked at under the lock: a deploy that finished meanwhile is seen, and refused or found in sync.
-    look = _survey(engine, spec, dry_run=False)
+    store = op.store
+    look = _survey(spec, view, dry_run=False)
     if look.in_sync is not None:
         return look.in_sync
     config_hash = spec.config_hash()
-    store.start_deploy(deploy_id, name, "import", config_hash, engine.actor)
-    started = {
-        "deploy_id": deploy_id,
-        "config_hash": config_hash,
-        "resources": [item.to_dict() for item in look.found],
-    }
-    seqs = [engine.audit("import.started", name, started).seq]
-    try:
-        to_tag = [item for item in look.found if item.tagged]
-        tagged = {item.name: _tag(engine, deploy_id, n, item, look.adapter) for n, item in enumerate(to_tag, 1)}
-        found = [tagged.get(item.name, item) for item in look.found]
-        current = {**look.observed, **{item.name: item.observed for item in found}}
-        records = _records(spec, look.adapter, current)
-        for record in records.values():
-            store.put_resource(record)
-        # Rows without a version are what a crashed first deploy (or import) left: the rows written here replace them.
-        for leftover in store.resources(name):
-            if leftover not in records:
-                store.drop_resource(name, leftover)
-        version = store.record_version(
-            name,
-            config_hash,
-            spec.model_dump(mode="json", by_alias=True),
-            spec.contract_versions(),
-            {resource: record.resource_id for resource, record in sorted(records.items())},
-            deploy_id,
-            engine.actor,
-            NOTE,
-        )
-    except Exception as exc:
-        store.finish_deploy(deploy_id, "failed", str(exc))
-        engine.audit("import.failed", name, {"deploy_id": deploy_id, "error": str(exc)})
-        raise
-    store.finish_deploy(deploy_id, "succeeded")
-    plan = make_plan(name, spec, current, records, look.adapter, spec)
+    op.start(config_hash, {"config_hash": config_hash, "resources": [item.to_dict() for item in look.found]})
+    to_tag = [item for item in look.found if item.tagged]
+    tagged = {item.name: _tag(op, n, item, look.adapter) for n, item in enumerate(to_tag, 1)}
+    found = [tagged.get(item.name, item) for item in look.found]
+    current = {**look.observed, **{item.name: item.observed for item in found}}
+    records = _records(spec, look.adapter, current)
+    for record in records.values():
+        store.put_resource(record)
+    # Rows without a version are what a crashed first deploy (or import) left: the rows written here replace them.
+    for leftover in store.resources(name):
+        if leftover not in records:
+            store.drop_resource(name, leftover)
+    version = op.record_version(spec, {resource: record.resource_id for resource, record in records.items()}, NOTE)
+    plan = _plan_after(spec, look.adapter, current, records)
     data = {
-        "deploy_id": deploy_id,
         "version": version.version,
         "config_hash": config_hash,
         "resources": [item.to_dict() for item in found],
         "undeclared": look.undeclared,
         "plan": plan.to_dict(),
     }
-    seqs.append(engine.audit("import.succeeded", name, data).seq)
+    op.succeed(data)
     return ImportResult(
         name,
         config_hash,
@@ -191,31 +168,35 @@ def adopt(engine: Engine, spec: PlatformSpec, deploy_id: str) -> ImportResult:
         tuple(look.undeclared),
         plan,
         version=version,
-        deploy_id=deploy_id,
-        audit_seqs=tuple(seqs),
+        deploy_id=op.deploy_id,
+        audit_seqs=tuple(op.seqs),
     )
 
 
-def _survey(engine: Engine, spec: PlatformSpec, *, dry_run: bool) -> _Survey:
+def _plan_after(
+    spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed], records: Mapping[str, ResourceRecord]
+) -> Plan:
+    """The plan once imported: against the rows written and a version of `spec` itself."""
+    return make_plan(spec.name, spec, current, records, adapter, spec, applied_hash=spec.config_hash())
+
+
+def _survey(spec: PlatformSpec, view: PlatformView, *, dry_run: bool) -> _Survey:
     """Find every declared resource, or refuse naming every one that is missing or conflicts with the YAML."""
-    adapter = engine.adapter_for(spec.provider)
-    observed = adapter.observe(spec.name)
-    latest = engine.store.latest_version(spec.name)
-    if latest is not None and latest.spec:
+    adapter = view.adapter
+    observed = dict(view.observed)
+    if view.deployed:
         # A destroy records a version without a spec: such a platform has nothing deployed, and may be imported.
-        previous = PlatformSpec.model_validate(latest.spec)
-        last = engine.store.resources(spec.name)
-        observed = with_untagged(adapter, spec.name, observed, last)
-        plan = make_plan(spec.name, spec, observed, last, adapter, previous)
+        assert view.version is not None
+        plan = view.plan(spec)
         if plan.changed:
             reason = (
-                f"it is deployed already (version {latest.version}), so mnops manages it; import adopts only what "
-                f"mnops has no state of. Its plan is not empty (the YAML changed, or something outside mnops did): "
-                f"`mnops plan {spec.name}` shows what, `mnops deploy {spec.name}` applies it"
+                f"it is deployed already (version {view.version.version}), so mnops manages it; import adopts only "
+                f"what mnops has no state of. Its plan is not empty (the YAML changed, or something outside mnops "
+                f"did): `mnops plan {spec.name}` shows what, `mnops deploy {spec.name}` applies it"
             )
             raise ImportRefused(spec.name, [Problem(None, reason)])
         in_sync = ImportResult(
-            spec.name, spec.config_hash(), (), (), plan, dry_run=dry_run, version=latest, already_deployed=True
+            spec.name, spec.config_hash(), (), (), plan, dry_run=dry_run, version=view.version, already_deployed=True
         )
         return _Survey(adapter, observed, [], [], in_sync)
     problems: list[Problem] = []
@@ -267,39 +248,23 @@ def _with_identity(observed: Observed) -> Observed:
     return replace(observed, tags={**observed.tags, **identity_tags(observed.key, observed.contract)})
 
 
-def _tag(engine: Engine, deploy_id: str, number: int, item: Adopted, adapter: Adapter) -> Adopted:
+def _tag(op: Operation, number: int, item: Adopted, adapter: Adapter) -> Adopted:
     """Write `item`'s identity tags, journalled as a deploy journals its steps."""
-    platform = item.observed.key.platform
-    engine.store.journal(deploy_id, platform, number, "tag", item.name, "started")
-    try:
-        observed = adapter.driver(item.observed.contract).tag_identity(item.observed)
-    except Exception as exc:
-        engine.store.journal(deploy_id, platform, number, "tag", item.name, "failed", str(exc))
-        raise
-    engine.store.journal(deploy_id, platform, number, "tag", item.name, "done")
+    driver = adapter.driver(item.observed.contract)
+    observed = op.journalled(number, "tag", item.name, lambda: driver.tag_identity(item.observed))
     return replace(item, observed=observed)
 
 
 def _records(spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed]) -> dict[str, ResourceRecord]:
-    """The state rows of the declared resources: what a deploy of `spec` records, with what was found instead
-    wherever that differs from the YAML."""
+    """The state rows of the declared resources: what a deploy of `spec` records (`applied_record`), with what was
+    found instead wherever that differs from the YAML."""
     desired = desired_resources(spec)
-    fields = {
-        name: adapter.driver(want.contract).desired_fields(want, current.get(name)) for name, want in desired.items()
-    }
-    tags = {name: dict(want.tags) for name, want in desired.items()}
-
-    def records() -> dict[str, ResourceRecord]:
-        return {
-            name: ResourceRecord(
-                spec.name, name, want.contract, current[name].resource_id, dict(fields[name]), dict(tags[name])
-            )
-            for name, want in desired.items()
-        }
-
+    applied = {name: applied_record(adapter, want, current[name]) for name, want in desired.items()}
+    fields = {name: dict(record.fields) for name, record in applied.items()}
+    tags = {name: dict(record.tags) for name, record in applied.items()}
     # Planned against rows saying the YAML was applied, every difference found is drift (and a muted one not even
     # that): exactly the values to record as found, so that the planner calls them changes the YAML asks for.
-    for step in make_plan(spec.name, spec, current, records(), adapter, spec).steps:
+    for step in make_plan(spec.name, spec, current, applied, adapter, spec).steps:
         if step.name not in desired:
             continue  # undeclared: not imported
         for change in step.changes:
@@ -309,4 +274,4 @@ def _records(spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observe
                 tags[step.name].pop(change.field.removeprefix("tags."), None)
             else:
                 tags[step.name][change.field.removeprefix("tags.")] = change.before
-    return records()
+    return {name: replace(record, fields=fields[name], tags=tags[name]) for name, record in applied.items()}

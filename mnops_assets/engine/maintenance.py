@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import Adapter, HealthReport, Observed, Upkeep
 from contracts.errors import MnopsError
 from mnops_assets.engine.errors import DeployFailed
-from mnops_assets.engine.plan import Action, Plan, Step, desired_resources, read_by_name
-from mnops_assets.engine.state import ResourceRecord, new_deploy_id
+from mnops_assets.engine.operation import Operation
+from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, read_by_name
+from mnops_assets.engine.view import PlatformView
 from mnops_assets.estate.spec import PlatformSpec
 
 if TYPE_CHECKING:
@@ -113,8 +114,7 @@ def readers_of(spec: PlatformSpec, secrets: Sequence[str]) -> dict[str, list[str
 
 def _maintain_platform(engine: Engine, applied: PlatformSpec, wait: bool) -> MaintenanceResult:
     name = applied.name
-    deploy_id = new_deploy_id()
-    with engine._locked(name, deploy_id, wait):
+    with engine.operation(name, KIND, wait=wait) as op:
         adapter = engine.adapter_for(applied.provider)
         # Taking the lock marked a maintenance that crashed here as such: its readers still hold the old values.
         unfinished = _unfinished_rotations(engine, name)
@@ -129,18 +129,13 @@ def _maintain_platform(engine: Engine, applied: PlatformSpec, wait: bool) -> Mai
         if problems:
             engine.audit("maintenance.failed", name, {"errors": problems})
         restarted: tuple[str, ...] = ()
-        used_deploy: str | None = None
         if rotated or unfinished:
-            used_deploy = deploy_id
             try:
-                restarted, trouble = _after_rotation(engine, applied, adapter, rotated, unfinished, upkeep, deploy_id)
+                restarted = _after_rotation(engine, op, applied, adapter, rotated, unfinished, upkeep, problems)
             except MnopsError as exc:
-                engine.store.finish_deploy(deploy_id, "failed", str(exc), only_if_running=True)
-                trouble = str(exc)
-            if trouble:
-                problems.append(trouble)
+                problems.append(str(exc))
         error = "; ".join(problems) or None
-        return MaintenanceResult(name, upkeep, rotated, restarted, used_deploy, error)
+        return MaintenanceResult(name, upkeep, rotated, restarted, op.deploy_id if op.started else None, error)
 
 
 def _unfinished_rotations(engine: Engine, platform: str) -> list[str]:
@@ -154,21 +149,18 @@ def _unfinished_rotations(engine: Engine, platform: str) -> list[str]:
 
 def _after_rotation(
     engine: Engine,
+    op: Operation,
     applied: PlatformSpec,
     adapter: Adapter,
     rotated: tuple[str, ...],
     unfinished: list[str],
     upkeep: Mapping[str, Upkeep],
-    deploy_id: str,
-) -> tuple[tuple[str, ...], str | None]:
-    """As a deploy of kind `maintain`: journal and audit each rotated secret, then restart the readers of those and of
-    `unfinished` (secrets a crashed maintenance rotated): (what restarted, what went wrong)."""
+    problems: list[str],
+) -> tuple[str, ...]:
+    """As an operation of kind `maintain`: audit and journal each rotated secret, then restart the readers of those
+    and of `unfinished` (secrets a crashed maintenance rotated); return what restarted, adding to `problems` what
+    needs a person. Raises `DeployFailed` when a restart failed (the operation rolled back to the applied version)."""
     name = applied.name
-    config_hash = applied.config_hash()
-    # First of all, so that a crash from here on leaves a deploy that names the rotated secrets in its journal.
-    engine.store.start_deploy(deploy_id, name, KIND, config_hash, engine.actor)
-    for number, secret in enumerate(rotated, start=1):
-        engine.store.journal(deploy_id, name, number, ROTATE, secret, "done", upkeep[secret].detail)
     desired = desired_resources(applied)
     readers = readers_of(applied, sorted({*rotated, *unfinished}))
     touched = {r: desired[r].contract for r in (*rotated, *readers) if r in desired}
@@ -176,7 +168,7 @@ def _after_rotation(
     for secret in rotated:
         observed = current.get(secret)
         data = {
-            "deploy_id": deploy_id,
+            "deploy_id": op.deploy_id,
             "resource": secret,
             "contract": touched.get(secret, ""),
             # Keyed by the provider's own key: it tells one value from another and reveals nothing of either.
@@ -185,12 +177,6 @@ def _after_rotation(
             "readers": sorted(r for r, read in readers.items() if secret in read),
         }
         engine.audit("secret.rotated", name, data)
-    _settle(engine, applied, adapter, current, [s for s in rotated if s in desired])
-    problems = []
-    missing = sorted(r for r in readers if r not in current)
-    if missing:
-        # Nothing to restart: the next deploy makes them again, and they start with the new value.
-        problems.append(f"{', '.join(missing)} read a rotated secret but no longer exist: deploy {name} again")
     steps = tuple(
         Step(
             Action.UPDATE,
@@ -203,35 +189,22 @@ def _after_rotation(
         for reader, read in readers.items()
         if reader in current
     )
-    if not steps:
-        engine.store.finish_deploy(deploy_id, "failed" if problems else "succeeded", "; ".join(problems) or None)
-        return (), "; ".join(problems) or None
-    plan = Plan(name, config_hash, steps)
+    plan = Plan(name, applied.config_hash(), steps)
+    op.start(plan.config_hash, {"config_hash": plan.config_hash, "plan": plan.to_dict()})
+    # Journalled before any restart, so that a crash from here on leaves an operation naming the rotated secrets
+    # (those of a crashed maintenance too, until their readers have restarted).
+    journalled = sorted({*rotated, *unfinished})
+    for number, secret in enumerate(journalled, start=1):
+        op.journalled(number, ROTATE, secret, lambda: None)
+    _settle(op, applied, adapter, current, [s for s in rotated if s in desired])
+    missing = sorted(r for r in readers if r not in current)
+    if missing:
+        # Nothing to restart: the next deploy makes them again, and they start with the new value.
+        problems.append(f"{', '.join(missing)} read a rotated secret but no longer exist: deploy {name} again")
+    before = PlatformView.observe(adapter, engine.store, name)
     try:
-        _restart(engine, applied, adapter, plan, current, deploy_id, first=len(rotated) + 1)
-    except MnopsError as exc:
-        return (), "; ".join([str(exc), *problems])
-    if problems:
-        engine.store.finish_deploy(deploy_id, "failed", "; ".join(problems))
-    return tuple(step.name for step in steps), "; ".join(problems) or None
-
-
-def _restart(
-    engine: Engine,
-    applied: PlatformSpec,
-    adapter: Adapter,
-    plan: Plan,
-    current: dict[str, Observed],
-    deploy_id: str,
-    first: int,
-) -> None:
-    """Run the restart steps (numbered from `first` in the journal): audit, health, and rollback on failure."""
-    name = applied.name
-    data = {"deploy_id": deploy_id, "config_hash": plan.config_hash, "plan": plan.to_dict()}
-    engine.audit(f"{KIND}.started", name, data)
-    try:
-        for number, step in enumerate(plan.steps, start=first):
-            engine._execute(deploy_id, name, number, step, adapter, current)
+        for number, step in enumerate(plan.steps, start=len(journalled) + 1):
+            op.step(number, step, adapter, current)
         failures = {}
         for step in plan.steps:
             report = adapter.driver(step.contract).health(current[step.name])
@@ -239,35 +212,32 @@ def _restart(
                 failures[step.name] = report
         if failures:
             raise RestartUnhealthy(failures)
-    except KeyboardInterrupt:
-        # Stopped by a person: no rollback behind their back; the next maintenance restarts them again.
-        engine.store.finish_deploy(deploy_id, "interrupted", "interrupted")
-        raise
     except Exception as exc:
-        engine.audit(f"{KIND}.failed", name, {"deploy_id": deploy_id, "error": str(exc)})
+        op.failed(exc)
         # Back to the last applied version from what exists now; the old value is gone, so that means repairing.
-        engine._roll_back(name, applied, adapter, deploy_id, exc)
+        engine.roll_back(before, op, exc)
         raise DeployFailed(name, f"restart after rotation: {exc}", rolled_back=True) from exc
-    _settle(engine, applied, adapter, current, [step.name for step in plan.steps])
-    engine.store.finish_deploy(deploy_id, "succeeded")
-    done = {"deploy_id": deploy_id, "config_hash": plan.config_hash, "restarted": [step.name for step in plan.steps]}
-    engine.audit(f"{KIND}.succeeded", name, done)
+    restarted = tuple(step.name for step in plan.steps)
+    _settle(op, applied, adapter, current, restarted)
+    if missing:
+        op.finish("failed", problems[-1])
+    else:
+        op.succeed({"config_hash": plan.config_hash, "restarted": list(restarted)})
+    return restarted
 
 
 def _settle(
-    engine: Engine, applied: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed], names: Sequence[str]
+    op: Operation, applied: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed], names: Sequence[str]
 ) -> None:
     """Make the last-applied rows of `names` say what the applied spec gives now (a rotated secret's new HMAC), as a
     deploy settles its rows; only `names`, since the others' sources (an `env:` variable of whoever deployed) may not
     be readable here."""
-    last = engine.store.resources(applied.name)
+    last = op.store.resources(applied.name)
     desired = desired_resources(applied)
     for resource in names:
         observed = current.get(resource)
         if observed is None:
             continue
-        want = desired[resource]
-        fields = adapter.driver(want.contract).desired_fields(want, observed)
-        record = ResourceRecord(applied.name, resource, want.contract, observed.resource_id, fields, dict(want.tags))
+        record = applied_record(adapter, desired[resource], observed)
         if last.get(resource) != record:
-            engine.store.put_resource(record)
+            op.store.put_resource(record)

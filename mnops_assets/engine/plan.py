@@ -52,6 +52,21 @@ class Step:
     desired: Desired | None = None
     current: Observed | None = None
 
+    def apply(self, adapter: Adapter) -> Observed | None:
+        """Make this step so at the provider: the resource as it now stands, or None once it is deleted."""
+        if self.action is Action.CREATE:
+            assert self.desired is not None
+            return adapter.driver(self.contract).create(self.desired)
+        if self.action is Action.UPDATE:
+            assert self.desired is not None and self.current is not None
+            return adapter.driver(self.contract).update(self.desired, self.current)
+        assert self.current is not None
+        adapter.driver(self.current.contract).delete(self.current)
+        if self.action is Action.REPLACE:
+            assert self.desired is not None
+            return adapter.driver(self.contract).create(self.desired)
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action.value,
@@ -70,10 +85,14 @@ class Plan:
     config_hash: str
     steps: tuple[Step, ...]
     unchanged: tuple[str, ...] = field(default=())
+    config_changed: bool = False
+    """The spec's config hash is not the last applied version's (a hook, a note, a tag of no resource changed):
+    applying it records a new version even with no resource step."""
 
     @property
     def changed(self) -> bool:
-        return bool(self.steps)
+        """Whether a deploy of this plan does anything: a step to run, or a new version to record."""
+        return bool(self.steps) or self.config_changed
 
     def counts(self) -> dict[str, int]:
         return {action.value: sum(1 for s in self.steps if s.action is action) for action in Action}
@@ -83,6 +102,7 @@ class Plan:
             "platform": self.platform,
             "config_hash": self.config_hash,
             "changed": self.changed,
+            "config_changed": self.config_changed,
             "counts": self.counts(),
             "steps": [s.to_dict() for s in self.steps],
             "unchanged": list(self.unchanged),
@@ -96,6 +116,13 @@ def desired_resources(spec: PlatformSpec) -> dict[str, Desired]:
     }
 
 
+def applied_record(adapter: Adapter, desired: Desired, observed: Observed) -> ResourceRecord:
+    """The state row of `desired` once applied, as `observed` shows it (see `ResourceRecord`)."""
+    fields = adapter.driver(desired.contract).desired_fields(desired, observed)
+    key = desired.key
+    return ResourceRecord(key.platform, key.name, desired.contract, observed.resource_id, fields, dict(desired.tags))
+
+
 def make_plan(
     platform: str,
     spec: PlatformSpec | None,
@@ -103,9 +130,14 @@ def make_plan(
     last: Mapping[str, ResourceRecord],
     adapter: Adapter,
     previous: PlatformSpec | None = None,
+    *,
+    applied_hash: str | None = None,
 ) -> Plan:
     """Steps that turn `observed` into `spec` (None plans a destroy), creates and updates in dependency order first,
-    deletes last in reverse dependency order (`previous`, the last applied spec, orders the undeclared ones)."""
+    deletes last in reverse dependency order (`previous`, the last applied spec, orders the undeclared ones).
+
+    `applied_hash` is the last applied version's config hash (None: never applied); a spec with another one is a
+    change in itself (`Plan.config_changed`)."""
     desired = desired_resources(spec) if spec is not None else {}
     muted = spec.drift.ignore if spec is not None else []
     steps: list[Step] = []
@@ -150,7 +182,8 @@ def make_plan(
         reason = "no longer declared" if name in last else UNDECLARED
         steps.append(Step(Action.DELETE, name, have.contract, reason, current=have))
     config_hash = spec.config_hash() if spec is not None else ""
-    return Plan(platform, config_hash, tuple(steps), tuple(sorted(unchanged)))
+    config_changed = spec is not None and applied_hash != config_hash
+    return Plan(platform, config_hash, tuple(steps), tuple(sorted(unchanged)), config_changed)
 
 
 def _diff(

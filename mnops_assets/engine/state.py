@@ -181,6 +181,17 @@ class Actor:
 
 @dataclass(frozen=True)
 class ResourceRecord:
+    """One state row: a resource as last applied, which the planner compares with what is observed to tell a change
+    asked in YAML (`config`) from one made outside mnops (`drift`).
+
+    It holds what was asked, not what was read back: `fields` are the desired fields as applied
+    (`ResourceDriver.desired_fields(desired, observed)`), `tags` the tags applied (identity tags included), beside the
+    provider's `resource_id`. Every writer writes that shape (a step as it completes, a deploy settling its rows, an
+    import), so a field muted by `drift.ignore` stays muted whoever wrote last. Import alone records, wherever what it
+    found differs from the YAML, the value found: it applied nothing, and the next plan shows the difference as a
+    change the YAML asks for (`plan.applied_record` builds the row; `importing` adjusts it).
+    """
+
     platform: str
     name: str
     contract: str

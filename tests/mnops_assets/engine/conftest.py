@@ -10,7 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from adapters.local import testing
+from adapters.local.adapter import LocalAdapter
+from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.state import StateStore
+from tests.mnops_assets.engine.platforms import MASTER_KEY, make_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,3 +30,16 @@ def store(state_url) -> Iterator[StateStore]:
     opened = StateStore(state_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def adapter(tmp_path) -> Iterator[LocalAdapter]:
+    local = LocalAdapter(root=tmp_path / "local", master_key=MASTER_KEY)
+    yield local
+    testing.remove_everything(local)
+    local.close()
+
+
+@pytest.fixture
+def engine(store, adapter, tmp_path) -> Engine:
+    return make_engine(store, adapter, tmp_path)

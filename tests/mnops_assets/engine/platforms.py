@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
+from adapters.base import Adapter
+from mnops_assets.engine.apply import Engine, Failpoints
+from mnops_assets.engine.state import Actor, StateStore
 from mnops_assets.estate.spec import PlatformSpec
+
+ACTOR = Actor("tester", "host-t", 1)
 
 MASTER_KEY = "d2hhdC1hLWxvdmVseS1kYXktdG8tdGVzdC1tbm9wcyE="  # 32 bytes, urlsafe base64: a Fernet key
 
@@ -38,3 +44,8 @@ def spec(changes: dict | None = None, **top) -> PlatformSpec:
         else:
             node[last] = value
     return PlatformSpec.model_validate(data)
+
+
+def make_engine(store: StateStore, adapter: Adapter, hooks_cwd: Path) -> Engine:
+    """An engine on `store` deploying everything through `adapter`, as the tester on host-t, with no failpoint."""
+    return Engine(store, lambda provider: adapter, actor=ACTOR, failpoints=Failpoints(), hooks_cwd=hooks_cwd)

@@ -137,3 +137,56 @@ def test_destroy_all_removes_what_a_crashed_first_deploy_and_a_removed_folder_le
     (estate / "platform-cloud" / "dev").rmdir()
     assert mnops(estate, "destroy", "--all", "--force").returncode == 0
     assert local.observe("dev") == {}
+
+
+def running_step(state_db: Path, kind: str, timeout: float = 120.0) -> None:
+    """Wait until a deploy of `kind` is inside its first step (journalled `started`), as a person would watch it."""
+    import time
+
+    from mnops_assets.engine.state import StateStore
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state_db.exists():
+            store = StateStore(f"sqlite:///{state_db}")
+            try:
+                running = [d for d in store.deploys("dev") if d["kind"] == kind and d["status"] == "running"]
+                if running and store.journal_of(running[-1]["id"]):
+                    return
+            finally:
+                store.close()
+        time.sleep(0.2)
+    raise AssertionError(f"no {kind} reached its first step")
+
+
+@pytest.mark.parametrize(("command", "signum"), [("destroy", signal.SIGINT), ("deploy", signal.SIGTERM)])
+def test_a_signal_during_a_step_leaves_no_running_deploy_and_no_lock(tmp_path, command, signum):
+    from mnops_assets.engine.state import StateStore
+
+    estate = write_estate(tmp_path, V1)
+    assert mnops(estate, "deploy", "dev").returncode == 0
+    (estate / "platform-cloud/dev/platform.yaml").write_text(V2)
+    env = {**os.environ, "MNOPS_HOME": str(tmp_path / ".mnops"), "MNOPS_FAILPOINTS": "before:1=sleep:600"}
+    env.pop("MNOPS_STATE_URL", None)
+    extra = ["--direct"] if command == "deploy" else ["--force"]
+    argv = [sys.executable, "-m", "mnops_assets", command, "dev", *extra, "--estate", str(estate)]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        running_step(tmp_path / ".mnops" / "state.db", command)
+        process.send_signal(signum)
+        process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode != 0
+    store = StateStore(f"sqlite:///{tmp_path / '.mnops' / 'state.db'}")
+    try:
+        last = store.deploys("dev")[-1]
+        assert (last["kind"], last["status"]) == (command, "interrupted")
+        assert store.lock_of("dev") is None
+    finally:
+        store.close()
+    events = json.loads(mnops(estate, "audit", "list", "dev", "--format", "json").stdout)["events"]
+    assert events[-1]["type"] == f"io.mnops.{command}.interrupted"
+    assert mnops(estate, "deploy", "dev").returncode == 0  # and nothing stands in the next one's way

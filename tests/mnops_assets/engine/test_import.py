@@ -17,26 +17,7 @@ from mnops_assets.engine.errors import PlatformLocked
 from mnops_assets.engine.importing import FOUND_BY_NAME, FOUND_BY_TAGS, ImportRefused
 from mnops_assets.engine.plan import Action
 from mnops_assets.engine.state import Actor, ResourceRecord, StateStore, metadata
-from tests.mnops_assets.engine.platforms import BASE, MASTER_KEY, spec
-
-ACTOR = Actor("tester", "host-t", 1)
-
-
-@pytest.fixture
-def adapter(tmp_path):
-    local = LocalAdapter(root=tmp_path / "local", master_key=MASTER_KEY)
-    yield local
-    testing.remove_everything(local)
-    local.close()
-
-
-def make_engine(store: StateStore, adapter: LocalAdapter, tmp_path) -> Engine:
-    return Engine(store, lambda provider: adapter, actor=ACTOR, failpoints=Failpoints(), hooks_cwd=tmp_path)
-
-
-@pytest.fixture
-def engine(store, adapter, tmp_path):
-    return make_engine(store, adapter, tmp_path)
+from tests.mnops_assets.engine.platforms import BASE, make_engine, spec
 
 
 @pytest.fixture
@@ -255,3 +236,19 @@ def test_import_takes_the_platform_lock(engine, lost):
         fresh.import_platform(spec())
     assert not fresh.import_platform(spec(), dry_run=True).plan.changed  # looking needs no lock
     assert not fresh.store.versions("dev")
+
+
+def test_an_interrupted_import_leaves_no_running_deploy_and_no_lock(engine, lost, adapter):
+    engine.deploy(spec())
+    fresh = lost()
+    strip_identity(adapter, "queue", "jobs")
+    fresh.failpoints = Failpoints.parse("before:1=interrupt")  # Ctrl-C as the tags are about to be written
+    with pytest.raises(KeyboardInterrupt):
+        fresh.import_platform(spec())
+    [deploy] = fresh.store.deploys("dev")
+    assert (deploy["kind"], deploy["status"]) == ("import", "interrupted")
+    assert fresh.store.lock_of("dev") is None and fresh.store.versions("dev") == []
+    types = [r.type for r in audit.records(fresh.store, "dev")]
+    assert types == ["io.mnops.import.started", "io.mnops.import.interrupted"]
+    fresh.failpoints = Failpoints()
+    assert fresh.import_platform(spec()).version.version == 1
