@@ -1,4 +1,4 @@
-"""`AwsAdapter`: the five AWS drivers sharing one boto3 session, one region and the adapter's settings."""
+"""`AwsAdapter`: the AWS drivers (`DRIVERS`) sharing one boto3 session, one region and the adapter's settings."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from typing import Any, ClassVar
 import boto3
 from botocore.exceptions import BotoCoreError
 
-from adapters.aws import PROVIDER, names
-from adapters.aws.compute import ComputeDriver
+from adapters.aws import DRIVERS, PROVIDER, names
 from adapters.aws.context import AwsContext, Network, failures, flag, split_list
 from adapters.aws.driver import AwsDriver
-from adapters.aws.logsink import LoggingDriver
-from adapters.aws.queues import QueueDriver
-from adapters.aws.secretstore import SecretsDriver
-from adapters.aws.storage import StorageDriver
-from adapters.base import Adapter, AdapterError, Observed, ResourceKey
+from adapters.base import Adapter, AdapterError, Observed, ResourceKey, build_drivers
 from contracts.errors import MnopsError
 
 DEFAULT_MAX_ATTEMPTS = 8
@@ -108,14 +103,7 @@ class AwsAdapter(Adapter):
             clock=clock or time.time,
             max_concurrency=max(1, int(max_concurrency)),
         )
-        self.storage = StorageDriver(self.aws)
-        self.queue = QueueDriver(self.aws)
-        self.secrets = SecretsDriver(self.aws)
-        self.logging = LoggingDriver(self.aws)
-        self.compute = ComputeDriver(self.aws, self.secrets)
-        super().__init__(
-            drivers={d.contract: d for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}
-        )
+        super().__init__(drivers=build_drivers(DRIVERS, self.aws))
 
     @property
     def region(self) -> str:
