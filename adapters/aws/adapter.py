@@ -150,9 +150,19 @@ class AwsAdapter(Adapter):
         return found
 
     def platforms(self) -> list[str]:
-        """Every platform with at least one resource tagged as mnops's in this account and region, sorted."""
+        """Every platform with at least one managed resource in this account and region, sorted.
+
+        The tagging API also lists what AWS keeps of deleted resources for a while (a deleted service, the inactive
+        revisions of its task definition), so each platform it names is confirmed by observing it: as many calls as
+        a drift scan of those platforms.
+        """
         with failures("list platforms", None):
-            return self.aws.platforms()
+            listed = self.aws.platforms()
+        observed = self.observe_many(listed)
+        failed = [result for result in observed.values() if isinstance(result, MnopsError)]
+        if failed:
+            raise failed[0]
+        return [platform for platform in listed if observed[platform]]
 
     def maintain(self, platform: str) -> dict[str, Any]:
         """What AWS does not do on its own schedule for `platform`: rotate secrets whose `rotation_days` have passed.
