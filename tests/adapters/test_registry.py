@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from importlib.metadata import distributions
@@ -9,6 +10,7 @@ from importlib.metadata import distributions
 import pytest
 
 from adapters import registry
+from adapters.base import DriverTableError, build_drivers
 
 
 def test_local_is_built_in_and_supports_every_v1_contract():
@@ -95,3 +97,91 @@ def test_entry_point_may_not_shadow_a_built_in(tmp_path, monkeypatch, fresh_entr
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(registry.DuplicateProvider, match="'local' is already registered by adapters.local"):
         registry.providers()
+
+
+def test_what_aws_supports_is_read_without_its_sdk():
+    # `mnops registry` on a machine without boto3: the table is read, nothing of the SDK is imported; making an adapter
+    # is what needs it, and says how to install it.
+    script = textwrap.dedent("""\
+        import sys
+        sys.modules["boto3"] = sys.modules["botocore"] = None  # an import of either now fails
+        from adapters import registry
+        print(sorted(registry.supported_contracts("aws")))
+        try:
+            registry.create_adapter("aws", region="eu-west-1")
+        except registry.ProviderUnavailable as exc:
+            print(exc)
+    """)
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    contracts, refusal = ran.stdout.splitlines()
+    assert contracts == str(sorted(registry.driver_table("aws")))
+    assert "pip install 'machine-native-ops[aws]'" in refusal
+
+
+def test_supported_contracts_are_the_driver_table():
+    for name in ("local", "aws"):
+        table = registry.driver_table(name)
+        assert registry.supported_contracts(name) == set(table)
+        assert all(module.startswith(f"adapters.{name}.") for module, _ in table.values())
+
+
+def test_an_adapter_is_made_from_the_class_its_package_names(tmp_path, monkeypatch):
+    package = tmp_path / "altus_adapter"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        textwrap.dedent("""\
+            PROVIDER = "altus"
+            ADAPTER = ("altus_adapter.adapter", "AltusAdapter")
+            DRIVERS = {}
+            SUPPORTED_CONTRACTS = frozenset(DRIVERS)
+        """)
+    )
+    (package / "adapter.py").write_text(
+        textwrap.dedent("""\
+            from adapters.base import Adapter, build_drivers
+            from altus_adapter import DRIVERS
+
+            class AltusAdapter(Adapter):
+                provider = "altus"
+
+                def __init__(self, zone):
+                    self.zone = zone
+                    super().__init__(drivers=build_drivers(DRIVERS, zone))
+
+                def platforms(self):
+                    return []
+        """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.register("altus", "altus_adapter")
+    try:
+        adapter = registry.create_adapter("altus", zone="z1")
+        assert (type(adapter).__name__, adapter.zone, adapter.platforms()) == ("AltusAdapter", "z1", [])
+        with pytest.raises(registry.ProviderUnavailable, match=r"cannot be configured with \['region'\]"):
+            registry.create_adapter("altus", region="z1")
+    finally:
+        registry.unregister("altus")
+        for module in ("altus_adapter", "altus_adapter.adapter"):
+            sys.modules.pop(module, None)
+
+
+def test_a_package_naming_no_adapter_is_refused(tmp_path, monkeypatch):
+    package = tmp_path / "cumulus_adapter"
+    package.mkdir()
+    (package / "__init__.py").write_text('PROVIDER = "cumulus"\nSUPPORTED_CONTRACTS = frozenset()\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.register("cumulus", "cumulus_adapter")
+    try:
+        with pytest.raises(registry.ProviderUnavailable, match="names no adapter: define ADAPTER or create_adapter"):
+            registry.create_adapter("cumulus")
+    finally:
+        registry.unregister("cumulus")
+        sys.modules.pop("cumulus_adapter", None)
+
+
+def test_a_driver_table_naming_the_wrong_driver_is_refused():
+    table = {"queue/v1": ("adapters.local.storage", "StorageDriver")}
+    with pytest.raises(DriverTableError, match=r"DRIVERS\['queue/v1'\] = .*that driver is for 'storage/v1'"):
+        build_drivers(table, None)
+    with pytest.raises(DriverTableError, match="no ResourceDriver of that name there"):
+        build_drivers({"queue/v1": ("adapters.local.queues", "QueueDriverr")}, None)
