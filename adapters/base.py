@@ -13,6 +13,7 @@ table (`build_drivers`). Adding a provider `<p>` touches exactly:
 
 - `adapters/<p>/__init__.py`: `PROVIDER`, `ADAPTER` (its adapter class's import path), `DRIVERS`, `SUPPORTED_CONTRACTS`;
 - `adapters/<p>/adapter.py`: the `Adapter` subclass, its settings, `platforms()`, drivers from `build_drivers`;
+- `adapters/<p>/driver.py`: the provider's `ConvergingDriver` subclass (`provider`, `failures`, what its drivers share);
 - `adapters/<p>/<kind>.py`: one driver per contract version (`_ensure`, `_delete`, `observe`, ...);
 - `adapters/registry.py`: one line in `BUILTIN`;
 - `tests/adapters/<p>/`: a `target` fixture in `conftest.py` and `test_conformance.py`, whose one import runs the

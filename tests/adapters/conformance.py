@@ -336,6 +336,7 @@ def test_the_declared_drivers_are_the_adapters_drivers(target: Target) -> None:
     assert registry.supported_contracts(adapter.provider) == adapter.supported_contracts == set(declared)
     for contract, driver in adapter.drivers.items():
         assert driver.contract == contract
+        assert getattr(adapter, contract.split("/")[0]) is driver, "each driver is the attribute named for its kind"
         assert (type(driver).__module__, type(driver).__name__) == tuple(declared[contract])
 
 

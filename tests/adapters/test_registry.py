@@ -10,7 +10,6 @@ from importlib.metadata import distributions
 import pytest
 
 from adapters import registry
-from adapters.base import DriverTableError, build_drivers
 
 
 @pytest.fixture
@@ -171,11 +170,3 @@ def test_a_package_naming_no_adapter_is_refused(outside_provider):
     outside_provider("cumulus", {"__init__.py": 'PROVIDER = "cumulus"\nSUPPORTED_CONTRACTS = frozenset()\n'})
     with pytest.raises(registry.ProviderUnavailable, match="names no adapter: define ADAPTER or create_adapter"):
         registry.create_adapter("cumulus")
-
-
-def test_a_driver_table_naming_the_wrong_driver_is_refused():
-    table = {"queue/v1": ("adapters.local.storage", "StorageDriver")}
-    with pytest.raises(DriverTableError, match=r"DRIVERS\['queue/v1'\] = .*that driver is for 'storage/v1'"):
-        build_drivers(table, None)
-    with pytest.raises(DriverTableError, match="no ResourceDriver of that name there"):
-        build_drivers({"queue/v1": ("adapters.local.queues", "QueueDriverr")}, None)
