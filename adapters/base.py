@@ -3,11 +3,27 @@
 One `ResourceDriver` per contract version (Libcloud's one-base-per-service), gathered by an `Adapter`. Drivers find the
 resources they manage by identity tags, never by a list kept elsewhere, so a crash between "created" and "recorded"
 leaves nothing orphaned: the next observation finds it. SDK and OS errors stop here and leave as `AdapterError`s
-naming the resource and the operation, raised `from` the cause.
+naming the resource and the operation, raised `from` the cause. Drivers build on `adapters.driver.ConvergingDriver`,
+which writes create, update and delete once over each driver's own "make it so" (`_ensure`).
+
+A provider declares its drivers once, in a table of lazy import paths in its package's top level (see
+`adapters.registry`): `DRIVERS = {"storage/v1": ("adapters.<p>.storage", "StorageDriver"), ...}`. The registry reads
+`SUPPORTED_CONTRACTS = frozenset(DRIVERS)` without importing any SDK, and the adapter builds its drivers from the same
+table (`build_drivers`). Adding a provider `<p>` touches exactly:
+
+- `adapters/<p>/__init__.py`: `PROVIDER`, `ADAPTER` (its adapter class's import path), `DRIVERS`, `SUPPORTED_CONTRACTS`;
+- `adapters/<p>/adapter.py`: the `Adapter` subclass, its settings, `platforms()`, drivers from `build_drivers`;
+- `adapters/<p>/driver.py`: the provider's `ConvergingDriver` subclass (`provider`, `failures`, what its drivers share);
+- `adapters/<p>/<kind>.py`: one driver per contract version (`_ensure`, `_delete`, `observe`, ...);
+- `adapters/registry.py`: one line in `BUILTIN`;
+- `tests/adapters/<p>/`: a `target` fixture in `conftest.py` and `test_conformance.py`, whose one import runs the
+  shared conformance suite (`tests/adapters/conformance.py`) against it;
+- `pyproject.toml`: its SDK as an optional dependency (`machine-native-ops[<p>]`), if it needs one.
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,14 +168,24 @@ class ResourceDriver(ABC):
         """Every resource of this contract that carries `platform`'s identity tags."""
 
     @abstractmethod
-    def create(self, desired: Desired) -> Observed: ...
+    def create(self, desired: Desired) -> Observed:
+        """Make the resource `desired` asks for; return its fresh observation.
+
+        A resource that exists already and is this platform's (it carries `desired.key`'s identity tags, or it is
+        named for `desired.key`: what a crash between "made" and "recorded" leaves) is converged to `desired`
+        instead: the same resource, its data kept, its settings and tags made as desired. `create` never fails
+        because the resource exists.
+        """
 
     @abstractmethod
-    def update(self, desired: Desired, current: Observed) -> Observed: ...
+    def update(self, desired: Desired, current: Observed) -> Observed:
+        """Converge the resource `current` observed to `desired`, repairing a damaged one; return its fresh
+        observation. A driver may refuse a resource that is gone since `current` was read (local does), so that the
+        engine plans again rather than remaking what someone removed."""
 
     @abstractmethod
     def delete(self, current: Observed) -> None:
-        """Remove the resource; deleting one that is already gone is not an error."""
+        """Remove the resource and everything it owns; deleting one that is already gone is not an error."""
 
     def find(self, key: ResourceKey) -> Observed | None:
         """One resource by the name `key` implies, whether or not it carries identity tags (`mnops import` adopts
@@ -170,6 +196,11 @@ class ResourceDriver(ABC):
         """Put `current.key`'s identity tags on a resource found by `find` without them, and change nothing else;
         return its fresh observation. `mnops import` calls it so that observation finds the resource from then on."""
         raise CannotTag(self.contract, current.key)
+
+    def bind(self, drivers: Mapping[str, ResourceDriver]) -> None:
+        """Called once every driver of the adapter is made, with all of them by contract version: a driver that works
+        through another (compute handing a secret's value to its processes) keeps it here. Nothing by default."""
+        return None
 
     def health(self, current: Observed) -> HealthReport:
         """Whether the resource serves; by default, whether it still exists."""
@@ -192,12 +223,67 @@ class ResourceDriver(ABC):
         return {k: v for k, v in data.items() if k not in ENGINE_FIELDS}
 
 
+DriverTable = Mapping[str, tuple[str, str]]
+"""A provider's drivers: contract version -> (module, class), imported only when an adapter is made."""
+
+
+class DriverTableError(MnopsError):
+    """A provider's `DRIVERS` table names something that is not the driver of that contract version."""
+
+    def __init__(self, contract: str, location: tuple[str, str], reason: str) -> None:
+        self.contract = contract
+        self.location = location
+        super().__init__(f"DRIVERS[{contract!r}] = {location!r}: {reason}")
+
+
+def load(location: tuple[str, str]) -> Any:
+    """The object `(module, name)` names, or None if the module has no such name; the module is imported now
+    (Libcloud's `get_driver`). An `ImportError` (a missing SDK) is left to the registry, which turns it into the
+    install command."""
+    module, name = location
+    return getattr(importlib.import_module(module), name, None)
+
+
+def build_drivers(table: DriverTable, context: object) -> dict[str, ResourceDriver]:
+    """One driver per entry of `table`, each made as `Driver(context)` (the settings and connections the provider's
+    drivers share), then bound to the others (`ResourceDriver.bind`)."""
+    drivers: dict[str, ResourceDriver] = {}
+    for contract, location in table.items():
+        cls = load(location)
+        if not (isinstance(cls, type) and issubclass(cls, ResourceDriver)):
+            raise DriverTableError(contract, location, "no ResourceDriver of that name there")
+        if cls.contract != contract:
+            raise DriverTableError(contract, location, f"that driver is for {cls.contract!r}")
+        drivers[contract] = cls(context)
+    for driver in drivers.values():
+        driver.bind(drivers)
+    return drivers
+
+
+def _kind_and_version(contract: str) -> tuple[str, int]:
+    kind, _, version = contract.partition("/")
+    number = version.removeprefix("v")
+    return kind, int(number) if number.isdigit() else 0
+
+
 @dataclass
-class Adapter:
-    """A provider: its drivers by contract version, and the settings they share."""
+class Adapter(ABC):
+    """A provider: its drivers by contract version, and the settings they share.
+
+    Each driver is also an attribute named for its contract's kind (`adapter.storage`, `adapter.secrets`): the
+    newest version's, where the provider supports several.
+    """
 
     provider: ClassVar[str]
     drivers: dict[str, ResourceDriver] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for contract in sorted(self.drivers, key=_kind_and_version):
+            kind = _kind_and_version(contract)[0]
+            if any(kind in vars(cls) for cls in type(self).__mro__):
+                # A kind named like a method (`observe`) would hide it: refuse rather than break the adapter quietly.
+                raise TypeError(f"{type(self).__name__}: contract kind {kind!r} is already one of its attributes")
+            setattr(self, kind, self.drivers[contract])
 
     @property
     def supported_contracts(self) -> frozenset[str]:
@@ -208,6 +294,11 @@ class Adapter:
             return self.drivers[contract]
         except KeyError:
             raise UnsupportedContract(self.provider, contract, self.supported_contracts) from None
+
+    @abstractmethod
+    def platforms(self) -> list[str]:
+        """Every platform with at least one managed resource at the provider (whatever its contract), sorted; a
+        platform whose last resource is deleted is no longer listed."""
 
     def observe(self, platform: str) -> dict[str, Observed]:
         """Every managed resource of `platform`, by resource name, whatever its contract."""
@@ -256,3 +347,4 @@ class Adapter:
 
     def close(self) -> None:
         """Release connections and handles (not the resources)."""
+        return None

@@ -2,7 +2,9 @@
 
 A plain dict of lazy import paths (nothing is imported until asked for), plus the `mnops.adapters` entry-point group
 for adapters shipped outside this repository. A provider package's top level must import without its cloud SDK and
-define `PROVIDER`, `SUPPORTED_CONTRACTS` and `create_adapter(**settings)`, which imports the SDK only when called.
+define `PROVIDER`, `SUPPORTED_CONTRACTS`, and either `ADAPTER = ("module", "Class")` or `create_adapter(**settings)`;
+the SDK is imported only when an adapter is made. The built-in providers also define `DRIVERS`, the table their
+`SUPPORTED_CONTRACTS` is derived from and their adapter builds its drivers from (see `adapters.base`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from adapters.base import Adapter
+from adapters.base import Adapter, DriverTable, load
 from contracts.errors import MnopsError
 
 ENTRY_POINT_GROUP = "mnops.adapters"
@@ -84,11 +86,24 @@ def supported_contracts(name: str) -> frozenset[str]:
     return frozenset(provider_module(name).SUPPORTED_CONTRACTS)
 
 
+def driver_table(name: str) -> DriverTable:
+    """Where provider `name`'s driver of each contract version lives: contract -> (module, class), nothing imported.
+    Empty for an outside provider that declares only `SUPPORTED_CONTRACTS`."""
+    return dict(getattr(provider_module(name), "DRIVERS", {}))
+
+
 def create_adapter(name: str, **settings: object) -> Adapter:
     """A ready adapter for provider `name`, configured by `settings` (each provider documents its own)."""
     module = provider_module(name)
     try:
-        return module.create_adapter(**settings)
+        factory = getattr(module, "create_adapter", None)
+        if factory is None and hasattr(module, "ADAPTER"):
+            factory = load(module.ADAPTER)
+        if not callable(factory):
+            raise ProviderUnavailable(
+                f"provider {name!r} ({module.__name__}) names no adapter: define ADAPTER or create_adapter"
+            )
+        return factory(**settings)
     except TypeError as exc:
         # Settings come from ecosystem.yaml: say which one the provider does not take, not where Python noticed.
         raise ProviderUnavailable(f"provider {name!r} cannot be configured with {sorted(settings)}: {exc}") from exc

@@ -1,14 +1,18 @@
 """The `aws` provider: S3, SQS, Secrets Manager, CloudWatch Logs and ECS Fargate through boto3.
 
 This package's top level imports nothing from boto3, so the registry can read what it supports without the SDK
-installed; `create_adapter` imports it and fails with the install command when it is missing.
+installed; making an adapter imports it, and fails with the install command when it is missing.
 """
 
 PROVIDER = "aws"
-SUPPORTED_CONTRACTS = frozenset({"storage/v1", "queue/v1", "secrets/v1", "logging/v1", "compute/v1"})
-
-
-def create_adapter(**settings):
-    from adapters.aws.adapter import AwsAdapter
-
-    return AwsAdapter(**settings)
+# Lazy import paths (see `adapters.base`): the adapter and its drivers, and so boto3, are imported only when an adapter
+# is made.
+ADAPTER = ("adapters.aws.adapter", "AwsAdapter")
+DRIVERS = {
+    "storage/v1": ("adapters.aws.storage", "StorageDriver"),
+    "queue/v1": ("adapters.aws.queues", "QueueDriver"),
+    "secrets/v1": ("adapters.aws.secretstore", "SecretsDriver"),
+    "logging/v1": ("adapters.aws.logsink", "LoggingDriver"),
+    "compute/v1": ("adapters.aws.compute", "ComputeDriver"),
+}
+SUPPORTED_CONTRACTS = frozenset(DRIVERS)

@@ -1,4 +1,4 @@
-"""`AwsAdapter`: the five AWS drivers sharing one boto3 session, one region and the adapter's settings."""
+"""`AwsAdapter`: the AWS drivers (`DRIVERS`) sharing one boto3 session, one region and the adapter's settings."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from typing import ClassVar
 import boto3
 from botocore.exceptions import BotoCoreError
 
-from adapters.aws import PROVIDER, names
-from adapters.aws.compute import ComputeDriver
+from adapters.aws import DRIVERS, PROVIDER, names
 from adapters.aws.context import AwsContext, Network, failures, flag, split_list
 from adapters.aws.driver import AwsDriver
-from adapters.aws.logsink import LoggingDriver
-from adapters.aws.queues import QueueDriver
-from adapters.aws.secretstore import SecretsDriver
-from adapters.aws.storage import StorageDriver
-from adapters.base import Adapter, AdapterError, Observed
+from adapters.base import Adapter, AdapterError, Observed, build_drivers
 from contracts.errors import MnopsError
 
 DEFAULT_MAX_ATTEMPTS = 8
@@ -108,14 +103,7 @@ class AwsAdapter(Adapter):
             clock=clock or time.time,
             max_concurrency=max(1, int(max_concurrency)),
         )
-        self.storage = StorageDriver(self.aws)
-        self.queue = QueueDriver(self.aws)
-        self.secrets = SecretsDriver(self.aws)
-        self.logging = LoggingDriver(self.aws)
-        self.compute = ComputeDriver(self.aws, self.secrets)
-        super().__init__(
-            drivers={d.contract: d for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}
-        )
+        super().__init__(drivers=build_drivers(DRIVERS, self.aws))
 
     @property
     def region(self) -> str:
@@ -162,9 +150,19 @@ class AwsAdapter(Adapter):
         return found
 
     def platforms(self) -> list[str]:
-        """Every platform with at least one resource tagged as mnops's in this account and region, sorted."""
+        """Every platform with at least one managed resource in this account and region, sorted.
+
+        The tagging API also lists what AWS keeps of deleted resources for a while (a deleted service, the inactive
+        revisions of its task definition), so each platform it names is confirmed by observing it: as many calls as
+        a drift scan of those platforms.
+        """
         with failures("list platforms", None):
-            return self.aws.platforms()
+            listed = self.aws.platforms()
+        observed = self.observe_many(listed)
+        failed = [result for result in observed.values() if isinstance(result, MnopsError)]
+        if failed:
+            raise failed[0]
+        return [platform for platform in listed if observed[platform]]
 
     def close(self) -> None:
         self.aws.close()

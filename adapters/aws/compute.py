@@ -97,11 +97,14 @@ class ComputeDriver(AwsDriver):
     contract = "compute/v1"
     resource_type = "ecs:service"
 
-    def __init__(self, aws: AwsContext, secrets: SecretsDriver) -> None:
+    def __init__(self, aws: AwsContext) -> None:
         super().__init__(aws)
-        self._secrets = secrets
         self._definitions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def bind(self, drivers: Mapping[str, ResourceDriver]) -> None:
+        # A task is given the secrets its `env` refers to by ARN (ECS reads them at start): the secrets driver has them.
+        self._secrets: SecretsDriver = drivers[SecretsDriver.contract]
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)

@@ -1,6 +1,7 @@
 """What the five AWS drivers share: observation (candidates and their tags from the tagging API, then what the service
-lists in bulk, then each resource's own reads on the adapter's threads), the identity check, and create/update as one
-"make it so" that also adopts a half-made resource of ours.
+lists in bulk, then each resource's own reads on the adapter's threads), the identity check and the region check.
+Create and update are `ConvergingDriver`'s, over each driver's `_ensure`, which also adopts a half-made resource of
+ours.
 
 Names are derived from the resource's key (see `names`), never taken from an observation, so a stale or forged
 `Observed.resource_id` cannot point an update or a delete at something else. `create` of a name that exists already
@@ -27,17 +28,20 @@ from adapters.base import (
     Desired,
     HealthReport,
     Observed,
-    ResourceDriver,
     ResourceKey,
     identity_tags,
 )
+from adapters.driver import ConvergingDriver
 
 Claimed = Mapping[ResourceKey, Mapping[str, Mapping[str, str]]]
 """resource key -> ARN -> tags: the resources the tagging API lists as tagged with each key."""
 
 
-class AwsDriver(ResourceDriver):
+class AwsDriver(ConvergingDriver):
     """One contract version on one AWS service."""
+
+    provider: ClassVar[str] = PROVIDER
+    failures = staticmethod(failures)
 
     resource_type: ClassVar[str]
     """What the tagging API lists this driver's resources as (a `ResourceTypeFilters` entry: `s3`, `ecs:service`)."""
@@ -91,20 +95,6 @@ class AwsDriver(ResourceDriver):
                 so_far.append(result)
         return found
 
-    def create(self, desired: Desired) -> Observed:
-        self.check(desired, "create")
-        with failures("create", desired.key):
-            return self._ensure(desired, current=None)
-
-    def update(self, desired: Desired, current: Observed) -> Observed:
-        self.check(desired, "update")
-        with failures("update", desired.key):
-            return self._ensure(desired, current=current)
-
-    def delete(self, current: Observed) -> None:
-        with failures("delete", current.key):
-            self._delete(current.key)
-
     def health(self, current: Observed) -> HealthReport:
         try:
             with failures("health", current.key):
@@ -136,14 +126,6 @@ class AwsDriver(ResourceDriver):
         """The resource of `key`, given the ARNs tagged as `key` (with their tags) and `_list`'s answer; None if it
         is gone or no tagged ARN is named as `key`'s resource would be. Runs on the adapter's threads."""
 
-    @abstractmethod
-    def _ensure(self, desired: Desired, current: Observed | None) -> Observed:
-        """Make the resource match `desired`, creating or adopting it if needed; return its fresh observation."""
-
-    @abstractmethod
-    def _delete(self, key: ResourceKey) -> None:
-        """Remove the resource named for `key` and everything it owns; gone already is fine."""
-
     def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
         """Add `tags` to the resource named for `current.key`, keeping every tag it has and changing nothing else."""
         raise CannotTag(self.contract, current.key)
@@ -174,14 +156,7 @@ class AwsDriver(ResourceDriver):
         return ResourceKey(platform, tags[TAG_RESOURCE])
 
     def check(self, desired: Desired, operation: str) -> None:
-        if desired.contract != self.contract:
-            raise AdapterError(
-                PROVIDER, operation, desired.key, f"{desired.contract} given to the {self.contract} driver"
-            )
-        if not (names.is_name(desired.key.platform) and names.is_name(desired.key.name)):
-            raise AdapterError(
-                PROVIDER, operation, desired.key, "platform and resource names must match " + names.NAME_PATTERN
-            )
+        super().check(desired, operation)
         if desired.region != self.aws.region:
             # Observation has no region to look in but the adapter's: a resource made elsewhere would never be seen.
             raise AdapterError(

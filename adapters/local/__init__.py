@@ -4,10 +4,13 @@ This package's top level stays free of heavy imports so the registry can read wh
 """
 
 PROVIDER = "local"
-SUPPORTED_CONTRACTS = frozenset({"storage/v1", "queue/v1", "secrets/v1", "logging/v1", "compute/v1"})
-
-
-def create_adapter(**settings):  # noqa: ANN003, ANN201 - documented on LocalAdapter
-    from adapters.local.adapter import LocalAdapter
-
-    return LocalAdapter(**settings)
+# Lazy import paths (see `adapters.base`): the adapter and its drivers are imported only when an adapter is made.
+ADAPTER = ("adapters.local.adapter", "LocalAdapter")
+DRIVERS = {
+    "storage/v1": ("adapters.local.storage", "StorageDriver"),
+    "queue/v1": ("adapters.local.queues", "QueueDriver"),
+    "secrets/v1": ("adapters.local.secretstore", "SecretsDriver"),
+    "logging/v1": ("adapters.local.logsink", "LoggingDriver"),
+    "compute/v1": ("adapters.local.compute", "ComputeDriver"),
+}
+SUPPORTED_CONTRACTS = frozenset(DRIVERS)

@@ -1,4 +1,4 @@
-"""`LocalAdapter`: the embedded provider, five drivers sharing one root folder and one master key."""
+"""`LocalAdapter`: the embedded provider, its drivers (`DRIVERS`) sharing one root folder and one master key."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from adapters.base import Adapter
-from adapters.local.compute import ComputeDriver
+from adapters.base import Adapter, build_drivers
+from adapters.local import DRIVERS, PROVIDER
+from adapters.local.driver import LocalDriver
 from adapters.local.files import Home, failures, is_resource_name
 from adapters.local.keys import Keyring
-from adapters.local.logsink import LoggingDriver
-from adapters.local.queues import QueueDriver
-from adapters.local.secretstore import SecretsDriver
-from adapters.local.storage import StorageDriver
 
 ROOT_ENV = "MNOPS_LOCAL_ROOT"
 DEFAULT_ROOT = ".mnops/local"
@@ -31,7 +28,7 @@ class LocalAdapter(Adapter):
     relative to: the estate folder when the engine creates the adapter; the working directory otherwise).
     """
 
-    provider: ClassVar[str] = "local"
+    provider: ClassVar[str] = PROVIDER
 
     def __init__(
         self,
@@ -48,14 +45,7 @@ class LocalAdapter(Adapter):
         # is relative to `base_dir` (the estate folder), never to wherever the command runs.
         self.root = (base / chosen).absolute()
         self.home = Home(self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds, base)
-        self.storage = StorageDriver(self.home)
-        self.queue = QueueDriver(self.home)
-        self.secrets = SecretsDriver(self.home)
-        self.logging = LoggingDriver(self.home)
-        self.compute = ComputeDriver(self.home, self.secrets)
-        super().__init__(
-            drivers={d.contract: d for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}
-        )
+        super().__init__(drivers=build_drivers(DRIVERS, self.home))
 
     def __repr__(self) -> str:
         return f"LocalAdapter(root={str(self.root)!r}, keys={self.home.keys!r})"
@@ -64,7 +54,7 @@ class LocalAdapter(Adapter):
         """Every platform with at least one resource under the root, sorted."""
         found: set[str] = set()
         with failures("list platforms", None):
-            for kind in {d.kind for d in (self.storage, self.queue, self.secrets, self.logging, self.compute)}:
+            for kind in {d.kind for d in self.drivers.values() if isinstance(d, LocalDriver)}:
                 try:
                     found.update(e.name for e in os.scandir(self.root / kind) if is_resource_name(e.name))
                 except FileNotFoundError:

@@ -18,14 +18,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from adapters.base import AdapterError, Desired, HealthReport, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, ResourceDriver, ResourceKey
 from adapters.local import PROVIDER
 from adapters.local import processes as procs
 from adapters.local.driver import LocalDriver
-from adapters.local.files import Home, write_atomically, write_json
+from adapters.local.files import write_atomically, write_json
 from adapters.local.secretstore import SecretsDriver
 from contracts.base import SECRET_REFERENCE_PREFIX
 
@@ -43,9 +44,9 @@ class ComputeDriver(LocalDriver):
     contract = "compute/v1"
     kind = "compute"
 
-    def __init__(self, home: Home, secrets: SecretsDriver) -> None:
-        super().__init__(home)
-        self._secrets = secrets
+    def bind(self, drivers: Mapping[str, ResourceDriver]) -> None:
+        # A process is given the values of the secrets its `env` refers to: the secrets driver reveals them.
+        self._secrets: SecretsDriver = drivers[SecretsDriver.contract]
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """What the five local drivers share: finding resources by folder, reading and writing their metadata, and the order of
-steps in create / update / delete that keeps a crash from leaving a half-made resource behind.
+steps in making (`_ensure`) and removing a resource that keeps a crash from leaving a half-made resource behind.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from adapters.base import (
     ResourceKey,
     identity_tags,
 )
+from adapters.driver import ConvergingDriver
 from adapters.local import PROVIDER
 from adapters.local.files import (
     METADATA,
@@ -31,7 +32,7 @@ from adapters.local.files import (
 )
 
 
-class LocalDriver(ResourceDriver):
+class LocalDriver(ConvergingDriver):
     """One contract version stored under `<root>/<kind>/`.
 
     Metadata is written last on create, so a folder without readable metadata is a resource whose creation did not
@@ -39,6 +40,8 @@ class LocalDriver(ResourceDriver):
     gives it, so the planner sees it as different from anything desired and repairs (update) or removes (delete) it.
     """
 
+    provider: ClassVar[str] = PROVIDER
+    failures = staticmethod(failures)
     kind: ClassVar[str]
 
     def __init__(self, home: Home) -> None:
@@ -61,38 +64,25 @@ class LocalDriver(ResourceDriver):
                     found.append(self._observe_folder(ResourceKey(platform, entry.name), Path(entry.path)))
             return found
 
-    def create(self, desired: Desired) -> Observed:
-        self._check_contract(desired)
+    def _ensure(self, desired: Desired, current: Observed | None) -> Observed:
         folder = self.folder(desired.key)
-        with failures("create", desired.key):
-            if read_metadata(folder, self.contract) is not None:
-                raise AdapterError(PROVIDER, "create", desired.key, f"it already exists at {folder}")
-            sweep_leftovers(folder.parent)
-            folder.mkdir(parents=True, exist_ok=True)
-            state = self._provision(folder, desired, previous=None)
-            self._write_metadata(folder, desired, state)
-            return self._observe_folder(desired.key, folder)
+        if current is not None and not folder.is_dir():
+            raise AdapterError(PROVIDER, "update", desired.key, f"it does not exist at {folder}")
+        sweep_leftovers(folder.parent)
+        folder.mkdir(parents=True, exist_ok=True)
+        # What is there already is converged from (a create of what exists keeps its data); a folder without readable
+        # metadata, new or damaged, is provisioned as if anew.
+        previous = read_metadata(folder, self.contract)
+        state = self._provision(folder, desired, previous=previous)
+        # Last: until the metadata is written, the folder reads as a resource whose creation did not finish.
+        self._write_metadata(folder, desired, state)
+        return self._observe_folder(desired.key, folder)
 
-    def update(self, desired: Desired, current: Observed) -> Observed:
-        self._check_contract(desired)
-        folder = self.folder(desired.key)
-        with failures("update", desired.key):
-            if not folder.is_dir():
-                raise AdapterError(PROVIDER, "update", desired.key, f"it does not exist at {folder}")
-            # A damaged resource (no readable metadata) is repaired by provisioning it as if anew.
-            previous = read_metadata(folder, self.contract)
-            state = self._provision(folder, desired, previous=previous)
-            self._write_metadata(folder, desired, state)
-            return self._observe_folder(desired.key, folder)
-
-    def delete(self, current: Observed) -> None:
-        # The folder comes from the key, never from `resource_id`, so a stale or forged observation cannot point the
-        # delete outside the root.
-        folder = self.folder(current.key)
-        with failures("delete", current.key):
-            if folder.exists():
-                self._release(folder)
-                remove_folder(folder)
+    def _delete(self, key: ResourceKey) -> None:
+        folder = self.folder(key)
+        if folder.exists():
+            self._release(folder)
+            remove_folder(folder)
 
     def find(self, key: ResourceKey) -> Observed | None:
         # A resource's folder is its name: finding by name is looking at one folder instead of listing the platform's.
@@ -174,7 +164,3 @@ class LocalDriver(ResourceDriver):
             self.contract, desired.region, desired.tags, self._stored_fields(desired), state, self.home.clock()
         )
         write_json(folder / METADATA, document)
-
-    def _check_contract(self, desired: Desired) -> None:
-        if desired.contract != self.contract:
-            raise AdapterError(PROVIDER, "plan", desired.key, f"{desired.contract} given to the {self.contract} driver")

@@ -1,5 +1,5 @@
-"""The conformance suite every provider adapter runs: lifecycle, idempotence, drift, deletion, health, isolation and
-errors.
+"""The conformance suite every provider adapter runs: declared drivers, lifecycle, convergence, idempotence, drift,
+deletion, health, isolation, the platform listing and errors.
 
 A provider's test package runs all of it by importing it and providing ONE fixture, `target`, yielding a `Target`
 around a fresh adapter (and cleaning up after it):
@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from adapters import registry
 from adapters.base import (
     IDENTITY_TAGS,
     Adapter,
@@ -57,10 +58,14 @@ __all__ = [
     "test_an_unsupported_contract_is_refused",
     "test_an_update_is_observed",
     "test_create_then_observe_matches_desired",
+    "test_creating_over_a_change_behind_the_engines_back_repairs_it",
+    "test_creating_what_exists_converges_to_the_same_resource",
     "test_delete_removes_it_and_deleting_again_is_not_an_error",
     "test_health_passes_then_fails_once_broken",
+    "test_platforms_lists_a_platform_until_its_last_resource_is_deleted",
     "test_platforms_never_see_each_others_resources",
     "test_reapplying_the_same_desired_writes_nothing",
+    "test_the_declared_drivers_are_the_adapters_drivers",
 ]
 
 PLATFORM = "conf"
@@ -322,3 +327,60 @@ def test_an_os_error_is_an_adapter_error_naming_the_resource(
     assert error.key == desired.key
     assert str(desired.key) in str(error)
     assert error.__cause__ is not None, "the provider's own error must be kept as the cause"
+
+
+def test_the_declared_drivers_are_the_adapters_drivers(target: Target) -> None:
+    adapter = target.adapter
+    # As the registry reads it, without making an adapter: what `mnops registry` and the governance rules see.
+    declared = registry.driver_table(adapter.provider)
+    assert registry.supported_contracts(adapter.provider) == adapter.supported_contracts == set(declared)
+    for contract, driver in adapter.drivers.items():
+        assert driver.contract == contract
+        assert getattr(adapter, contract.split("/")[0]) is driver, "each driver is the attribute named for its kind"
+        assert (type(driver).__module__, type(driver).__name__) == tuple(declared[contract])
+
+
+@parametrize_contracts
+def test_creating_what_exists_converges_to_the_same_resource(
+    target: Target, driver: ResourceDriver, contract: str
+) -> None:
+    desired = desired_for(target, contract)
+    first = driver.create(desired)
+    again = driver.create(desired)
+    _assert_matches(driver, desired, again)
+    assert again.resource_id == first.resource_id
+    updated = desired_for(target, contract, updated=True)
+    converged = driver.create(updated)
+    _assert_matches(driver, updated, converged)
+    assert converged.resource_id == first.resource_id
+    assert [o.key for o in driver.observe(PLATFORM)] == [desired.key]
+
+
+@parametrize_contracts
+def test_creating_over_a_change_behind_the_engines_back_repairs_it(
+    target: Target, driver: ResourceDriver, contract: str
+) -> None:
+    desired = desired_for(target, contract)
+    applied = driver.create(desired)
+    target.tamper(applied)
+    assert differences(driver, desired, find(driver, desired.key)), "the change made behind the engine's back"
+    repaired = driver.create(desired)
+    _assert_matches(driver, desired, repaired)
+    assert not differences(driver, desired, find(driver, desired.key)), "creating again did not remove the drift"
+
+
+@parametrize_contracts
+def test_platforms_lists_a_platform_until_its_last_resource_is_deleted(
+    target: Target, driver: ResourceDriver, contract: str
+) -> None:
+    platform = "conf-listed"
+    assert platform not in target.adapter.platforms()
+    first = desired_for(target, contract, platform=platform)
+    second = Desired.build(ResourceKey(platform, f"{first.key.name}-2"), first.spec, PLATFORM_TAGS, target.region)
+    made = [driver.create(first), driver.create(second)]
+    assert platform in target.adapter.platforms()
+    assert target.adapter.platforms() == sorted(target.adapter.platforms())
+    driver.delete(made[0])
+    assert platform in target.adapter.platforms(), "listed no more while it still has a resource"
+    driver.delete(made[1])
+    assert platform not in target.adapter.platforms()

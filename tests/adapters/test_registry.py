@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from importlib.metadata import distributions
@@ -9,6 +10,28 @@ from importlib.metadata import distributions
 import pytest
 
 from adapters import registry
+
+
+@pytest.fixture
+def outside_provider(tmp_path, monkeypatch):
+    """`make(name, {file: text})` writes package `<name>_adapter` under tmp_path and registers it as provider `name`;
+    the provider and its modules are forgotten after the test."""
+    made = []
+
+    def make(name, files):
+        package = tmp_path / f"{name}_adapter"
+        package.mkdir()
+        for file, text in files.items():
+            (package / file).write_text(textwrap.dedent(text))
+        registry.register(name, package.name)
+        made.append(package.name)
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield make
+    for package in made:
+        registry.unregister(package.removesuffix("_adapter"))
+        for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[module]
 
 
 def test_local_is_built_in_and_supports_every_v1_contract():
@@ -32,30 +55,18 @@ def test_register_refuses_a_taken_name():
         registry.register("local", "somewhere.else")
 
 
-def test_register_adds_an_outside_provider(tmp_path, monkeypatch):
-    package = tmp_path / "nimbus_adapter"
-    package.mkdir()
-    (package / "__init__.py").write_text('PROVIDER = "nimbus"\nSUPPORTED_CONTRACTS = frozenset({"storage/v1"})\n')
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry.register("nimbus", "nimbus_adapter")
-    try:
-        assert registry.supported_contracts("nimbus") == {"storage/v1"}
-    finally:
-        registry.unregister("nimbus")
+def test_register_adds_an_outside_provider(outside_provider):
+    package = 'PROVIDER = "nimbus"\nSUPPORTED_CONTRACTS = frozenset({"storage/v1"})\n'
+    outside_provider("nimbus", {"__init__.py": package})
+    assert registry.supported_contracts("nimbus") == {"storage/v1"}
+    registry.unregister("nimbus")
     assert "nimbus" not in registry.providers()
 
 
-def test_missing_sdk_names_the_install_command(tmp_path, monkeypatch):
-    package = tmp_path / "cirrus_adapter"
-    package.mkdir()
-    (package / "__init__.py").write_text("import cirrus_sdk_that_is_not_installed\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry.register("cirrus", "cirrus_adapter")
-    try:
-        with pytest.raises(registry.ProviderUnavailable, match=r"pip install 'machine-native-ops\[cirrus\]'"):
-            registry.supported_contracts("cirrus")
-    finally:
-        registry.unregister("cirrus")
+def test_missing_sdk_names_the_install_command(outside_provider):
+    outside_provider("cirrus", {"__init__.py": "import cirrus_sdk_that_is_not_installed\n"})
+    with pytest.raises(registry.ProviderUnavailable, match=r"pip install 'machine-native-ops\[cirrus\]'"):
+        registry.supported_contracts("cirrus")
 
 
 def _install_entry_point(site, name, module):
@@ -95,3 +106,67 @@ def test_entry_point_may_not_shadow_a_built_in(tmp_path, monkeypatch, fresh_entr
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(registry.DuplicateProvider, match="'local' is already registered by adapters.local"):
         registry.providers()
+
+
+def test_what_aws_supports_is_read_without_its_sdk():
+    # `mnops registry` on a machine without boto3: the table is read, nothing of the SDK is imported; making an adapter
+    # is what needs it, and says how to install it.
+    script = textwrap.dedent("""\
+        import sys
+        sys.modules["boto3"] = sys.modules["botocore"] = None  # an import of either now fails
+        from adapters import registry
+        print(sorted(registry.supported_contracts("aws")))
+        try:
+            registry.create_adapter("aws", region="eu-west-1")
+        except registry.ProviderUnavailable as exc:
+            print(exc)
+    """)
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    contracts, refusal = ran.stdout.splitlines()
+    assert contracts == str(sorted(registry.driver_table("aws")))
+    assert "pip install 'machine-native-ops[aws]'" in refusal
+
+
+def test_supported_contracts_are_the_driver_table():
+    for name in ("local", "aws"):
+        table = registry.driver_table(name)
+        assert registry.supported_contracts(name) == set(table)
+        assert all(module.startswith(f"adapters.{name}.") for module, _ in table.values())
+
+
+def test_an_adapter_is_made_from_the_class_its_package_names(outside_provider):
+    outside_provider(
+        "altus",
+        {
+            "__init__.py": """\
+                PROVIDER = "altus"
+                ADAPTER = ("altus_adapter.adapter", "AltusAdapter")
+                DRIVERS = {}
+                SUPPORTED_CONTRACTS = frozenset(DRIVERS)
+            """,
+            "adapter.py": """\
+                from adapters.base import Adapter, build_drivers
+                from altus_adapter import DRIVERS
+
+                class AltusAdapter(Adapter):
+                    provider = "altus"
+
+                    def __init__(self, zone):
+                        self.zone = zone
+                        super().__init__(drivers=build_drivers(DRIVERS, zone))
+
+                    def platforms(self):
+                        return []
+            """,
+        },
+    )
+    adapter = registry.create_adapter("altus", zone="z1")
+    assert (type(adapter).__name__, adapter.zone, adapter.platforms()) == ("AltusAdapter", "z1", [])
+    with pytest.raises(registry.ProviderUnavailable, match=r"cannot be configured with \['region'\]"):
+        registry.create_adapter("altus", region="z1")
+
+
+def test_a_package_naming_no_adapter_is_refused(outside_provider):
+    outside_provider("cumulus", {"__init__.py": 'PROVIDER = "cumulus"\nSUPPORTED_CONTRACTS = frozenset()\n'})
+    with pytest.raises(registry.ProviderUnavailable, match="names no adapter: define ADAPTER or create_adapter"):
+        registry.create_adapter("cumulus")

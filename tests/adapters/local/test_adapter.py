@@ -104,10 +104,25 @@ def test_unreadable_metadata_is_repaired_by_an_update(adapter, desired):
     assert repaired.fields == adapter.storage.desired_fields(wanted)
 
 
-def test_creating_what_exists_is_an_error(adapter, desired):
-    adapter.storage.create(desired("assets", STORAGE))
-    with pytest.raises(AdapterError, match="already exists"):
-        adapter.storage.create(desired("assets", STORAGE))
+def test_creating_what_exists_converges_it_and_keeps_its_data(adapter, desired):
+    first = adapter.storage.create(desired("assets", STORAGE))
+    adapter.storage.put_object(first.key, "report.csv", b"a,b")
+    again = adapter.storage.create(desired("assets", {**STORAGE, "versioning": False}, tags={"team": "web"}))
+    assert again.resource_id == first.resource_id
+    assert again.fields["versioning"] is False
+    assert again.tags["team"] == "web"
+    assert adapter.storage.get_object(first.key, "report.csv") == b"a,b"
+
+
+def test_creating_over_a_folder_whose_creation_did_not_finish_completes_it(adapter, desired):
+    # What a crash between mkdir and the metadata write leaves behind: no metadata yet.
+    folder = adapter.root / "queue" / "dev" / "jobs"
+    folder.mkdir(parents=True)
+    wanted = desired("jobs", {"contract": "queue/v1"})
+    created = adapter.queue.create(wanted)
+    assert created.problem is None
+    assert created.fields == adapter.queue.desired_fields(wanted)
+    assert adapter.queue.health(created).healthy
 
 
 def test_updating_what_does_not_exist_is_an_error(adapter, desired):
