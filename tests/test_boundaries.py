@@ -70,13 +70,20 @@ def test_the_graph_importing_its_code_location_back_is_caught(tmp_path):
     assert "mnops_assets.graph is not allowed to import mnops_assets.definitions" in result.stdout
 
 
-def test_the_stages_hold_with_the_command_line_as_one_package(tmp_path):
+def test_a_top_level_module_without_a_stage_is_caught(tmp_path):
     root = copy_tree(tmp_path)
-    package = root / "mnops_assets" / "cli"
-    package.mkdir()
-    (root / "mnops_assets" / "cli.py").rename(package / "__init__.py")
-    (root / "mnops_assets" / "cli_deploy.py").rename(package / "deploy.py")
-    (root / "mnops_assets" / "seed.py").rename(package / "seed.py")
+    (root / "mnops_assets" / "stray.py").write_text('"""A module nobody gave a stage."""\n')
     result = lint_imports(root)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "mnops_assets stages import only the stages below them KEPT" in result.stdout
+    assert result.returncode != 0
+    assert "mnops_assets stages import only the stages below them BROKEN" in result.stdout
+    assert "mnops_assets.stray" in result.stdout
+
+
+def test_the_command_line_modules_import_no_command_module_but_their_own(tmp_path):
+    # The command modules are siblings: each imports `common` and `render`, never another command module.
+    root = copy_tree(tmp_path)
+    with (root / "mnops_assets" / "cli" / "drift.py").open("a") as f:
+        f.write("\nimport mnops_assets.cli.deploy  # noqa: E402\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "mnops_assets.cli.drift is not allowed to import mnops_assets.cli.deploy" in result.stdout

@@ -26,6 +26,7 @@ from mnops_assets.engine.errors import (
     DeployFailed,
     DestructiveChangeRefused,
     GovernanceRefused,
+    HealthCheckFailed,
     ProtectedPlatform,
     UnknownVersion,
 )
@@ -46,13 +47,6 @@ __all__ = [
     "HealthCheckFailed",
     "InjectedFault",
 ]
-
-
-class HealthCheckFailed(MnopsError):
-    def __init__(self, failures: Mapping[str, HealthReport]) -> None:
-        self.failures = dict(failures)
-        listed = "; ".join(f"{name}: {report.detail or 'unhealthy'}" for name, report in sorted(failures.items()))
-        super().__init__(f"health check failed: {listed}")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from adapters.base import HealthReport
 from contracts.errors import MnopsError
 
 
@@ -66,3 +69,12 @@ class DestructiveChangeRefused(MnopsError):
             f"platform {platform!r} is marked protect: true and this deploy would {', '.join(steps)}; "
             "nothing was changed: deploy with --force if that is meant"
         )
+
+
+class HealthCheckFailed(MnopsError):
+    """Resources applied (or restarted) did not pass their health checks: the operation converges back."""
+
+    def __init__(self, failures: Mapping[str, HealthReport], when: str = "") -> None:
+        self.failures = dict(failures)
+        listed = "; ".join(f"{name}: {report.detail or 'unhealthy'}" for name, report in sorted(failures.items()))
+        super().__init__(f"health check failed{f' {when}' if when else ''}: {listed}")

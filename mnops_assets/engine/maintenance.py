@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import Adapter, HealthReport, Observed, Upkeep
+from adapters.base import Adapter, Observed, Upkeep
 from contracts.errors import MnopsError
-from mnops_assets.engine.errors import DeployFailed
+from mnops_assets.engine.errors import DeployFailed, HealthCheckFailed
 from mnops_assets.engine.operation import Operation
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, read_by_name
 from mnops_assets.engine.view import PlatformView
@@ -36,15 +36,6 @@ if TYPE_CHECKING:
 KIND = "maintain"
 ROTATE = "rotate"
 """The journal action of a rotated secret, in a deploy of kind `maintain`."""
-
-
-class RestartUnhealthy(MnopsError):
-    """Services restarted to read a rotated secret did not come back healthy."""
-
-    def __init__(self, failures: Mapping[str, HealthReport]) -> None:
-        self.failures = dict(failures)
-        listed = "; ".join(f"{name}: {report.detail or 'unhealthy'}" for name, report in sorted(failures.items()))
-        super().__init__(f"health check failed after the restart: {listed}")
 
 
 @dataclass(frozen=True)
@@ -211,7 +202,7 @@ def _after_rotation(
             if not report.healthy:
                 failures[step.name] = report
         if failures:
-            raise RestartUnhealthy(failures)
+            raise HealthCheckFailed(failures, "after the restart")
     except Exception as exc:
         op.failed(exc)
         # Back to the last applied version from what exists now; the old value is gone, so that means repairing.
