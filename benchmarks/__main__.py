@@ -22,6 +22,7 @@ from benchmarks.generate import generate_estate
 from benchmarks.governance import install_policies, judge
 from mnops_assets.definitions import build_definitions
 from mnops_assets.estate import load_estate
+from mnops_assets.estate.yamldoc import parse_yaml
 from mnops_assets.governance import load_governed
 from mnops_assets.graph.sensors import SHARD_SIZE
 
@@ -49,6 +50,13 @@ def median_of(repeat: int, *work: Callable[[], object]) -> list[float]:
 def parse_only(files: list[Path]) -> None:
     for path in files:
         yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """YAML whose aliases expand to 10**levels values: the loader must refuse it without building it."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -79,6 +87,9 @@ def main() -> None:
         )
         print(f"parse only (yaml.CSafeLoader, same files):     {parse:.3f} s")
         print(f"ratio validate / parse-only:                   {validate / parse:.2f}x  target <= 3x")
+        bomb = alias_bomb()
+        [refused] = median_of(args.repeat, lambda: parse_yaml(bomb, "bomb.yaml"))
+        print(f"alias bomb (10^9 values if expanded) refused:  {refused:.4f} s")
 
         if not args.skip_engine:
             figures = bench_engine(Path(tmp), deploy=min(100, args.instances), scan=args.instances)
