@@ -97,16 +97,25 @@ ForceOption = Annotated[
 AllOption = Annotated[bool, typer.Option("--all", help="Every instance of the estate (destroy: every deployed one).")]
 InstanceArgument = Annotated[
     str,
-    typer.Argument(help="An instance: its name, or its folder (ecosystem/platform-cloud/dev).", show_default=False),
+    typer.Argument(
+        help="An instance: its name, or its folder (ecosystem/platform-cloud/dev).",
+        metavar="INSTANCE",
+        show_default=False,
+    ),
 ]
 OptionalInstanceArgument = Annotated[
     str | None,
-    typer.Argument(help="An instance: its name, or its folder (ecosystem/platform-cloud/dev).", show_default=False),
+    typer.Argument(
+        help="An instance: its name, or its folder (ecosystem/platform-cloud/dev).",
+        metavar="INSTANCE",
+        show_default=False,
+    ),
 ]
 TargetArgument = Annotated[
     str | None,
     typer.Argument(
         help="The estate folder, an instance folder in it, or an instance name (default: the whole --estate).",
+        metavar="INSTANCE|ESTATE",
         show_default=False,
     ),
 ]

@@ -42,11 +42,11 @@ def drift(
     estate, engine = estate_and_engine(root, instances, fmt)
     reports = engine.drift_scan([platform.spec for platform in estate.platforms.values()])
     rows: list[dict[str, Any]] = []
+    undeployed: list[str] = []
     for name, report in reports.items():
         if report is None:
             rows.append({"instance": name, "status": NEVER_DEPLOYED, "drift": []})
-            if fmt is Format.table:
-                out.print(f"{name}: never deployed")
+            undeployed.append(name)
         elif report.error is not None:
             rows.append({"instance": name, "status": ERROR, "drift": [], "error": report.error})
             err.print(f"error: {name}: cannot be judged: {report.error}", markup=False)
@@ -61,6 +61,10 @@ def drift(
             rows.append({"instance": name, "status": IN_SYNC, "drift": []})
             if fmt is Format.table:
                 out.print(f"{name}: in sync")
+    if fmt is Format.table and undeployed:
+        # Nothing to compare is not drift; over the whole estate one line says which, instead of a line each.
+        listed = undeployed[0] if len(undeployed) == 1 else f"{len(undeployed)} instances: {', '.join(undeployed)}"
+        out.print(f"{listed}: never deployed (nothing to compare)" if instance is None else f"{listed}: never deployed")
     if fmt is Format.json:
         write_json({"platforms": rows})
     statuses = {row["status"] for row in rows}

@@ -33,7 +33,7 @@ def plan_dict(result: Plan | dict[str, Any]) -> dict[str, Any]:
 
 def config_only(plan: dict[str, Any]) -> bool:
     """No resource step, yet the config changed (a hook, say): a deploy would still record a new version."""
-    return not plan["changed"] and bool(plan.get("config_changed"))
+    return not plan["steps"] and bool(plan.get("config_changed"))
 
 
 def print_plan(result: Plan | dict[str, Any], platform: ResolvedPlatform) -> None:
@@ -41,7 +41,10 @@ def print_plan(result: Plan | dict[str, Any], platform: ResolvedPlatform) -> Non
     plan = plan_dict(result)
     counts = plan["counts"]
     if config_only(plan):
-        out.print(f"{platform.name}: no resource changes; the config changed (hooks), a deploy records a new version")
+        out.print(
+            f"{platform.name}: no resource changes; the config changed (hooks, or settings no resource holds): "
+            f"a deploy records a new version (config {plan['config_hash'][:12]})"
+        )
         return
     if not plan["changed"]:
         out.print(f"{platform.name}: no changes ({len(plan['unchanged'])} resources up to date)")

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from adapters.local.adapter import LocalAdapter
 from mnops_assets.cli import app
-from mnops_assets.engine.plan import Plan
 from mnops_assets.engine.runtime import open_engine
 from mnops_assets.engine.state import Actor
 from mnops_assets.estate import load_estate
@@ -77,7 +76,10 @@ def test_drift_names_every_drifted_instance_above_its_steps(mnops, estate_copy, 
     steps = "  + jobs (queue/v1): deleted outside mnops since the last apply"
     assert lines[lines.index("dev: drift from version 1 (1 resource(s))") + 1] == steps
     assert lines[lines.index("staging: drift from version 1 (1 resource(s))") + 1] == steps
-    assert "prod: never deployed" in lines and "dev: in sync" not in lines
+    [undeployed] = [line for line in lines if line.endswith(": never deployed (nothing to compare)")]
+    listed = undeployed.split(": ")[1].split(", ")
+    assert "prod" in listed and "dev" not in listed and "staging" not in listed
+    assert "dev: in sync" not in lines
     data = json.loads(runner.invoke(app, ["drift", "-f", "json", "--estate", str(estate_copy)]).stdout)
     status = {row["instance"]: row["status"] for row in data["platforms"]}
     assert status["dev"] == status["staging"] == "drift" and status["prod"] == "never deployed"
@@ -87,11 +89,17 @@ def test_drift_of_a_never_deployed_instance_says_so_and_exits_0(mnops):
     assert mnops("drift", "dev").splitlines() == ["dev: never deployed"]
 
 
-def test_a_hook_only_change_is_a_change(mnops, monkeypatch):
+def test_a_hook_only_change_is_a_change_for_plan_and_deploy_alike(mnops, estate_copy):
     mnops("deploy", "dev", "--direct")
-    monkeypatch.setattr(Plan, "to_dict", lambda self, to_dict=Plan.to_dict: {**to_dict(self), "config_changed": True})
+    platform = estate_copy / "platform-cloud" / "dev" / "platform.yaml"
+    platform.write_text(platform.read_text() + "hooks:\n  notify:\n    events: [post-apply]\n    command: [echo, hi]\n")
     shown = mnops("plan", "dev", code=2)
-    assert shown.strip() == "dev: no resource changes; the config changed (hooks), a deploy records a new version"
+    assert shown.startswith("dev: no resource changes; the config changed (hooks, or settings no resource holds)")
+    data = json.loads(runner.invoke(app, ["plan", "dev", "-f", "json", "--estate", str(estate_copy)]).stdout)
+    assert data["changed"] and data["config_changed"] and data["steps"] == []
+    mnops("deploy", "dev", "--direct")
+    assert [v["version"] for v in json.loads(mnops("history", "dev", "-f", "json"))["versions"]] == [1, 2]
+    assert mnops("plan", "dev").startswith("dev: no changes")
 
 
 def test_plan_takes_an_instance_folder(mnops, estate_copy):
