@@ -18,20 +18,34 @@ platform with nothing to do writes nothing at all, so a daily schedule leaves no
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from adapters.base import Adapter, Observed, Upkeep
 from contracts.errors import MnopsError
+from mnops_assets.engine.audit import AuditRecord
 from mnops_assets.engine.errors import DeployFailed, HealthCheckFailed
 from mnops_assets.engine.operation import Operation
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, read_by_name
+from mnops_assets.engine.state import StateStore
 from mnops_assets.engine.view import PlatformView
 from mnops_assets.estate.spec import PlatformSpec
 
-if TYPE_CHECKING:
-    from mnops_assets.engine.apply import Engine
+
+class Engine(Protocol):
+    """What housekeeping uses of `apply.Engine`, which calls it: stated here, so the two modules do not import each
+    other."""
+
+    store: StateStore
+    adapter_for: Callable[[str], Adapter]
+
+    def operation(self, platform: str, kind: str, *, wait: bool = False) -> Operation: ...
+
+    def audit(self, kind: str, platform: str | None, data: dict[str, Any]) -> AuditRecord: ...
+
+    def roll_back(self, before: PlatformView, op: Operation, cause: Exception) -> None: ...
+
 
 KIND = "maintain"
 ROTATE = "rotate"

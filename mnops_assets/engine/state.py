@@ -11,6 +11,8 @@ import json
 import os
 import re
 import socket
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +46,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from contracts.errors import MnopsError
 
 STATE_URL_ENV = "MNOPS_STATE_URL"
+SQLITE_BUSY_SECONDS = 30
+"""How long a SQLite connection waits for another's write lock before "database is locked"."""
 
 metadata = MetaData()
 
@@ -229,21 +233,36 @@ def default_url(state_dir: Path) -> str:
     return os.environ.get(STATE_URL_ENV) or f"sqlite:///{state_dir / 'state.db'}"
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode=WAL`, waiting for other connections as a write would: the switch needs the database to
+    itself, and SQLite answers "database is locked" at once, without its busy handler, while a new database is being
+    opened by several processes together."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # Let SQLAlchemy own transactions, so BEGIN IMMEDIATE below takes the write lock up front.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
