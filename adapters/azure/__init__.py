@@ -1,0 +1,14 @@
+"""The `azure` provider: Blob Storage and Service Bus through the Azure management SDKs, one resource group per platform.
+
+This package's top level imports nothing from the Azure SDKs, so the registry can read what it supports without them
+installed; making an adapter imports them, and fails with the install command when they are missing.
+"""
+
+PROVIDER = "azure"
+# Lazy import paths (see `adapters.base`): the SDKs are imported only when an adapter is made.
+ADAPTER = ("adapters.azure.adapter", "AzureAdapter")
+DRIVERS = {
+    "storage/v1": ("adapters.azure.storage", "StorageDriver"),
+    "queue/v1": ("adapters.azure.queues", "QueueDriver"),
+}
+SUPPORTED_CONTRACTS = frozenset(DRIVERS)

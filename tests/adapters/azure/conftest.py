@@ -1,0 +1,145 @@
+"""Fixtures for the azure provider: one HTTPS fake of Resource Manager and its managed-identity token endpoint for the
+session, reset after every test; the real `DefaultAzureCredential` finding its token there; a fresh adapter per test;
+and the conformance target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import pytest
+
+from adapters.azure import names
+from adapters.azure.adapter import AzureAdapter
+from adapters.base import Desired, Observed, ResourceKey
+from contracts import contract_model
+from tests.adapters.azure import fakearm
+from tests.adapters.conformance import Target
+
+REGION = "westeurope"
+# Variables that would send DefaultAzureCredential to another link of its chain (a service principal, the CLI).
+UNSET = (
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_USERNAME",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+)
+
+
+@pytest.fixture(scope="session")
+def arm() -> Iterator[fakearm.Served]:
+    with pytest.MonkeyPatch.context() as patch, fakearm.serve() as served:
+        patch.setenv("IDENTITY_ENDPOINT", served.identity_endpoint)
+        patch.setenv("IDENTITY_HEADER", fakearm.IDENTITY_HEADER)
+        for name in UNSET:
+            patch.delenv(name, raising=False)
+        yield served
+
+
+@pytest.fixture
+def fake(arm: fakearm.Served) -> Iterator[fakearm.FakeArm]:
+    yield arm.fake
+    arm.fake.reset()
+
+
+@pytest.fixture
+def make_adapter(arm: fakearm.Served, fake: fakearm.FakeArm) -> Iterator[Callable[..., AzureAdapter]]:
+    made: list[AzureAdapter] = []
+
+    def make(**settings: object) -> AzureAdapter:
+        defaults: dict[str, object] = {
+            "region": REGION,
+            "subscription_id": fakearm.SUBSCRIPTION,
+            "arm_endpoint": arm.url,
+            "ca_bundle": str(arm.ca_bundle),
+            "polling_interval": 0,
+            # Few retries: a test of an endpoint that is down should fail in a second, not back off for a minute.
+            "retry_total": 1,
+        }
+        adapter = AzureAdapter(**{**defaults, **settings})
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        adapter.close()
+
+
+@pytest.fixture
+def adapter(make_adapter: Callable[..., AzureAdapter]) -> AzureAdapter:
+    return make_adapter()
+
+
+def tamper(adapter: AzureAdapter, observed: Observed) -> None:
+    """Change a resource behind the engine's back through the management SDK, as a person in the portal would."""
+    key = observed.key
+    group = names.group(key.platform)
+    if observed.contract == "storage/v1":
+        account = names.storage_account(adapter.azure.subscription_id, key)
+        adapter.azure.client("storage").blob_services.set_service_properties(
+            group, account, {"properties": {"isVersioningEnabled": not observed.fields["versioning"]}}
+        )
+    elif observed.contract == "queue/v1":
+        namespace = names.namespace(adapter.azure.subscription_id, key)
+        servicebus = adapter.azure.client("servicebus")
+        queue = servicebus.queues.get(group, namespace, key.name)
+        seconds = observed.fields["visibility_timeout_seconds"] + 1
+        servicebus.queues.create_or_update(
+            group,
+            namespace,
+            key.name,
+            {
+                "properties": {
+                    "lockDuration": f"PT{seconds}S",
+                    "defaultMessageTimeToLive": f"PT{int(queue.default_message_time_to_live.total_seconds())}S",
+                    "maxDeliveryCount": queue.max_delivery_count,
+                    "requiresSession": queue.requires_session,
+                }
+            },
+        )
+    else:
+        raise AssertionError(f"no tampering for {observed.contract}")
+
+
+def break_resource(adapter: AzureAdapter, observed: Observed) -> None:
+    """Damage a resource so that its health check fails: remove what holds its data, keep its tracked resource."""
+    key = observed.key
+    group = names.group(key.platform)
+    if observed.contract == "storage/v1":
+        account = names.storage_account(adapter.azure.subscription_id, key)
+        adapter.azure.client("storage").blob_containers.delete(group, account, names.CONTAINER)
+    elif observed.contract == "queue/v1":
+        namespace = names.namespace(adapter.azure.subscription_id, key)
+        adapter.azure.client("servicebus").queues.delete(group, namespace, key.name)
+    else:
+        raise AssertionError(f"no breaking for {observed.contract}")
+
+
+@pytest.fixture
+def target(make_adapter: Callable[..., AzureAdapter], arm: fakearm.Served) -> Target:
+    adapter = make_adapter()
+    return Target(
+        adapter=adapter,
+        region=REGION,
+        tamper=partial(tamper, adapter),
+        break_resource=partial(break_resource, adapter),
+        failing=arm.down,
+    )
+
+
+def build(name: str, spec: dict[str, Any], platform: str = "dev", tags: dict[str, str] | None = None) -> Desired:
+    """A Desired for resource `name` of `platform` from a spec as YAML would give it."""
+    return Desired.build(
+        ResourceKey(platform, name), contract_model(spec["contract"]).model_validate(spec), tags or {}, REGION
+    )
+
+
+@contextmanager
+def no_op() -> Iterator[None]:
+    yield
