@@ -1,4 +1,4 @@
-"""The `azure` provider: Blob Storage and Service Bus through the Azure management SDKs, one resource group per platform.
+"""The `azure` provider: Blob Storage and Service Bus through Azure's management SDKs, one resource group per platform.
 
 This package's top level imports nothing from the Azure SDKs, so the registry can read what it supports without them
 installed; making an adapter imports them, and fails with the install command when they are missing.

@@ -52,8 +52,10 @@ class AzureAdapter(Adapter):
         subscription_id = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID") or None
         if not subscription_id:
             raise AdapterError(
-                PROVIDER, "configure", None, "no subscription: set the azure provider's `subscription_id` setting "
-                "or AZURE_SUBSCRIPTION_ID"
+                PROVIDER,
+                "configure",
+                None,
+                "no subscription: set the azure provider's `subscription_id` setting or AZURE_SUBSCRIPTION_ID",
             )
         if not region:
             raise AdapterError(PROVIDER, "configure", None, "no location: set the azure provider's `region` setting")

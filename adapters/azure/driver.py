@@ -139,7 +139,11 @@ class AzureDriver(ConvergingDriver):
         return ResourceKey(platform, tags[TAG_RESOURCE])
 
     def observed(
-        self, key: ResourceKey, resource_id: str, fields: dict[str, Any], tags: Mapping[str, str] | None,
+        self,
+        key: ResourceKey,
+        resource_id: str,
+        fields: dict[str, Any],
+        tags: Mapping[str, str] | None,
         problem: str | None = None,
     ) -> Observed:
         return Observed(key, self.contract, resource_id, fields, dict(tags or {}), problem)

@@ -32,7 +32,7 @@ def digest(*parts: str, length: int) -> str:
 
 
 def group(platform: str) -> str:
-    """The resource group holding every resource of `platform` (90 characters allowed; platform names are 63 at most)."""
+    """The resource group holding every resource of `platform` (groups take 90 characters; platform names 63)."""
     return f"{GROUP_PREFIX}{platform}"
 
 

@@ -135,7 +135,8 @@ class StorageDriver(AzureDriver):
             return
         wanted = [_rule(days)] if days is not None else []
         if others or wanted:
-            policies.create_or_update(group, account, "default", {"properties": {"policy": {"rules": [*others, *wanted]}}})
+            body = {"properties": {"policy": {"rules": [*others, *wanted]}}}
+            policies.create_or_update(group, account, "default", body)
         else:
             policies.delete(group, account, "default")
 

@@ -204,7 +204,8 @@ class FakeArm:
         if low.endswith("/resources") and GROUP.match(path[: -len("/resources")]) and method == "GET":
             group_id = path[: -len("/resources")].lower()
             if group_id not in self.store:
-                raise Refusal(404, "ResourceGroupNotFound", f"Resource group '{path.split('/')[4]}' could not be found.")
+                name = path.split("/")[4]
+                raise Refusal(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
             inside = [r for r in self._resources() if r["id"].lower().startswith(group_id + "/providers/")]
             return self._page(inside, query, path)
         match = PROVIDERS.match(path)
@@ -289,8 +290,12 @@ class FakeArm:
             raise Refusal(404, "NotFound", f"No action {action} on {arm_type}.")
         if method == "GET":
             if current is None or current.get("_deleting"):
-                raise Refusal(404, "ResourceNotFound", f"The Resource '{namespace}/{segments[0]}/{segments[1]}' "
-                              f"under resource group '{match.group(2)}' was not found.")
+                raise Refusal(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource '{namespace}/{segments[0]}/{segments[1]}' "
+                    f"under resource group '{match.group(2)}' was not found.",
+                )
             return 200, {}, _public(current)
         if method == "DELETE":
             if current is None:
@@ -377,11 +382,17 @@ class FakeArm:
     # -- long-running operations -------------------------------------------------------------------------------------
 
     def _start(
-        self, key: str, finish: Any, style: str, status: int, resource: dict[str, Any] | None = None,
+        self,
+        key: str,
+        finish: Any,
+        style: str,
+        status: int,
+        resource: dict[str, Any] | None = None,
         failing: bool = False,
     ) -> tuple[int, dict[str, str], Any]:
         token = secrets.token_hex(8)
-        self.operations[token] = Operation(key, finish, style, failed="the deployment failed: quota exceeded" if failing else None)
+        failed = "the deployment failed: quota exceeded" if failing else None
+        self.operations[token] = Operation(key, finish, style, failed=failed)
         url = f"{self.base}/subscriptions/{SUBSCRIPTION}/operations/{token}?api-version=2024-01-01"
         if style == "location":
             return status, {"Location": url, "Retry-After": "0"}, None
@@ -412,9 +423,7 @@ class FakeArm:
     def _resources(self) -> list[dict[str, Any]]:
         """Top-level tracked resources (what ARM's resource listings hold: no groups, no child resources)."""
         return [
-            r
-            for r in self.store.values()
-            if KINDS.get(r["type"].lower(), Kind()).tracked and not r.get("_deleting")
+            r for r in self.store.values() if KINDS.get(r["type"].lower(), Kind()).tracked and not r.get("_deleting")
         ]
 
     def _filtered(self, expression: str | None) -> list[dict[str, Any]]:
@@ -471,9 +480,7 @@ def certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
