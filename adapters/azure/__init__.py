@@ -1,4 +1,4 @@
-"""The `azure` provider: Blob Storage and Service Bus through Azure's management SDKs, one resource group per platform.
+"""The `azure` provider: Blob Storage, Service Bus and Key Vault through Azure's SDKs, one resource group per platform.
 
 This package's top level imports nothing from the Azure SDKs, so the registry can read what it supports without them
 installed; making an adapter imports them, and fails with the install command when they are missing.
@@ -10,5 +10,6 @@ ADAPTER = ("adapters.azure.adapter", "AzureAdapter")
 DRIVERS = {
     "storage/v1": ("adapters.azure.storage", "StorageDriver"),
     "queue/v1": ("adapters.azure.queues", "QueueDriver"),
+    "secrets/v1": ("adapters.azure.secretstore", "SecretsDriver"),
 }
 SUPPORTED_CONTRACTS = frozenset(DRIVERS)

@@ -4,7 +4,8 @@ management clients made from them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,8 +30,12 @@ class AzureAdapter(Adapter):
     `environment`, `cli`), `client_id` (a user-assigned managed identity), `arm_endpoint` (Resource Manager's URL,
     default the public cloud's), `ca_bundle` (a PEM file of certificate authorities to trust instead of the system's),
     `polling_interval` (seconds between polls of a long-running operation when Azure does not say), `retry_total`
-    (retries of a throttled or failed call; 429s wait as long as `Retry-After` says). Credentials never come from
-    settings: only which chain finds them. `token_credential` is a ready `TokenCredential` to use instead.
+    (retries of a throttled or failed call; 429s wait as long as `Retry-After` says), `tenant_id` (the directory
+    new Key Vaults trust; default `AZURE_TENANT_ID`), `verify_challenge_resource` (whether Key Vault's authentication
+    challenge must name a Key Vault domain; off only for a vault reached by address, as tests do). Credentials never
+    come from settings: only which chain finds them. `token_credential` is a ready `TokenCredential` to use instead.
+    `base_dir` is what `file:` secret sources are relative to; `clock` (seconds since the epoch) is what rotation ages
+    are measured by.
     """
 
     provider: ClassVar[str] = PROVIDER
@@ -46,7 +51,10 @@ class AzureAdapter(Adapter):
         ca_bundle: str | Path | None = None,
         polling_interval: float | None = None,
         retry_total: int | None = None,
+        tenant_id: str | None = None,
+        verify_challenge_resource: bool = True,
         base_dir: str | Path | None = None,
+        clock: Callable[[], float] | None = None,
         token_credential: TokenCredential | None = None,
     ) -> None:
         subscription_id = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID") or None
@@ -72,13 +80,16 @@ class AzureAdapter(Adapter):
             options["polling_interval"] = float(polling_interval)
         if retry_total is not None:
             options["retry_total"] = int(retry_total)
-        self.base_dir = Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd())
         self.azure = AzureContext(
             subscription_id=str(subscription_id),
             location=str(region),
             credential=token_credential or _credential(credential, client_id),
             arm_endpoint=str(arm_endpoint).rstrip("/"),
             client_options=options,
+            tenant_id=tenant_id or os.environ.get("AZURE_TENANT_ID") or None,
+            verify_challenge_resource=_flag(verify_challenge_resource),
+            base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),
+            clock=clock or time.time,
         )
         super().__init__(drivers=build_drivers(DRIVERS, self.azure))
 
@@ -115,12 +126,27 @@ class AzureAdapter(Adapter):
 
     def platforms(self) -> list[str]:
         """Every platform with at least one managed resource in this subscription, sorted: one tag-filtered listing."""
-        types = frozenset(d.arm_type.lower() for d in self.drivers.values() if isinstance(d, AzureDriver))
+        drivers = [d for d in self.drivers.values() if isinstance(d, AzureDriver)]
         with failures("list platforms", None):
-            return sorted(self.azure.managed_groups(types))
+            found = self.azure.managed_groups(frozenset(d.arm_type.lower() for d in drivers))
+        # A vault outlives its last secret: such a platform counts only while something of ours is in it.
+        listed: set[str] = set()
+        for platform, types in sorted(found.items()):
+            if any(d.per_resource and d.arm_type.lower() in types for d in drivers) or any(
+                not d.per_resource and d.arm_type.lower() in types and d.holds_any(platform) for d in drivers
+            ):
+                listed.add(platform)
+        return sorted(listed)
 
     def close(self) -> None:
         self.azure.close()
+
+
+def _flag(value: object) -> bool:
+    """A boolean setting, which YAML or an environment may give as text."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "no", "off", "0", "")
+    return bool(value)
 
 
 def _credential(kind: str, client_id: str | None) -> TokenCredential:

@@ -5,9 +5,11 @@ group of each platform, the one listing observation starts from, and the one pla
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -18,6 +20,7 @@ from adapters.azure import PROVIDER, names
 from adapters.base import MANAGED_BY, TAG_MANAGED_BY, TAG_PLATFORM, AdapterError, ResourceKey
 
 MAX_REASON = 400
+REDACTED = "[redacted]"
 MANAGED_FILTER = f"tagName eq '{TAG_MANAGED_BY}' and tagValue eq '{MANAGED_BY}'"
 
 
@@ -44,18 +47,46 @@ def failures_reason(exc: BaseException) -> str:
 
 
 @contextmanager
-def failures(operation: str, key: ResourceKey | None, *, subject: str = "") -> Iterator[None]:
+def failures(
+    operation: str, key: ResourceKey | None, *, subject: str = "", redact: Sequence[str] = ()
+) -> Iterator[None]:
     """Turn an Azure SDK error (an HTTP error, a failed long-running operation, a connection that failed) into
-    `AdapterError(azure, operation, key, "<status> <code>: <message>")`, raised from the cause."""
+    `AdapterError(azure, operation, key, "<status> <code>: <message>")`, raised from the cause.
+
+    `redact` lists values that must not leave in the message or the cause: a call carrying a secret value passes it
+    here, in case a service echoes a parameter back.
+    """
     try:
         yield
     except AdapterError:
         raise
     except AzureError as exc:
+        hidden = [v for v in redact if v]
+        if hidden:
+            _scrub(exc, hidden)
         reason = failures_reason(exc)
         if subject and key is None:
             reason = f"{subject}: {reason}"
         raise AdapterError(PROVIDER, operation, key, reason) from exc
+
+
+def _scrub(exc: AzureError, hidden: Sequence[str]) -> None:
+    """Remove `hidden` values from the exception in place: it stays the cause, and would print them in a traceback."""
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in hidden:
+                value = value.replace(secret, REDACTED)
+        return value
+
+    exc.args = tuple(scrub(a) for a in exc.args)
+    exc.message = scrub(exc.message)
+    if isinstance(exc, HttpResponseError):
+        error = getattr(exc, "error", None)
+        if error is not None and getattr(error, "message", None):
+            error.message = scrub(error.message)
+        # The response keeps the body it was built from; nothing reads it once the error is ours.
+        exc.response = None
 
 
 @dataclass
@@ -67,12 +98,16 @@ class AzureContext:
     credential: TokenCredential
     arm_endpoint: str
     client_options: dict[str, Any]
+    tenant_id: str | None = None
+    verify_challenge_resource: bool = True
+    base_dir: Path = field(default_factory=Path.cwd)
+    clock: Callable[[], float] = time.time
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self, service: str) -> Any:
-        """The management client of `service` (`resource`, `storage`, `servicebus`), made once and shared: they are
-        safe to use from several threads."""
+        """The management client of `service` (`resource`, `storage`, `servicebus`, `keyvault`), or the secrets client
+        of a vault given by its URI; made once and shared: they are safe to use from several threads."""
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._make(service)
@@ -91,6 +126,17 @@ class AzureContext:
             from azure.mgmt.storage import StorageManagementClient
 
             return StorageManagementClient(**arguments)
+        if service == "keyvault":
+            from azure.mgmt.keyvault import KeyVaultManagementClient
+
+            return KeyVaultManagementClient(**arguments)
+        if service.startswith("https://") or service.startswith("http://"):
+            from azure.keyvault.secrets import SecretClient
+
+            options = {k: v for k, v in self.client_options.items() if k != "polling_interval"}
+            return SecretClient(
+                service, self.credential, verify_challenge_resource=self.verify_challenge_resource, **options
+            )
         if service == "servicebus":
             from azure.mgmt.servicebus import ServiceBusManagementClient
 
@@ -125,10 +171,10 @@ class AzureContext:
         except ResourceNotFoundError:
             return []
 
-    def managed_groups(self, types: frozenset[str]) -> set[str]:
-        """The platforms whose group holds at least one managed resource of `types` (lower-case ARM types): one
-        tag-filtered listing of the whole subscription."""
-        found: set[str] = set()
+    def managed_groups(self, types: frozenset[str]) -> dict[str, set[str]]:
+        """The platforms whose group holds at least one managed resource of `types` (lower-case ARM types), with the
+        types found there: one tag-filtered listing of the whole subscription."""
+        found: dict[str, set[str]] = {}
         for row in self.client("resource").resources.list(filter=MANAGED_FILTER):
             if (row.type or "").lower() not in types:
                 continue
@@ -136,7 +182,7 @@ class AzureContext:
             if len(parts) > 4 and parts[3].lower() == "resourcegroups":
                 platform = names.platform_of_group(parts[4])
                 if platform is not None:
-                    found.add(platform)
+                    found.setdefault(platform, set()).add((row.type or "").lower())
         return found
 
     def close(self) -> None:

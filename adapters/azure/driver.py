@@ -38,6 +38,9 @@ class AzureDriver(ConvergingDriver):
 
     arm_type: ClassVar[str]
     """The ARM type of the tracked resource that carries the identity tags (`Microsoft.Storage/storageAccounts`)."""
+    per_resource: ClassVar[bool] = True
+    """Whether each resource is a tracked resource of `arm_type` of its own; otherwise (secrets in the platform's
+    vault) the tracked resource is the platform's and outlives its last resource, see `holds_any`."""
 
     def __init__(self, azure: AzureContext) -> None:
         self.azure = azure
@@ -63,6 +66,10 @@ class AzureDriver(ConvergingDriver):
             if observed is not None:
                 found.append(observed)
         return sorted(found, key=lambda o: o.key)
+
+    def holds_any(self, platform: str) -> bool:
+        """Whether the platform's tracked resource of `arm_type` still holds a managed resource (`per_resource` off)."""
+        return True
 
     def find(self, key: ResourceKey) -> Observed | None:
         if not (names.is_name(key.platform) and names.is_name(key.name)):

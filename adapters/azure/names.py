@@ -51,6 +51,15 @@ def storage_account(subscription: str, key: ResourceKey) -> str:
     return "mn" + digest("storage", subscription, key.platform, key.name, length=22)
 
 
+def vault(subscription: str, platform: str) -> str:
+    """`mnops-` + 18 hex digits: the platform's Key Vault (names are 3-24 characters and global across Azure)."""
+    return "mnops-" + digest("keyvault", subscription, platform, length=18)
+
+
+# The secret holding the key values are compared under: it starts with a digit, which no resource name does.
+HMAC_KEY_SECRET = "0-mnops-hmac-key"
+
+
 def namespace(subscription: str, key: ResourceKey) -> str:
     """`mnops-<platform>-<resource>` cut to fit, then a hash: namespace names are 6-50 letters, digits and hyphens,
     start with a letter and may not end with `-sb` or `-mgmt` (a hex suffix never does)."""

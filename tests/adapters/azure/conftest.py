@@ -61,6 +61,9 @@ def make_adapter(arm: fakearm.Served, fake: fakearm.FakeArm) -> Iterator[Callabl
             "polling_interval": 0,
             # Few retries: a test of an endpoint that is down should fail in a second, not back off for a minute.
             "retry_total": 1,
+            "tenant_id": fakearm.TENANT,
+            # The fake's vaults are reached by address, not under vault.azure.net.
+            "verify_challenge_resource": False,
         }
         adapter = AzureAdapter(**{**defaults, **settings})
         made.append(adapter)
@@ -103,6 +106,11 @@ def tamper(adapter: AzureAdapter, observed: Observed) -> None:
                 }
             },
         )
+    elif observed.contract == "secrets/v1":
+        # A different value in place of the stored one, tags kept: real drift, seen through the value's HMAC.
+        client = adapter.secrets._client(key.platform)
+        current = client.get_secret(key.name)
+        client.set_secret(key.name, "someone else's value", tags=current.properties.tags)
     else:
         raise AssertionError(f"no tampering for {observed.contract}")
 
@@ -117,6 +125,8 @@ def break_resource(adapter: AzureAdapter, observed: Observed) -> None:
     elif observed.contract == "queue/v1":
         namespace = names.namespace(adapter.azure.subscription_id, key)
         adapter.azure.client("servicebus").queues.delete(group, namespace, key.name)
+    elif observed.contract == "secrets/v1":
+        adapter.secrets._client(key.platform).update_secret_properties(key.name, enabled=False)
     else:
         raise AssertionError(f"no breaking for {observed.contract}")
 

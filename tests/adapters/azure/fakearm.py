@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.adapters.azure.fakevault import KeyVaults, VaultRefusal
+
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 TENANT = "00000000-0000-4000-8000-0000000000aa"
 IDENTITY_HEADER = "mnops-fake-identity"
@@ -72,6 +74,12 @@ KINDS: dict[str, Kind] = {
         tracked=True,
     ),
     "microsoft.servicebus/namespaces/queues": Kind(name=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$"),
+    "microsoft.keyvault/vaults": Kind(
+        name=r"^(?!.*--)[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$",
+        name_rule="3-24 letters, digits and single hyphens, starting with a letter",
+        tracked=True,
+        needs=("properties",),
+    ),
     "microsoft.operationalinsights/workspaces": Kind(
         put="async",
         delete="location",
@@ -143,6 +151,9 @@ class FakeArm:
     failing_operations: set[str] = field(default_factory=set)
     """ARM types (lower-case) whose next long-running PUT fails."""
     base: str = ""
+    vaults: KeyVaults = field(default_factory=lambda: KeyVaults("", TENANT))
+    open_vault: Any = None
+    """Starts (or finds) the HTTPS endpoint of a vault by name; returns its URL. Set by `serve`."""
 
     # -- what the tests use ------------------------------------------------------------------------------------------
 
@@ -154,6 +165,7 @@ class FakeArm:
             self.throttled = 0
             self.refusing = False
             self.failing_operations.clear()
+            self.vaults.vaults.clear()
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -177,9 +189,18 @@ class FakeArm:
             if self.throttled > 0:
                 self.throttled -= 1
                 raise Refusal(429, "TooManyRequests", "Rate limit exceeded.", {"Retry-After": "0"})
+        auth = headers.get("Authorization", "")
+        if path.startswith("/kv/"):
+            token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+            payload = json.loads(body) if body else None
+            with self.lock:
+                try:
+                    ok = None if token is None else token in self.tokens
+                    return self.vaults.handle(method, path[len("/kv/") :], query, ok, payload)
+                except VaultRefusal as refusal:
+                    raise Refusal(refusal.status, refusal.code, refusal.message, refusal.headers) from refusal
         if not query.get("api-version"):
             raise Refusal(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
-        auth = headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[len("Bearer ") :] not in self.tokens:
             raise Refusal(401, "AuthenticationFailed", "Authentication failed: no valid bearer token.")
         payload = json.loads(body) if body else None
@@ -246,8 +267,7 @@ class FakeArm:
         if method == "DELETE":
 
             def finish() -> None:
-                for rid in [r for r in self.store if r == key or r.startswith(key + "/")]:
-                    del self.store[rid]
+                self._remove(key)
 
             return self._start(key, finish, "location", 202)
         raise Refusal(405, "MethodNotAllowed", f"{method} is not allowed on a resource group.")
@@ -302,8 +322,7 @@ class FakeArm:
                 return 204, {}, None
 
             def finish() -> None:
-                for rid in [r for r in self.store if r == key or r.startswith(key + "/")]:
-                    del self.store[rid]
+                self._remove(key)
 
             if kind.delete == "sync":
                 finish()
@@ -345,6 +364,14 @@ class FakeArm:
         for extra in ("sku", "kind"):
             if extra in payload:
                 resource[extra] = payload[extra]
+        if arm_type == "microsoft.keyvault/vaults":
+            vault_properties = payload["properties"]
+            if not vault_properties.get("tenantId") or not (vault_properties.get("sku") or {}).get("name"):
+                raise Refusal(400, "BadRequest", "A vault needs properties.tenantId and properties.sku.")
+            self.vaults.open(name)
+            # Key Vault ids are rooted at the vault's host (`https://<vault>.vault.azure.net/secrets/<name>`): each
+            # vault gets an HTTPS port of its own.
+            properties["vaultUri"] = self.open_vault(name.lower()) + "/"
         if arm_type == "microsoft.storage/storageaccounts":
             resource["_key"] = (current or {}).get("_key") or secrets.token_urlsafe(32)
             # Every account has its blob service from birth, as on Azure.
@@ -378,6 +405,13 @@ class FakeArm:
             resource["properties"]["provisioningState"] = "Succeeded"
 
         return self._start(key, done, kind.put, 202 if kind.put == "location" else 201, resource, failing)
+
+    def _remove(self, key: str) -> None:
+        """Remove a resource (or group) and everything under it."""
+        for rid in [r for r in self.store if r == key or r.startswith(key + "/")]:
+            removed = self.store.pop(rid)
+            if removed["type"].lower() == "microsoft.keyvault/vaults":
+                self.vaults.close(removed["name"])
 
     # -- long-running operations -------------------------------------------------------------------------------------
 
@@ -503,7 +537,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         return None
 
+    vault: str | None = None
+    """Set on a vault's endpoint: every path is that vault's."""
+
     def _serve(self) -> None:
+        if self.vault is not None:
+            self.path = f"/kv/{self.vault}{self.path}"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.fake.refusing:
@@ -599,9 +638,25 @@ def serve() -> Iterator[Served]:
         identity = ThreadingHTTPServer(("127.0.0.1", 0), token_handler)
         identity.daemon_threads = True
         fake.base = f"https://127.0.0.1:{arm.server_address[1]}"
-        threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (arm, identity)]
-        for thread in threads:
-            thread.start()
+        fake.vaults.base = fake.base
+        servers = [arm, identity]
+        by_vault: dict[str, str] = {}
+
+        def open_vault(name: str) -> str:
+            if name not in by_vault:
+                vault_handler = type(f"VaultHandler{next(_counter)}", (_Handler,), {"fake": fake, "vault": name})
+                server = ThreadingHTTPServer(("127.0.0.1", 0), vault_handler)
+                server.daemon_threads = True
+                server.socket = context.wrap_socket(server.socket, server_side=True)
+                servers.append(server)
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+                by_vault[name] = f"https://127.0.0.1:{server.server_address[1]}"
+            return by_vault[name]
+
+        fake.open_vault = open_vault
+        fake.vaults.urls = open_vault
+        for server in (arm, identity):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             yield Served(
                 fake,
@@ -610,6 +665,6 @@ def serve() -> Iterator[Served]:
                 cert_path,
             )
         finally:
-            for server in (arm, identity):
+            for server in servers:
                 server.shutdown()
                 server.server_close()
