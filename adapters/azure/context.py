@@ -137,6 +137,10 @@ class AzureContext:
             return SecretClient(
                 service, self.credential, verify_challenge_resource=self.verify_challenge_resource, **options
             )
+        if service == "loganalytics":
+            from azure.mgmt.loganalytics import LogAnalyticsManagementClient
+
+            return LogAnalyticsManagementClient(**arguments)
         if service == "servicebus":
             from azure.mgmt.servicebus import ServiceBusManagementClient
 

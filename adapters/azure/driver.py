@@ -154,3 +154,9 @@ class AzureDriver(ConvergingDriver):
         problem: str | None = None,
     ) -> Observed:
         return Observed(key, self.contract, resource_id, fields, dict(tags or {}), problem)
+
+
+def provisioning_state(resource: Any) -> str:
+    """A resource's provisioning state as Azure spells it (`Succeeded`), whether the SDK gave text or an enum."""
+    state = getattr(resource, "provisioning_state", None)
+    return str(getattr(state, "value", state) or "")

@@ -60,6 +60,14 @@ def vault(subscription: str, platform: str) -> str:
 HMAC_KEY_SECRET = "0-mnops-hmac-key"
 
 
+def workspace(subscription: str, key: ResourceKey) -> str:
+    """`mnops-<platform>-<resource>` cut to fit, then a hash: workspace names are 4-63 letters, digits and hyphens,
+    unique within a resource group (the hash keeps them unique across Azure too, for log queries by name)."""
+    suffix = digest("loganalytics", subscription, key.platform, key.name, length=10)
+    readable = f"{PREFIX}-{key.platform}-{key.name}"[: 63 - len(suffix) - 1].rstrip("-")
+    return f"{readable}-{suffix}"
+
+
 def namespace(subscription: str, key: ResourceKey) -> str:
     """`mnops-<platform>-<resource>` cut to fit, then a hash: namespace names are 6-50 letters, digits and hyphens,
     start with a letter and may not end with `-sb` or `-mgmt` (a hex suffix never does)."""

@@ -21,7 +21,7 @@ import isodate
 from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import names
-from adapters.azure.driver import AzureDriver
+from adapters.azure.driver import AzureDriver, provisioning_state
 from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
 
 SKU = {"name": "Standard", "tier": "Standard"}
@@ -70,7 +70,7 @@ class QueueDriver(AzureDriver):
         except ResourceNotFoundError:
             problem = f"queue {key.name} of Service Bus namespace {namespace} is missing"
             return self.observed(key, found.id, {}, found.tags, problem)
-        state = str(found.provisioning_state or "")
+        state = provisioning_state(found)
         problem = None if state.lower() == "succeeded" else f"Service Bus namespace {namespace} is {state}"
         deliveries = int(queue.max_delivery_count or 0)
         fields = {

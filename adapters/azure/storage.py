@@ -19,7 +19,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import names
-from adapters.azure.driver import AzureDriver
+from adapters.azure.driver import AzureDriver, provisioning_state
 from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
 
 EXPIRY_RULE = "mnops-expire"
@@ -56,12 +56,12 @@ class StorageDriver(AzureDriver):
         public = False
         try:
             container = storage.blob_containers.get(group, account, names.CONTAINER)
-            public = bool(found.allow_blob_public_access) and str(container.public_access or "None") == "Blob"
+            public = bool(found.allow_blob_public_access) and _access(container) == "Blob"
         except ResourceNotFoundError:
             problem = f"blob container {names.CONTAINER} of storage account {account} is missing"
         service = storage.blob_services.get_service_properties(group, account)
-        state = str(found.provisioning_state or "")
-        if problem is None and state.lower() not in ("succeeded", "provisioningstate.succeeded"):
+        state = provisioning_state(found)
+        if problem is None and state.lower() != "succeeded":
             problem = f"storage account {account} is {state}"
         fields = {
             "versioning": bool(service.is_versioning_enabled),
@@ -113,7 +113,7 @@ class StorageDriver(AzureDriver):
             container = storage.blob_containers.get(group, account, names.CONTAINER)
         except ResourceNotFoundError:
             container = None
-        if container is None or str(container.public_access or "None") != access:
+        if container is None or _access(container) != access:
             storage.blob_containers.create(group, account, names.CONTAINER, {"properties": {"publicAccess": access}})
         service = storage.blob_services.get_service_properties(group, account)
         if bool(service.is_versioning_enabled) != spec.versioning:
@@ -151,6 +151,12 @@ class StorageDriver(AzureDriver):
         self.azure.client("storage").storage_accounts.update(
             names.group(key.platform), self.resource_name(key), {"tags": dict(tags)}
         )
+
+
+def _access(container: Any) -> str:
+    """A container's public access as Azure spells it (`None`, `Blob`, `Container`), from text or an enum."""
+    access = container.public_access
+    return str(getattr(access, "value", access) or "None")
 
 
 def _get(value: Any, name: str) -> Any:

@@ -111,6 +111,12 @@ def tamper(adapter: AzureAdapter, observed: Observed) -> None:
         client = adapter.secrets._client(key.platform)
         current = client.get_secret(key.name)
         client.set_secret(key.name, "someone else's value", tags=current.properties.tags)
+    elif observed.contract == "logging/v1":
+        workspace = names.workspace(adapter.azure.subscription_id, key)
+        days = observed.fields["retention_days"] + 1
+        adapter.azure.client("loganalytics").tables.begin_update(
+            group, workspace, "MnopsLogs_CL", {"properties": {"retentionInDays": days, "totalRetentionInDays": days}}
+        ).result()
     else:
         raise AssertionError(f"no tampering for {observed.contract}")
 
@@ -127,6 +133,9 @@ def break_resource(adapter: AzureAdapter, observed: Observed) -> None:
         adapter.azure.client("servicebus").queues.delete(group, namespace, key.name)
     elif observed.contract == "secrets/v1":
         adapter.secrets._client(key.platform).update_secret_properties(key.name, enabled=False)
+    elif observed.contract == "logging/v1":
+        workspace = names.workspace(adapter.azure.subscription_id, key)
+        adapter.azure.client("loganalytics").tables.begin_delete(group, workspace, "MnopsLogs_CL").result()
     else:
         raise AssertionError(f"no breaking for {observed.contract}")
 

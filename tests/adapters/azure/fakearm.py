@@ -364,6 +364,15 @@ class FakeArm:
         for extra in ("sku", "kind"):
             if extra in payload:
                 resource[extra] = payload[extra]
+        if arm_type == "microsoft.operationalinsights/workspaces/tables" and current is None and name.endswith("_CL"):
+            schema = (payload.get("properties") or {}).get("schema") or {}
+            if schema.get("name") != name or not schema.get("columns"):
+                raise Refusal(400, "InvalidParameter", f"A custom table needs a schema named {name} with columns.")
+        if arm_type == "microsoft.operationalinsights/workspaces/tables":
+            for field_name, low, high in (("retentionInDays", 4, 730), ("totalRetentionInDays", 4, 4383)):
+                days = properties.get(field_name)
+                if days is not None and not low <= days <= high:
+                    raise Refusal(400, "InvalidParameter", f"{field_name} must be {low}-{high}, not {days}.")
         if arm_type == "microsoft.keyvault/vaults":
             vault_properties = payload["properties"]
             if not vault_properties.get("tenantId") or not (vault_properties.get("sku") or {}).get("name"):
