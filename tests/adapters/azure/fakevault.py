@@ -61,6 +61,8 @@ class KeyVaults:
         """The URL a vault is served at, by name."""
         self.tenant = tenant
         self.vaults: dict[str, Vault] = {}
+        self.challenged = 0
+        """Requests answered with the 401 challenge."""
 
     def open(self, name: str) -> None:
         self.vaults.setdefault(name.lower(), Vault(name.lower()))
@@ -73,6 +75,7 @@ class KeyVaults:
     ) -> tuple[int, dict[str, str], Any]:
         """`path` after `/kv/`; `token_ok` None when no bearer token came, else whether it is one we issued."""
         if token_ok is None:
+            self.challenged += 1
             raise VaultRefusal(
                 401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", challenge(self.tenant)
             )
