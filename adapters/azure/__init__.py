@@ -1,5 +1,5 @@
-"""The `azure` provider: Blob Storage, Service Bus, Key Vault and Log Analytics through Azure's SDKs, a resource group
-per platform.
+"""The `azure` provider: Blob Storage, Service Bus, Key Vault, Log Analytics and Container Apps through Azure's SDKs, a
+resource group per platform.
 
 This package's top level imports nothing from the Azure SDKs, so the registry can read what it supports without them
 installed; making an adapter imports them, and fails with the install command when they are missing.
@@ -13,5 +13,6 @@ DRIVERS = {
     "queue/v1": ("adapters.azure.queues", "QueueDriver"),
     "secrets/v1": ("adapters.azure.secretstore", "SecretsDriver"),
     "logging/v1": ("adapters.azure.logsink", "LoggingDriver"),
+    "compute/v1": ("adapters.azure.compute", "ComputeDriver"),
 }
 SUPPORTED_CONTRACTS = frozenset(DRIVERS)

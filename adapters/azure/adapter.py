@@ -34,6 +34,7 @@ class AzureAdapter(Adapter):
     new Key Vaults trust; default `AZURE_TENANT_ID`), `verify_challenge_resource` (whether Key Vault's authentication
     challenge must name a Key Vault domain; off only for a vault reached by address, as tests do). Credentials never
     come from settings: only which chain finds them. `token_credential` is a ready `TokenCredential` to use instead.
+    For compute: `default_image` (for resources naming no `image`) and `container_port` (what `{port}` becomes).
     `base_dir` is what `file:` secret sources are relative to; `clock` (seconds since the epoch) is what rotation ages
     are measured by.
     """
@@ -52,6 +53,8 @@ class AzureAdapter(Adapter):
         polling_interval: float | None = None,
         retry_total: int | None = None,
         tenant_id: str | None = None,
+        default_image: str | None = None,
+        container_port: int = 8080,
         verify_challenge_resource: bool = True,
         base_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
@@ -90,6 +93,8 @@ class AzureAdapter(Adapter):
             verify_challenge_resource=_flag(verify_challenge_resource),
             base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),
             clock=clock or time.time,
+            default_image=default_image or None,
+            container_port=int(container_port),
         )
         super().__init__(drivers=build_drivers(DRIVERS, self.azure))
 

@@ -102,6 +102,8 @@ class AzureContext:
     verify_challenge_resource: bool = True
     base_dir: Path = field(default_factory=Path.cwd)
     clock: Callable[[], float] = time.time
+    default_image: str | None = None
+    container_port: int = 8080
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -137,6 +139,10 @@ class AzureContext:
             return SecretClient(
                 service, self.credential, verify_challenge_resource=self.verify_challenge_resource, **options
             )
+        if service == "appcontainers":
+            from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+            return ContainerAppsAPIClient(**arguments)
         if service == "loganalytics":
             from azure.mgmt.loganalytics import LogAnalyticsManagementClient
 

@@ -68,6 +68,16 @@ def workspace(subscription: str, key: ResourceKey) -> str:
     return f"{readable}-{suffix}"
 
 
+def container_app(subscription: str, key: ResourceKey) -> str:
+    """`mnops-` + 16 hex digits: app names are 2-32 lowercase letters, digits and single hyphens."""
+    return "mnops-" + digest("containerapp", subscription, key.platform, key.name, length=16)
+
+
+def environment(platform: str) -> str:
+    """The platform's Container Apps environment, in its group: names are 2-60 lowercase characters."""
+    return f"{PREFIX}-{platform}"
+
+
 def namespace(subscription: str, key: ResourceKey) -> str:
     """`mnops-<platform>-<resource>` cut to fit, then a hash: namespace names are 6-50 letters, digits and hyphens,
     start with a letter and may not end with `-sb` or `-mgmt` (a hex suffix never does)."""

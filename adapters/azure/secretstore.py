@@ -289,6 +289,12 @@ class SecretsDriver(AzureDriver):
             )
         return Upkeep(rotated=True, detail=f"version {made.properties.version}")
 
+    def value_hmac(self, platform: str, value: str) -> str:
+        """A value's HMAC under the platform's key (compute shows credential-like plain env values so), making the
+        platform's vault if it has none yet."""
+        with failures("plan", None, subject=f"platform {platform}"):
+            return self._hmac(self._ensure_vault(platform), value)
+
     # -- the vault ---------------------------------------------------------------------------------------------------
 
     def _vault_uri(self, platform: str) -> str | None:

@@ -19,6 +19,7 @@ from tests.adapters.azure import fakearm
 from tests.adapters.conformance import Target
 
 REGION = "westeurope"
+IMAGE = "mcr.microsoft.com/azurelinux/base/python:3.12"
 # Variables that would send DefaultAzureCredential to another link of its chain (a service principal, the CLI).
 UNSET = (
     "AZURE_CLIENT_ID",
@@ -64,6 +65,7 @@ def make_adapter(arm: fakearm.Served, fake: fakearm.FakeArm) -> Iterator[Callabl
             "tenant_id": fakearm.TENANT,
             # The fake's vaults are reached by address, not under vault.azure.net.
             "verify_challenge_resource": False,
+            "default_image": IMAGE,
         }
         adapter = AzureAdapter(**{**defaults, **settings})
         made.append(adapter)
@@ -117,6 +119,13 @@ def tamper(adapter: AzureAdapter, observed: Observed) -> None:
         adapter.azure.client("loganalytics").tables.begin_update(
             group, workspace, "MnopsLogs_CL", {"properties": {"retentionInDays": days, "totalRetentionInDays": days}}
         ).result()
+    elif observed.contract == "compute/v1":
+        # A tag removed in the portal.
+        apps = adapter.azure.client("appcontainers").container_apps
+        app = names.container_app(adapter.azure.subscription_id, key)
+        tags = dict(apps.get(group, app).tags or {})
+        tags.pop(sorted(k for k in tags if not k.startswith("mnops"))[0])
+        apps.begin_update(group, app, {"tags": tags}).result()
     else:
         raise AssertionError(f"no tampering for {observed.contract}")
 
@@ -136,6 +145,9 @@ def break_resource(adapter: AzureAdapter, observed: Observed) -> None:
     elif observed.contract == "logging/v1":
         workspace = names.workspace(adapter.azure.subscription_id, key)
         adapter.azure.client("loganalytics").tables.begin_delete(group, workspace, "MnopsLogs_CL").result()
+    elif observed.contract == "compute/v1":
+        app = names.container_app(adapter.azure.subscription_id, key)
+        adapter.azure.client("appcontainers").container_apps.begin_stop(group, app).result()
     else:
         raise AssertionError(f"no breaking for {observed.contract}")
 

@@ -80,6 +80,21 @@ KINDS: dict[str, Kind] = {
         tracked=True,
         needs=("properties",),
     ),
+    "microsoft.app/managedenvironments": Kind(
+        put="async",
+        delete="location",
+        name=r"^[a-z][a-z0-9-]{0,58}[a-z0-9]$",
+        name_rule="2-60 lowercase letters, digits and hyphens",
+        tracked=True,
+    ),
+    "microsoft.app/containerapps": Kind(
+        put="async",
+        delete="location",
+        name=r"^(?!.*--)[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+        name_rule="2-32 lowercase letters, digits and single hyphens, starting with a letter",
+        tracked=True,
+        needs=("properties",),
+    ),
     "microsoft.operationalinsights/workspaces": Kind(
         put="async",
         delete="location",
@@ -296,6 +311,8 @@ class FakeArm:
         kind = KINDS.get(arm_type)
         if kind is None:
             raise Refusal(400, "NoRegisteredProviderFound", f"No registered resource provider for type '{arm_type}'.")
+        if action is not None:
+            path = path.rsplit("/", 1)[0]
         key = path.lower()
         parent = key.rsplit("/", 2)[0] if len(segments) > 2 else group_id
         if parent not in self.store:
@@ -305,6 +322,9 @@ class FakeArm:
         if action is not None:
             if current is None:
                 raise Refusal(404, "ResourceNotFound", f"The resource '{path}' was not found.")
+            if action.lower() in ("stop", "start") and arm_type == "microsoft.app/containerapps":
+                current["properties"]["runningStatus"] = "Stopped" if action.lower() == "stop" else "Running"
+                return 200, {}, _public(current)
             if action.lower() == "listkeys" and arm_type == "microsoft.storage/storageaccounts":
                 return 200, {}, {"keys": [{"keyName": "key1", "value": current["_key"], "permissions": "FULL"}]}
             raise Refusal(404, "NotFound", f"No action {action} on {arm_type}.")
@@ -373,6 +393,10 @@ class FakeArm:
                 days = properties.get(field_name)
                 if days is not None and not low <= days <= high:
                     raise Refusal(400, "InvalidParameter", f"{field_name} must be {low}-{high}, not {days}.")
+        if arm_type == "microsoft.app/containerapps":
+            _check_container_app(self.store, payload["properties"])
+            properties["runningStatus"] = "Running"
+            properties["latestRevisionName"] = f"{name}--{secrets.token_hex(3)}"
         if arm_type == "microsoft.keyvault/vaults":
             vault_properties = payload["properties"]
             if not vault_properties.get("tenantId") or not (vault_properties.get("sku") or {}).get("name"):
@@ -495,6 +519,38 @@ class FakeArm:
             rest["$skiptoken"] = str(start + self.page_size)
             body["nextLink"] = f"{self.base}{path}?{urlencode(rest)}"
         return 200, {}, body
+
+
+# Consumption profile sizes: vCPU -> memory, as Container Apps allows them.
+APP_SIZES = {0.25: "0.5Gi", 0.5: "1Gi", 0.75: "1.5Gi", 1.0: "2Gi", 1.25: "2.5Gi", 1.5: "3Gi", 1.75: "3.5Gi", 2.0: "4Gi",
+             2.5: "5Gi", 3.0: "6Gi", 3.5: "7Gi", 4.0: "8Gi"}  # fmt: skip
+
+
+def _check_container_app(store: dict[str, dict[str, Any]], properties: dict[str, Any]) -> None:
+    """What Container Apps checks of an app's definition, as far as the adapter relies on it."""
+    environment = properties.get("managedEnvironmentId") or properties.get("environmentId") or ""
+    if environment.lower() not in store:
+        raise Refusal(400, "ManagedEnvironmentNotFound", f"Managed environment '{environment}' was not found.")
+    template = properties.get("template") or {}
+    containers = template.get("containers") or []
+    if not containers or not all(c.get("image") and c.get("name") for c in containers):
+        raise Refusal(400, "ContainerAppInvalidTemplate", "A container app needs containers with a name and an image.")
+    known = {s.get("name") for s in (properties.get("configuration") or {}).get("secrets") or []}
+    for container in containers:
+        size = container.get("resources") or {}
+        cpu = float(size.get("cpu", 0.5))
+        if APP_SIZES.get(cpu) != size.get("memory", APP_SIZES.get(cpu)):
+            raise Refusal(400, "ContainerAppInvalidResourceTotal", f"{cpu} vCPU does not go with {size.get('memory')}.")
+        for variable in container.get("env") or []:
+            if "secretRef" in variable and variable["secretRef"] not in known:
+                raise Refusal(400, "ContainerAppSecretRefNotFound", f"Secret {variable['secretRef']} is not defined.")
+        for probe in container.get("probes") or []:
+            if not 1 <= probe.get("periodSeconds", 10) <= 240 or not 1 <= probe.get("failureThreshold", 3) <= 10:
+                raise Refusal(400, "ContainerAppInvalidProbe", "periodSeconds 1-240 and failureThreshold 1-10.")
+    scale = template.get("scale") or {}
+    low, high = scale.get("minReplicas", 0), scale.get("maxReplicas", 10)
+    if not (0 <= low <= high and 1 <= high <= 1000):
+        raise Refusal(400, "ContainerAppInvalidScale", f"minReplicas {low} and maxReplicas {high} are not allowed.")
 
 
 def _public(resource: dict[str, Any]) -> dict[str, Any]:
