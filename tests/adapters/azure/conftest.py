@@ -4,9 +4,11 @@ and the conformance target."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from contracts import contract_model
 from tests.adapters.azure import fakearm
 from tests.adapters.conformance import Target
 
+REPO = Path(__file__).resolve().parents[3]
+# The shipped policies keep data in the EU: westeurope is one of the azure locations they allow.
 REGION = "westeurope"
 IMAGE = "mcr.microsoft.com/azurelinux/base/python:3.12"
 # Variables that would send DefaultAzureCredential to another link of its chain (a service principal, the CLI).
@@ -174,3 +178,29 @@ def build(name: str, spec: dict[str, Any], platform: str = "dev", tags: dict[str
 @contextmanager
 def no_op() -> Iterator[None]:
     yield
+
+
+@pytest.fixture
+def dev_on_azure(arm, fake, tmp_path, monkeypatch) -> Path:
+    """A copy of the shipped estate whose `dev` runs on azure: the provider declared once in ecosystem.yaml, then the
+    one line that moves the instance. State and local resources under `tmp_path/.mnops`."""
+    estate = tmp_path / "ecosystem"
+    shutil.copytree(REPO / "ecosystem", estate)
+    eco = estate / "ecosystem.yaml"
+    settings = (
+        f"{{subscription_id: '{fakearm.SUBSCRIPTION}', tenant_id: '{fakearm.TENANT}', arm_endpoint: '{arm.url}', "
+        f"ca_bundle: '{arm.ca_bundle}', verify_challenge_resource: false, polling_interval: 0, retry_total: 1, "
+        f"default_image: '{IMAGE}'}}"
+    )
+    eco.write_text(
+        eco.read_text().replace(
+            "    default_region: local\n",
+            f"    default_region: local\n  azure:\n    default_region: {REGION}\n    settings: {settings}\n",
+        )
+    )
+    environment = estate / "platform-cloud" / "dev" / "environment.yaml"
+    environment.write_text(environment.read_text() + "provider: azure\n")  # the one-line move
+    monkeypatch.setenv("MNOPS_HOME", str(tmp_path / ".mnops"))
+    monkeypatch.delenv("MNOPS_STATE_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return estate
