@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -173,11 +172,6 @@ def build(name: str, spec: dict[str, Any], platform: str = "dev", tags: dict[str
     return Desired.build(
         ResourceKey(platform, name), contract_model(spec["contract"]).model_validate(spec), tags or {}, REGION
     )
-
-
-@contextmanager
-def no_op() -> Iterator[None]:
-    yield
 
 
 @pytest.fixture
