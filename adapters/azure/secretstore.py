@@ -354,8 +354,9 @@ class SecretsDriver(AzureDriver):
         return "hmac-sha256:" + hmac.new(self._hmac_key(client), value.encode(), hashlib.sha256).hexdigest()
 
     def _hmac_key(self, client: Any) -> bytes:
-        """The vault's HMAC key, made on first use; two deployers racing to make it agree on the last one written,
-        which both read back."""
+        """The vault's HMAC key, made on first use and read back. Key Vault has no create-if-absent: two deployers
+        racing to make it each write a version and the later wins, so values compared under the earlier key read as
+        changed once, and the next deploy writes them again."""
         uri = client.vault_url
         with self._lock:
             if uri in self._keys:
