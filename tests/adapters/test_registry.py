@@ -46,7 +46,7 @@ def test_local_is_built_in_and_supports_every_v1_contract():
 
 
 def test_unknown_provider_names_the_known_ones():
-    with pytest.raises(registry.UnknownProvider, match=r"unknown provider 'nimbus' \(known: aws, local\)"):
+    with pytest.raises(registry.UnknownProvider, match=r"unknown provider 'nimbus' \(known: aws, azure, local\)"):
         registry.supported_contracts("nimbus")
 
 
