@@ -14,7 +14,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from adapters.base import Adapter, DriverTable, load
+from adapters.base import Adapter, Desired, DriverTable, load
 from contracts.errors import MnopsError
 
 ENTRY_POINT_GROUP = "mnops.adapters"
@@ -123,3 +123,10 @@ def _entry_point_providers() -> dict[str, str]:
             raise DuplicateProvider(ep.name, BUILTIN.get(ep.name) or found[ep.name], ep.value)
         found[ep.name] = ep.value
     return found
+
+
+def refusals(name: str, desired: Desired) -> list[tuple[tuple[str, ...], str]]:
+    """What provider `name` refuses of `desired` before anything is made, each with the contract fields it is about:
+    its package's `LIMITS` (a lazy import path to a function that needs no SDK); none when it declares no limits."""
+    location = getattr(provider_module(name), "LIMITS", None)
+    return [] if location is None else list(load(location)(desired))

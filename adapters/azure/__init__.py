@@ -16,3 +16,5 @@ DRIVERS = {
     "compute/v1": ("adapters.azure.compute", "ComputeDriver"),
 }
 SUPPORTED_CONTRACTS = frozenset(DRIVERS)
+# What Azure refuses of a contract's values, without its SDKs: `mnops validate` asks it, with file and line.
+LIMITS = ("adapters.azure.limits", "refusals")

@@ -29,6 +29,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from adapters.azure import PROVIDER, names
 from adapters.azure.context import AzureContext
 from adapters.azure.driver import AzureDriver, provisioning_state
+from adapters.azure.limits import app_size
 from adapters.azure.secretstore import SecretsDriver
 from adapters.base import (
     MANAGED_BY,
@@ -50,16 +51,7 @@ ADDED_ENV_TAG = "mnops:added-env"
 PORT_ENV = "PORT"
 MAX_TAG_VALUE = 256
 # Consumption sizes: vCPU in quarters, memory twice the vCPU in GiB.
-CPU_STEPS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
 MAX_PROBE_FAILURES = 10
-
-
-def app_size(cpu: float, memory_mb: int) -> tuple[float, int]:
-    """The smallest Consumption size (vCPU, MiB) with at least `cpu` vCPUs and `memory_mb` MiB."""
-    for step in CPU_STEPS:
-        if step + 1e-9 >= cpu and step * 2048 >= memory_mb:
-            return step, int(step * 2048)
-    raise ValueError(f"Container Apps runs at most {CPU_STEPS[-1]} vCPU with {int(CPU_STEPS[-1] * 2)} GiB a replica")
 
 
 class ComputeDriver(AzureDriver):
@@ -86,8 +78,9 @@ class ComputeDriver(AzureDriver):
         return fields
 
     def refuse(self, desired: Desired, operation: str) -> None:
+        super().refuse(desired, operation)
+        # The one refusal that depends on the adapter's settings (its `default_image`), so it is not a limit.
         self._image(desired, operation)
-        self._size(desired, operation)
 
     # -- observation -------------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from adapters.azure import PROVIDER, names
+from adapters.azure import PROVIDER, limits, names
 from adapters.azure.context import AzureContext, Listed, failures
 from adapters.base import (
     MANAGED_BY,
@@ -126,8 +126,9 @@ class AzureDriver(ConvergingDriver):
         """Set the tracked resource's tags to `tags` (ARM replaces a resource's tags as a whole), nothing else."""
 
     def refuse(self, desired: Desired, operation: str) -> None:
-        """Refuse contract values Azure cannot give, naming the field; nothing by default."""
-        return None
+        """Refuse contract values Azure cannot give (`limits`, which `mnops validate` asks too), naming the fields."""
+        for fields, why in limits.refusals(desired):
+            raise self.refused(desired, operation, ", ".join(fields), why)
 
     # -- helpers -----------------------------------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
 
 TABLE = "MnopsLogs_CL"
 LEVEL_TAG = "mnops:min-level"
-MIN_DAYS = 4
 INTERACTIVE_MAX_DAYS = 730
 SKU = {"name": "PerGB2018"}
 COLUMNS = [
@@ -43,16 +42,6 @@ class LoggingDriver(AzureDriver):
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         return ResourceDriver.desired_fields(self, desired)
-
-    def refuse(self, desired: Desired, operation: str) -> None:
-        days = desired.spec.retention_days
-        if days < MIN_DAYS:
-            raise self.refused(
-                desired,
-                operation,
-                "retention_days",
-                f"{days} is shorter than Log Analytics keeps a table's records ({MIN_DAYS} days at least)",
-            )
 
     # -- observation -------------------------------------------------------------------------------------------------
 

@@ -25,8 +25,6 @@ from adapters.azure.driver import AzureDriver, provisioning_state
 from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
 
 SKU = {"name": "Standard", "tier": "Standard"}
-LOCK_MIN_SECONDS = 5
-LOCK_MAX_SECONDS = 300
 UNLIMITED_DELIVERIES = 2147483647
 
 
@@ -40,21 +38,6 @@ class QueueDriver(AzureDriver):
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         return ResourceDriver.desired_fields(self, desired)
-
-    def refuse(self, desired: Desired, operation: str) -> None:
-        spec = desired.spec
-        if not LOCK_MIN_SECONDS <= spec.visibility_timeout_seconds <= LOCK_MAX_SECONDS:
-            raise self.refused(
-                desired,
-                operation,
-                "visibility_timeout_seconds",
-                f"{spec.visibility_timeout_seconds} is outside what Service Bus allows for a lock duration "
-                f"({LOCK_MIN_SECONDS}-{LOCK_MAX_SECONDS} seconds)",
-            )
-        if not spec.encrypted:
-            raise self.refused(
-                desired, operation, "encrypted", "Service Bus always encrypts messages at rest; it cannot be turned off"
-            )
 
     # -- observation -------------------------------------------------------------------------------------------------
 

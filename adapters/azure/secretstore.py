@@ -52,8 +52,6 @@ SOURCE_TAG = INTERNAL_TAG_PREFIX + "source"
 LENGTH_TAG = INTERNAL_TAG_PREFIX + "length"
 ROTATION_TAG = INTERNAL_TAG_PREFIX + "rotation-days"
 HMAC_TAG = INTERNAL_TAG_PREFIX + "value-hmac"
-MAX_TAGS = 15
-BOOKKEEPING = 4
 VAULT_SKU = {"family": "A", "name": "standard"}
 CONTENT_TYPE = "text/plain"
 
@@ -89,16 +87,6 @@ class SecretsDriver(AzureDriver):
                 # Before the vault exists there is no key to compare under, and nothing to compare with.
                 fields["value_hmac"] = self._hmac(client, value) if client is not None else None
         return fields
-
-    def refuse(self, desired: Desired, operation: str) -> None:
-        if len(desired.tags) + BOOKKEEPING > MAX_TAGS:
-            raise self.refused(
-                desired,
-                operation,
-                "tags",
-                f"Key Vault allows {MAX_TAGS} tags a secret and mnops needs {BOOKKEEPING} of them; "
-                f"this secret would carry {len(desired.tags)} others",
-            )
 
     # -- observation -------------------------------------------------------------------------------------------------
 

@@ -37,12 +37,6 @@ class StorageDriver(AzureDriver):
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         return ResourceDriver.desired_fields(self, desired)
 
-    def refuse(self, desired: Desired, operation: str) -> None:
-        if not desired.spec.encrypted:
-            raise self.refused(
-                desired, operation, "encrypted", "Azure Storage always encrypts data at rest; it cannot be turned off"
-            )
-
     # -- observation -------------------------------------------------------------------------------------------------
 
     def _read(self, key: ResourceKey) -> Observed | None:

@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from adapters import registry
+from adapters.base import Desired, ResourceKey
 from contracts import NAME_PATTERN, ContractSpec, contract_model
-from contracts.errors import UnknownContract, UnknownContractVersion
+from contracts.errors import MnopsError, UnknownContract, UnknownContractVersion
 from mnops_assets.errors import EstateInvalid, Problem, UsageError, dotted
 from mnops_assets.estate.files import (
     FILE_ONLY_KEYS,
@@ -359,7 +360,7 @@ class _Loader:
             return None
         if resources_broken:
             return None
-        for loc, message in platform_checks(spec):
+        for loc, message in [*platform_checks(spec), *provider_checks(spec)]:
             self.problem_at(provenance, platform_layer, loc, message)
         if len(self.problems) > before:
             return None
@@ -433,6 +434,26 @@ class _Loader:
             self.problems.append(Origin(layer, line, column).problem(path, message))
         else:
             self.problems.append(origin.problem(path, message))
+
+
+def provider_checks(spec: PlatformSpec) -> list[tuple[tuple[str, ...], str]]:
+    """What the platform's provider cannot give: a contract version it does not support, a value it refuses (its
+    limits, read without its SDK), each at the resource field it is about. An unknown provider is reported already."""
+    try:
+        supported = registry.supported_contracts(spec.provider)
+    except MnopsError:
+        return []
+    found: list[tuple[tuple[str, ...], str]] = []
+    for name, resource in spec.resources.items():
+        if resource.contract not in supported:
+            listed = ", ".join(sorted(supported)) or "none"
+            message = f"provider {spec.provider!r} does not support {resource.contract} (it supports: {listed})"
+            found.append((("resources", name, "contract"), message))
+            continue
+        desired = Desired.build(ResourceKey(spec.name, name), resource, spec.tags, spec.region)
+        for fields, why in registry.refusals(spec.provider, desired):
+            found.append((("resources", name, fields[0]), f"{spec.provider} refuses {', '.join(fields)}: {why}"))
+    return found
 
 
 def _resources(data: dict[str, Any]) -> list[tuple[tuple[str, str], dict[str, Any]]]:

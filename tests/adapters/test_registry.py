@@ -170,3 +170,37 @@ def test_a_package_naming_no_adapter_is_refused(outside_provider):
     outside_provider("cumulus", {"__init__.py": 'PROVIDER = "cumulus"\nSUPPORTED_CONTRACTS = frozenset()\n'})
     with pytest.raises(registry.ProviderUnavailable, match="names no adapter: define ADAPTER or create_adapter"):
         registry.create_adapter("cumulus")
+
+
+def test_validate_refuses_a_contract_the_provider_does_not_support(outside_provider, estate_copy):
+    from typer.testing import CliRunner
+
+    from mnops_assets.cli import app
+
+    outside_provider(
+        "nimbus",
+        {
+            "__init__.py": """\
+                PROVIDER = "nimbus"
+                DRIVERS = {"storage/v1": ("nimbus_adapter.storage", "StorageDriver")}
+                SUPPORTED_CONTRACTS = frozenset(DRIVERS)
+            """
+        },
+    )
+    eco = estate_copy / "ecosystem.yaml"
+    eco.write_text(
+        eco.read_text().replace(
+            "    default_region: local\n", "    default_region: local\n  nimbus:\n    default_region: r1\n"
+        )
+    )
+    environment = estate_copy / "platform-cloud" / "dev" / "environment.yaml"
+    environment.write_text(environment.read_text() + "provider: nimbus\n")
+    result = CliRunner().invoke(app, ["validate", "dev", "--estate", str(estate_copy)], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    # Each resource whose contract nimbus lacks, at the line that binds it to that contract.
+    refused = [line for line in result.output.splitlines() if "does not support" in line]
+    assert len(refused) == 6 and not any("resources.assets." in line for line in refused)
+    assert "resources.jobs.contract: provider 'nimbus' does not support queue/v1 (it supports: storage/v1)" in (
+        result.output
+    )
+    assert "platform-templates/web-service.yaml:11:" in next(line for line in refused if "resources.jobs." in line)

@@ -9,6 +9,7 @@ import types
 import pytest
 
 from adapters import registry
+from mnops_assets.errors import EstateInvalid
 from mnops_assets.governance import (
     CONTRACT_SUPPORT,
     PluginFailed,
@@ -71,7 +72,8 @@ def test_platform_level_wildcard_field_names_each_resource(estate) -> None:
 
 
 def test_unsupported_contract_version_is_an_error_at_the_contract_line(estate, monkeypatch) -> None:
-    # A provider whose adapter declares no logging contract: the loader accepts it, the engine must refuse it.
+    # A provider whose adapter declares no logging contract: the loader refuses it already (`mnops validate`), at the
+    # line that binds the resource to that contract, so no policy is judged over it.
     module = types.ModuleType("mnops_test_edge_provider")
     module.PROVIDER = "edge"
     module.SUPPORTED_CONTRACTS = frozenset({"storage/v1", "secrets/v1", "compute/v1"})
@@ -84,16 +86,15 @@ def test_unsupported_contract_version_is_an_error_at_the_contract_line(estate, m
             eco.replace("default_region: local\n", "default_region: local\n  edge:\n    default_region: edge-1\n"),
         )
         estate.append("platform-cloud/prod/environment.yaml", "provider: edge\n")
-        report = estate.judge()
+        with pytest.raises(EstateInvalid) as refused:
+            estate.judge()
     finally:
         registry.unregister("edge")
-    [finding] = [f for f in report.findings if f.rule == CONTRACT_SUPPORT]
-    assert finding.target == "prod/app-logs"
-    assert finding.severity == "error"
-    assert "provider 'edge' does not support logging/v1" in finding.message
-    assert finding.location.file == estate.shown("platform-templates/service.yaml")
-    assert finding.location.line == estate.line_of("platform-templates/service.yaml", "contract: logging/v1")
-    assert not report.passed
+    [problem] = [p for p in refused.value.problems if "does not support" in p.message]
+    assert problem.field == "resources.app-logs.contract"
+    assert "provider 'edge' does not support logging/v1" in problem.message
+    assert problem.file == estate.shown("platform-templates/service.yaml")
+    assert problem.line == estate.line_of("platform-templates/service.yaml", "contract: logging/v1")
 
 
 def test_contract_support_comes_from_the_adapter_registry(estate) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters import registry
-from contracts import KINDS
+from contracts import CONTRACTS, KINDS
 from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import find_estate, load_estate
 
@@ -82,10 +82,10 @@ def test_instance_folder_without_platform_yaml(estate_copy):
 
 @pytest.fixture
 def onprem_provider(tmp_path, monkeypatch):
-    """A second provider, registered as an outside package would be."""
+    """A second provider supporting every contract, registered as an outside package would be."""
     package = tmp_path / "site" / "onprem_adapter"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text('PROVIDER = "onprem"\nSUPPORTED_CONTRACTS = frozenset()\n')
+    (package / "__init__.py").write_text(f'PROVIDER = "onprem"\nSUPPORTED_CONTRACTS = frozenset({sorted(CONTRACTS)})\n')
     monkeypatch.syspath_prepend(str(package.parent))
     registry.register("onprem", "onprem_adapter")
     yield

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.azure import names
-from adapters.azure.compute import app_size
+from adapters.azure.limits import app_size
 from adapters.base import AdapterError
 from tests.adapters.azure.conftest import IMAGE, build
 
