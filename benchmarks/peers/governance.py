@@ -1,0 +1,268 @@
+"""Governance side by side: the generated estate, with violations planted, judged by `mnops enforce` and, rendered as
+Terraform JSON for the same resources, by checkov restricted to the checks equivalent to mnops's rules.
+
+Both run as the commands a user would run, each in a process of its own; wall time and CPU seconds (of the process
+and of whatever it waits for) are measured for each. Findings are compared pair by pair: the same resources flagged?
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.generate import generate_estate
+from benchmarks.governance import install_policies
+from mnops_assets.estate import ResolvedPlatform
+from mnops_assets.governance.loading import GOVERNANCE_DIR, POLICIES_FILE
+
+AS_OF = "2026-01-01"
+Target = tuple[str, str]  # (instance, resource)
+
+
+@dataclass(frozen=True)
+class Pair:
+    rule: str
+    checks: tuple[str, ...]
+    contract: str
+    note: str = ""
+    """How the check differs from the rule, when it does."""
+
+
+# Each mnops rule with the checkov check that judges the same thing on the same resource, where one exists.
+PAIRS = (
+    Pair("GL-STO-01", ("CKV_AWS_145",), "storage/v1", "checkov: KMS by default; every tier (no tier scope)"),
+    Pair("GL-STO-02", ("CKV_AWS_21",), "storage/v1", "checkov: every tier"),
+    Pair("GL-STO-03", ("CKV_AWS_20",), "storage/v1", "checkov: public-read ACL, every tier"),
+    Pair("GL-QUEUE-01", ("CKV_AWS_27",), "queue/v1", "checkov: every tier"),
+    Pair("GL-LOG-01", ("CKV_AWS_338",), "logging/v1", "checkov: >= 365 days (mnops: >= 90), every tier"),
+    Pair("GL-SEC-01", ("CKV2_AWS_57",), "secrets/v1", "checkov: rotation on at all (mnops: at most 90 days)"),
+)
+UNPAIRED = {
+    "GL-NAME-01": "naming of instances",
+    "GL-NAME-02": "naming of secrets",
+    "GL-NAME-03": "naming of log sinks",
+    "GL-NAME-04": "naming of buckets",
+    "GL-TAG-01": "required tags with value patterns (checkov: a custom policy, none built in)",
+    "GL-TAG-02": "a prod bucket's own data-classification tag",
+    "GL-REGION-01": "allowed regions by provider",
+    "GL-CONTRACT-01": "certified contract versions (no such notion)",
+    "GL-TENANT-01": "customer tenants are prod (no such notion)",
+    "GL-PROD-01": "protection from destruction (prevent_destroy is not checked)",
+    "GL-PROD-02": "drift policy (no such notion)",
+    "GL-STO-04": "public and confidential together",
+    "GL-QUEUE-02": "minimum message retention",
+    "GL-QUEUE-03": "FIFO queue without dead-letter queue",
+    "GL-LOG-02": "maximum log retention",
+    "GL-LOG-03": "minimum log level",
+    "GL-COMPUTE-01": "minimum replicas in prod",
+    "GL-COMPUTE-02": "maximum replicas in dev",
+    "GL-COMPUTE-03": "health check timeout",
+    "GL-SEC-02": "secrets from files",
+    "GL-SEC-03": "generated secret length",
+    "GL-COST-01": "monthly cost (dev, staging)",
+    "GL-COST-02": "monthly cost (prod)",
+}
+# Violations planted in the generated estate (which has none of the paired kinds): every n-th instance, from index r,
+# gets the override. The periods are prime to the 3 tiers, so each violation lands in every tier.
+PLANTED: tuple[tuple[int, int, str, str, Any], ...] = (
+    (5, 0, "assets", "encrypted", False),
+    (7, 1, "assets", "versioning", False),
+    (11, 2, "assets", "public", True),
+    (4, 1, "jobs", "encrypted", False),
+    (8, 3, "audit-logs", "retention_days", 30),
+    (10, 3, "api-key", "rotation_days", None),
+)
+
+
+def plant(root: Path) -> None:
+    """Write the planted violations into the generated estate's platform files."""
+    for folder in sorted((root / "platform-cloud").iterdir()):
+        index = int(folder.name.split("-")[1])
+        path = folder / "platform.yaml"
+        document = yaml.safe_load(path.read_text())
+        for period, offset, name, field, value in PLANTED:
+            if index % period == offset:
+                document.setdefault("resources", {}).setdefault(name, {})[field] = value
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def make_estate(root: Path, instances: int) -> tuple[Path, dict[str, ResolvedPlatform]]:
+    """The generated estate with the violations planted and the shipped policies; its resolved platforms."""
+    generate_estate(root, instances)
+    plant(root)
+    platforms, _ = install_policies(root)
+    return root, platforms
+
+
+def paired_only(root: Path, into: Path) -> Path:
+    """A copy of the estate whose policy file keeps only the rules checkov has an equivalent for."""
+    shutil.copytree(root, into)
+    path = into / GOVERNANCE_DIR / POLICIES_FILE
+    document = yaml.safe_load(path.read_text())
+    keep = {p.rule for p in PAIRS}
+    document["rules"] = [rule for rule in document["rules"] if rule["id"] in keep]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return into
+
+
+# -- Terraform JSON ---------------------------------------------------------------------------------------------------
+
+
+def address(instance: str, name: str) -> str:
+    return f"{instance}__{name}"
+
+
+def target_of(address_: str) -> Target:
+    instance, _, name = address_.partition("__")
+    return instance, name
+
+
+def _tags(platform: ResolvedPlatform, name: str) -> dict[str, str]:
+    return {**platform.spec.tags, "mnops-platform": platform.spec.name, "mnops-resource": name}
+
+
+def terraform(platforms: dict[str, ResolvedPlatform]) -> dict[str, Any]:
+    """The resources of every platform as Terraform JSON (AWS provider), one Terraform resource per mnops resource,
+    plus a rotation resource for each secret that rotates."""
+    blocks: dict[str, dict[str, Any]] = {}
+
+    def add(kind: str, name: str, body: dict[str, Any]) -> None:
+        blocks.setdefault(kind, {})[name] = body
+
+    for platform in platforms.values():
+        instance = platform.spec.name
+        for name, spec in platform.spec.resources.items():
+            here, tags = address(instance, name), _tags(platform, name)
+            if spec.contract == "storage/v1":
+                body: dict[str, Any] = {
+                    "bucket": f"{instance}-{name}",
+                    "acl": "public-read" if spec.public else "private",
+                    "versioning": {"enabled": spec.versioning},
+                    "tags": tags,
+                }
+                if spec.encrypted:
+                    by_default = {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}
+                    body["server_side_encryption_configuration"] = {"rule": by_default}
+                if spec.expire_after_days:
+                    body["lifecycle_rule"] = {"enabled": True, "expiration": {"days": spec.expire_after_days}}
+                add("aws_s3_bucket", here, body)
+            elif spec.contract == "queue/v1":
+                body = {
+                    "name": f"{instance}-{name}{'.fifo' if spec.fifo else ''}",
+                    "fifo_queue": spec.fifo,
+                    "message_retention_seconds": spec.retention_seconds,
+                    "visibility_timeout_seconds": spec.visibility_timeout_seconds,
+                    "sqs_managed_sse_enabled": spec.encrypted,
+                    "tags": tags,
+                }
+                if spec.dead_letter is not None:
+                    arn = f"arn:aws:sqs:eu-west-1:123456789012:{instance}-{name}-dlq"
+                    policy = {"deadLetterTargetArn": arn, "maxReceiveCount": spec.dead_letter.max_receives}
+                    body["redrive_policy"] = json.dumps(policy)
+                add("aws_sqs_queue", here, body)
+            elif spec.contract == "secrets/v1":
+                add("aws_secretsmanager_secret", here, {"name": f"{instance}/{name}", "tags": tags})
+                if spec.rotation_days is not None:
+                    rotation = {
+                        "secret_id": f"${{aws_secretsmanager_secret.{here}.id}}",
+                        "rotation_lambda_arn": "arn:aws:lambda:eu-west-1:123456789012:function:rotate",
+                        "rotation_rules": {"automatically_after_days": spec.rotation_days},
+                    }
+                    add("aws_secretsmanager_secret_rotation", here, rotation)
+            elif spec.contract == "logging/v1":
+                body = {"name": f"/{instance}/{name}", "retention_in_days": spec.retention_days, "tags": tags}
+                add("aws_cloudwatch_log_group", here, body)
+            elif spec.contract == "compute/v1":
+                body = {"name": f"{instance}-{name}", "desired_count": spec.replicas, "tags": tags}
+                add("aws_ecs_service", here, body)
+    return {"resource": blocks}
+
+
+# -- running both -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+    findings: dict[str, set[Target]]
+    """rule or check id -> the resources it flagged."""
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.findings.values())
+
+
+def timed(command: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the process and all it waited for, stdout) of running `command`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 1):  # both exit 1 when they find something
+        raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def run_mnops(root: Path, report: Path) -> Run:
+    mnops = Path(sys.executable).with_name("mnops")
+    command = [str(mnops), "enforce", "--estate", str(root), "-f", "json", "-o", str(report), "--as-of", AS_OF]
+    wall, cpu, _ = timed(command)
+    findings: dict[str, set[Target]] = {}
+    for finding in json.loads(report.read_text())["findings"]:
+        findings.setdefault(finding["rule"], set()).add((finding["instance"], finding["resource"] or ""))
+    return Run(wall, cpu, findings)
+
+
+def run_checkov(checkov: Path, path: Path, framework: str, checks: list[str], resolve: Callable[[str], Target]) -> Run:
+    command = [str(checkov), "-f", str(path), "--framework", framework, "--quiet", "--compact", "-o", "json"]
+    command += ["--skip-download", "--check", ",".join(checks)]
+    # No call home: no mapping download, no version check.
+    environment = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    wall, cpu, stdout = timed(command, environment)
+    document = json.loads(stdout) if stdout.strip() else {}
+    reports = document if isinstance(document, list) else [document]
+    findings: dict[str, set[Target]] = {}
+    for report in reports:
+        for failed in report.get("results", {}).get("failed_checks", []):
+            findings.setdefault(failed["check_id"], set()).add(resolve(failed["resource"]))
+    return Run(wall, cpu, findings)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    pair: Pair
+    mnops: set[Target]
+    checkov: set[Target]
+    in_scope: set[Target]
+    """checkov's findings on resources within the rule's scope (its tiers)."""
+
+    @property
+    def same(self) -> bool:
+        return self.mnops == self.in_scope
+
+
+def compare(
+    platforms: dict[str, ResolvedPlatform], policies: dict[str, Any], mnops: Run, checkov: Run
+) -> list[Comparison]:
+    tiers = {rule["id"]: (rule.get("scope") or {}).get("tiers") for rule in policies["rules"]}
+    rows = []
+    for pair in PAIRS:
+        flagged = set().union(*(checkov.findings.get(check, set()) for check in pair.checks))
+        wanted = tiers.get(pair.rule)
+        in_scope = {t for t in flagged if wanted is None or platforms[t[0]].spec.tier in wanted}
+        rows.append(Comparison(pair, mnops.findings.get(pair.rule, set()), flagged, in_scope))
+    return rows
