@@ -47,6 +47,16 @@ def test_terraform_holds_every_resource_of_the_estate_once(tmp_path):
     assert sorted(map(gov.target_of, blocks["aws_secretsmanager_secret_rotation"])) == sorted(rotating)
 
 
+def test_cloudformation_holds_every_resource_of_the_estate_once(tmp_path):
+    _, platforms = gov.make_estate(tmp_path / "estate", 12)
+    template, targets = gov.cloudformation(platforms)
+    declared = [(p.spec.name, name) for p in platforms.values() for name in p.spec.resources]
+    assert sorted(targets.values()) == sorted(declared)
+    kinds = {body["Type"] for body in template["Resources"].values()}
+    assert "AWS::SecretsManager::RotationSchedule" in kinds
+    assert set(targets) <= set(template["Resources"])
+
+
 def test_every_paired_rule_has_planted_violations_to_find(tmp_path):
     root, _ = gov.make_estate(tmp_path / "estate", 30)
     estate, policies = load_governed(root)
@@ -94,6 +104,12 @@ def test_peers_side_by_side_on_a_tiny_estate():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for line in ("load average", "ratio checkov / mnops (paired)", "ratio Cloud Custodian / mnops", "CKV_AWS_21"):
+    for line in (
+        "load average",
+        "ratio checkov (terraform_json) / mnops (paired)",
+        "ratio checkov (cloudformation) / mnops (paired)",
+        "ratio Cloud Custodian / mnops",
+        "CKV_AWS_21",
+    ):
         assert line in result.stdout
     assert " NO " not in result.stdout  # every pair flags the same resources; each tool finds every resource

@@ -76,76 +76,89 @@ def governance(tmp: Path, instances: int, repeat: int, checkov: Path | None) -> 
     root, platforms = gov.make_estate(tmp / "estate", instances)
     paired = gov.paired_only(root, tmp / "paired")
     policies = yaml.safe_load((root / GOVERNANCE_DIR / POLICIES_FILE).read_text())
-    document = gov.terraform(platforms)
+    terraform_doc = gov.terraform(platforms)
     terraform = tmp / "estate.tf.json"
-    terraform.write_text(json.dumps(document, indent=1))
+    terraform.write_text(json.dumps(terraform_doc, indent=1))
+    template, logical = gov.cloudformation(platforms)
+    cloudformation = tmp / "estate.cfn.json"
+    cloudformation.write_text(json.dumps(template, indent=1))
     resources = sum(len(p.spec.resources) for p in platforms.values())
-    blocks = sum(len(b) for b in document["resource"].values())
+    blocks = sum(len(b) for b in terraform_doc["resource"].values())
     planted = ", ".join(f"{name}.{field}={json.dumps(value)} every {n}th" for n, _, name, field, value in gov.PLANTED)
     print(
-        f"\ngovernance: {instances} generated instances, {resources} resources ({blocks} Terraform resources: a "
-        f"rotation resource per rotating secret); planted: {planted}"
+        f"\ngovernance: {instances} generated instances, {resources} resources ({blocks} in Terraform JSON, "
+        f"{len(template['Resources'])} in CloudFormation: a rotation resource per rotating secret); planted: {planted}"
     )
     tiny = generate_estate(tmp / "tiny", 1)  # the fixed cost of each command: an estate of one instance
     install_policies(tiny)
     tiny_paired = gov.paired_only(tiny, tmp / "tiny-paired")
     tiny_tf = tmp / "tiny.tf.json"
     tiny_tf.write_text(json.dumps(gov.terraform(gov.make_estate(tmp / "tiny-planted", 1)[1])))
-    checks = [check for pair in gov.PAIRS for check in pair.checks]
+    tf_checks = [pair.terraform for pair in gov.PAIRS]
+    cfn_checks = [pair.cloudformation for pair in gov.PAIRS if pair.cloudformation]
+
+    def by_address(resource: str) -> gov.Target:
+        return gov.target_of(resource.split(".", 1)[1])
+
+    def by_logical_id(resource: str) -> gov.Target:
+        return logical[resource.split(".", 1)[1]]
+
     work: dict[str, Callable[[], gov.Run]] = {
         "everything": lambda: gov.run_mnops(root, tmp / "all.json"),
         "ours": lambda: gov.run_mnops(paired, tmp / "paired.json"),
         "start": lambda: gov.run_mnops(tiny_paired, tmp / "tiny.json"),
+        "in_process": lambda: gov.run_in_process(paired),
     }
     if checkov is not None:
-        work["theirs"] = lambda: gov.run_checkov(checkov, terraform, "terraform_json", checks, _terraform_target)
-        work["their_start"] = lambda: gov.run_checkov(checkov, tiny_tf, "terraform_json", checks, _terraform_target)
+        work["terraform"] = lambda: gov.run_checkov(checkov, terraform, "terraform_json", tf_checks, by_address)
+        work["cloudformation"] = lambda: gov.run_checkov(
+            checkov, cloudformation, "cloudformation", cfn_checks, by_logical_id
+        )
+        work["their_start"] = lambda: gov.run_checkov(checkov, tiny_tf, "terraform_json", tf_checks, by_address)
     runs = median_runs(repeat, work)
-    everything, ours, start = runs["everything"], runs["ours"], runs["start"]
+    ours, start = runs["ours"], runs["start"]
+    if checkov is not None:
+        print(f"  {'mnops rule':<13}{'mnops':>6}  {'checkov check':<14}{'flagged':>8}{'in scope':>9}  same")
+        for framework in ("terraform", "cloudformation"):
+            print(f"  checkov --framework {'terraform_json' if framework == 'terraform' else framework}:")
+            for row in gov.compare(platforms, policies, ours, runs[framework], framework):
+                same = "yes" if row.same else "NO"
+                print(
+                    f"  {row.pair.rule:<13}{len(row.mnops):>6}  {getattr(row.pair, framework):<14}"
+                    f"{len(row.checkov):>8}{len(row.in_scope):>9}  {same:<4}  {row.pair.note}"
+                )
+        print("  (checkov's checks know no tiers: `in scope` keeps its findings in the tiers the mnops rule judges)")
+    unpaired = "; ".join(f"{k} {v}" for k, v in gov.UNPAIRED.items())
+    print(f"  no checkov equivalent ({len(gov.UNPAIRED)} rules): {unpaired}")
+    print(f"  {'median of ' + str(repeat) + ', interleaved':<46}{'wall s':>8}{'CPU s':>8}{'findings':>10}")
+    figures(f"mnops enforce, all {len(policies['rules'])} rules", runs["everything"])
+    figures(f"mnops enforce, the {len(gov.PAIRS)} paired rules", ours)
+    figures("  the same in process (no command to start)", runs["in_process"])
     if checkov is None:
-        figures(f"mnops enforce, all {len(policies['rules'])} rules", everything)
-        figures(f"mnops enforce, the {len(gov.PAIRS)} paired rules", ours)
         print("  checkov: not installed, left out")
         return
-    theirs, their_start = runs["theirs"], runs["their_start"]
-    rows = gov.compare(platforms, policies, ours, theirs)
-    print(f"  {'mnops rule':<14}{'checkov check':<15}{'mnops':>7}{'checkov':>9}{'in scope':>10}  same  difference")
-    for row in rows:
-        same = "yes" if row.same else "NO"
+    terraform_run, cloudformation_run, their_start = runs["terraform"], runs["cloudformation"], runs["their_start"]
+    figures(f"checkov, terraform_json, {len(tf_checks)} paired checks", terraform_run)
+    figures(f"checkov, cloudformation, {len(cfn_checks)} paired checks", cloudformation_run)
+    for label, theirs in (("terraform_json", terraform_run), ("cloudformation", cloudformation_run)):
         print(
-            f"  {row.pair.rule:<14}{','.join(row.pair.checks):<15}{len(row.mnops):>7}{len(row.checkov):>9}"
-            f"{len(row.in_scope):>10}  {same:<4}  {row.pair.note}"
+            f"  ratio checkov ({label}) / mnops (paired): wall {theirs.wall / ours.wall:.1f}x, "
+            f"CPU {theirs.cpu / ours.cpu:.1f}x   goal >= 10x"
         )
     print(
-        f"  no checkov equivalent ({len(gov.UNPAIRED)} rules): "
-        + "; ".join(f"{k} {v}" for k, v in gov.UNPAIRED.items())
-    )
-    print(f"  {'median of ' + str(repeat) + ' runs, interleaved':<44}{'wall s':>8}{'CPU s':>8}{'findings':>10}")
-    figures(f"mnops enforce, all {len(policies['rules'])} rules", everything)
-    figures(f"mnops enforce, the {len(gov.PAIRS)} paired rules", ours)
-    figures(f"checkov, the {len(gov.PAIRS)} paired checks (terraform_json)", theirs)
-    print(
-        f"  ratio checkov / mnops (paired):   wall {theirs.wall / ours.wall:.1f}x, CPU {theirs.cpu / ours.cpu:.1f}x   "
-        "goal >= 10x"
-    )
-    print(
-        f"  fixed cost (1 instance):          mnops {start.wall:.2f} s wall {start.cpu:.2f} s CPU, checkov "
+        f"  fixed cost (1 instance):   mnops {start.wall:.2f} s wall {start.cpu:.2f} s CPU, checkov (terraform_json) "
         f"{their_start.wall:.2f} s wall {their_start.cpu:.2f} s CPU"
     )
-    marginal_ours, marginal_theirs = ours.wall - start.wall, theirs.wall - their_start.wall
+    marginal_ours, marginal_theirs = ours.wall - start.wall, terraform_run.wall - their_start.wall
     if marginal_ours > 0:
         print(
-            f"  beyond the fixed cost:            mnops {marginal_ours:.2f} s, checkov {marginal_theirs:.2f} s, "
-            f"ratio {marginal_theirs / marginal_ours:.1f}x"
+            f"  beyond the fixed cost:     mnops {marginal_ours:.2f} s, checkov (terraform_json) "
+            f"{marginal_theirs:.2f} s, ratio {marginal_theirs / marginal_ours:.1f}x"
         )
 
 
 def figures(label: str, run: gov.Run) -> None:
-    print(f"  {label:<44}{run.wall:>8.2f}{run.cpu:>8.2f}{run.count:>10}")
-
-
-def _terraform_target(resource: str) -> gov.Target:
-    return gov.target_of(resource.split(".", 1)[1])
+    print(f"  {label:<46}{run.wall:>8.2f}{run.cpu:>8.2f}{run.count:>10}")
 
 
 def print_scan(scan: ScanFigures) -> None:

@@ -7,6 +7,7 @@ and of whatever it waits for) are measured for each. Findings are compared pair 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import resource
@@ -24,6 +25,7 @@ import yaml
 from benchmarks.generate import generate_estate
 from benchmarks.governance import install_policies
 from mnops_assets.estate import ResolvedPlatform
+from mnops_assets.governance import evaluate, load_governed
 from mnops_assets.governance.loading import GOVERNANCE_DIR, POLICIES_FILE
 
 AS_OF = "2026-01-01"
@@ -33,20 +35,27 @@ Target = tuple[str, str]  # (instance, resource)
 @dataclass(frozen=True)
 class Pair:
     rule: str
-    checks: tuple[str, ...]
-    contract: str
-    note: str = ""
-    """How the check differs from the rule, when it does."""
+    terraform: str
+    """The checkov check judging the same thing on the Terraform resource."""
+    cloudformation: str | None
+    """The same for CloudFormation, where checkov has one that can fail."""
+    note: str
+    """How the check differs from the rule. None of checkov's checks knows tiers: each judges every tier."""
 
 
 # Each mnops rule with the checkov check that judges the same thing on the same resource, where one exists.
 PAIRS = (
-    Pair("GL-STO-01", ("CKV_AWS_145",), "storage/v1", "checkov: KMS by default; every tier (no tier scope)"),
-    Pair("GL-STO-02", ("CKV_AWS_21",), "storage/v1", "checkov: every tier"),
-    Pair("GL-STO-03", ("CKV_AWS_20",), "storage/v1", "checkov: public-read ACL, every tier"),
-    Pair("GL-QUEUE-01", ("CKV_AWS_27",), "queue/v1", "checkov: every tier"),
-    Pair("GL-LOG-01", ("CKV_AWS_338",), "logging/v1", "checkov: >= 365 days (mnops: >= 90), every tier"),
-    Pair("GL-SEC-01", ("CKV2_AWS_57",), "secrets/v1", "checkov: rotation on at all (mnops: at most 90 days)"),
+    Pair(
+        "GL-STO-01",
+        "CKV_AWS_145",
+        None,
+        "KMS by default; CKV_AWS_19 passes a bucket without settings (S3 encrypts by default)",
+    ),
+    Pair("GL-STO-02", "CKV_AWS_21", "CKV_AWS_21", ""),
+    Pair("GL-STO-03", "CKV_AWS_20", "CKV_AWS_20", "a public-read ACL"),
+    Pair("GL-QUEUE-01", "CKV_AWS_27", "CKV_AWS_27", ""),
+    Pair("GL-LOG-01", "CKV_AWS_338", None, "at least 365 days (mnops: 90); CloudFormation: none"),
+    Pair("GL-SEC-01", "CKV2_AWS_57", None, "rotation on at all (mnops: at most 90 days); CloudFormation: none"),
 )
 UNPAIRED = {
     "GL-NAME-01": "naming of instances",
@@ -189,6 +198,62 @@ def terraform(platforms: dict[str, ResolvedPlatform]) -> dict[str, Any]:
     return {"resource": blocks}
 
 
+def cloudformation(platforms: dict[str, ResolvedPlatform]) -> tuple[dict[str, Any], dict[str, Target]]:
+    """The resources of every platform as one CloudFormation template (logical ids are alphanumeric, so they are
+    numbered), and the target each logical id stands for."""
+    resources: dict[str, Any] = {}
+    targets: dict[str, Target] = {}
+    for platform in platforms.values():
+        instance = platform.spec.name
+        for name, spec in platform.spec.resources.items():
+            logical = f"R{len(targets):06d}"
+            tags = [{"Key": k, "Value": v} for k, v in _tags(platform, name).items()]
+            if spec.contract == "storage/v1":
+                properties: dict[str, Any] = {
+                    "BucketName": f"{instance}-{name}",
+                    "AccessControl": "PublicRead" if spec.public else "Private",
+                    "VersioningConfiguration": {"Status": "Enabled" if spec.versioning else "Suspended"},
+                    "Tags": tags,
+                }
+                if spec.encrypted:
+                    by_default = {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+                    properties["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [by_default]}
+                kind = "AWS::S3::Bucket"
+            elif spec.contract == "queue/v1":
+                properties = {
+                    "QueueName": f"{instance}-{name}{'.fifo' if spec.fifo else ''}",
+                    "MessageRetentionPeriod": spec.retention_seconds,
+                    "VisibilityTimeout": spec.visibility_timeout_seconds,
+                    "Tags": tags,
+                }
+                if spec.fifo:
+                    properties["FifoQueue"] = True
+                if spec.encrypted:
+                    properties["KmsMasterKeyId"] = "alias/aws/sqs"
+                kind = "AWS::SQS::Queue"
+            elif spec.contract == "secrets/v1":
+                properties = {"Name": f"{instance}/{name}", "Tags": tags}
+                kind = "AWS::SecretsManager::Secret"
+                if spec.rotation_days is not None:
+                    resources[f"{logical}Rotation"] = {
+                        "Type": "AWS::SecretsManager::RotationSchedule",
+                        "Properties": {
+                            "SecretId": {"Ref": logical},
+                            "RotationRules": {"AutomaticallyAfterDays": spec.rotation_days},
+                        },
+                    }
+            elif spec.contract == "logging/v1":
+                properties = {"LogGroupName": f"/{instance}/{name}", "RetentionInDays": spec.retention_days}
+                properties["Tags"] = tags
+                kind = "AWS::Logs::LogGroup"
+            else:
+                properties = {"ServiceName": f"{instance}-{name}", "DesiredCount": spec.replicas, "Tags": tags}
+                kind = "AWS::ECS::Service"
+            resources[logical] = {"Type": kind, "Properties": properties}
+            targets[logical] = (instance, name)
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}, targets
+
+
 # -- running both -----------------------------------------------------------------------------------------------------
 
 
@@ -227,6 +292,19 @@ def run_mnops(root: Path, report: Path) -> Run:
     return Run(wall, cpu, findings)
 
 
+def run_in_process(root: Path) -> Run:
+    """Loading the estate and evaluating its policies in this process, as the Dagster code location and a sensor do:
+    mnops without starting its command."""
+    start, cpu = time.perf_counter(), time.process_time()
+    estate, policies = load_governed(root)
+    report = evaluate(estate.platforms, policies, policies.waivers, datetime.date.fromisoformat(AS_OF))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    findings: dict[str, set[Target]] = {}
+    for finding in report.findings:
+        findings.setdefault(finding.rule, set()).add((finding.instance, finding.resource or ""))
+    return Run(wall, cpu, findings)
+
+
 def run_checkov(checkov: Path, path: Path, framework: str, checks: list[str], resolve: Callable[[str], Target]) -> Run:
     command = [str(checkov), "-f", str(path), "--framework", framework, "--quiet", "--compact", "-o", "json"]
     command += ["--skip-download", "--check", ",".join(checks)]
@@ -256,12 +334,16 @@ class Comparison:
 
 
 def compare(
-    platforms: dict[str, ResolvedPlatform], policies: dict[str, Any], mnops: Run, checkov: Run
+    platforms: dict[str, ResolvedPlatform], policies: dict[str, Any], mnops: Run, checkov: Run, framework: str
 ) -> list[Comparison]:
+    """A row for each pair with a check in `framework` (`terraform` or `cloudformation`)."""
     tiers = {rule["id"]: (rule.get("scope") or {}).get("tiers") for rule in policies["rules"]}
     rows = []
     for pair in PAIRS:
-        flagged = set().union(*(checkov.findings.get(check, set()) for check in pair.checks))
+        check = getattr(pair, framework)
+        if check is None:
+            continue
+        flagged = checkov.findings.get(check, set())
         wanted = tiers.get(pair.rule)
         in_scope = {t for t in flagged if wanted is None or platforms[t[0]].spec.tier in wanted}
         rows.append(Comparison(pair, mnops.findings.get(pair.rule, set()), flagged, in_scope))
