@@ -285,7 +285,10 @@ def timed(command: list[str], environment: dict[str, str] | None = None) -> tupl
 def run_mnops(root: Path, report: Path) -> Run:
     mnops = Path(sys.executable).with_name("mnops")
     command = [str(mnops), "enforce", "--estate", str(root), "-f", "json", "-o", str(report), "--as-of", AS_OF]
-    wall, cpu, _ = timed(command)
+    # This tree's packages, whichever checkout the venv's `mnops` was installed from.
+    tree = str(Path(__file__).resolve().parents[2])
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tree, os.environ.get("PYTHONPATH")]))}
+    wall, cpu, _ = timed(command, environment)
     findings: dict[str, set[Target]] = {}
     for finding in json.loads(report.read_text())["findings"]:
         findings.setdefault(finding["rule"], set()).add((finding["instance"], finding["resource"] or ""))
