@@ -63,7 +63,7 @@ $(BENCH)/%/.installed:
 	touch $@
 
 bench-peers: setup $(BENCH)/checkov/.installed $(BENCH)/c7n/.installed
-	$(BIN)/python -m benchmarks.peers $(ARGS)
+	$(BIN)/python -m benchmarks.peers --bench-dir $(BENCH) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mnops .pytest_cache .hypothesis
