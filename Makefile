@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run stop ui test schema bench clean
+.PHONY: setup run stop ui test schema bench bench-peers clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,18 @@ schema: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# mnops beside checkov and Cloud Custodian, each installed in a venv of its own under .bench/ (checkov pins an old boto3).
+BENCH := .bench
+PEER_VERSIONS := checkov==3.3.30 c7n==0.9.53
+
+$(BENCH)/%/.installed:
+	$(PYTHON) -m venv $(BENCH)/$*
+	$(BENCH)/$*/bin/python -m pip install --quiet $(filter $*==%,$(PEER_VERSIONS))
+	touch $@
+
+bench-peers: setup $(BENCH)/checkov/.installed $(BENCH)/c7n/.installed
+	$(BIN)/python -m benchmarks.peers --bench-dir $(BENCH) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mnops .pytest_cache .hypothesis

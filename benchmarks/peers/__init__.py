@@ -1,0 +1,1 @@
+"""mnops beside the tools users would pick instead: checkov for policy over IaC, Cloud Custodian for live scans."""
