@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "mnops.adapters"
 BUILTIN: dict[str, str] = {
     "local": "adapters.local",
     "aws": "adapters.aws",
+    "gcp": "adapters.gcp",
 }
 
 

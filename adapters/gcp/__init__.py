@@ -1,0 +1,14 @@
+"""The `gcp` provider: Cloud Storage and Secret Manager through Google's client libraries.
+
+This package's top level imports nothing from the Google libraries, so the registry can read what it supports without
+them installed; making an adapter imports them, and fails with the install command when they are missing.
+"""
+
+PROVIDER = "gcp"
+# Lazy import paths (see `adapters.base`): the adapter and its drivers, and so the SDKs, are imported only when an
+# adapter is made.
+ADAPTER = ("adapters.gcp.adapter", "GcpAdapter")
+DRIVERS = {
+    "storage/v1": ("adapters.gcp.storage", "StorageDriver"),
+}
+SUPPORTED_CONTRACTS = frozenset(DRIVERS)

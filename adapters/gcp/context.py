@@ -1,0 +1,130 @@
+"""What every GCP driver shares: the project, location and credentials, the clients made from them (once each), the
+retry deadline, and the one place where the Google libraries' errors become `AdapterError`s.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import google.auth
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+
+from adapters.base import AdapterError, ResourceKey
+from adapters.gcp import PROVIDER
+
+# Google's messages are short; a proxy's HTML error page is not, and is no use in an error message.
+MAX_REASON = 400
+REDACTED = "[redacted]"
+# What the Google libraries and their transport raise: API answers, exhausted retries, credentials that cannot be had,
+# and connections that fail below the API (the JSON APIs run over `requests`).
+SDK_ERRORS: tuple[type[BaseException], ...] = (
+    api_exceptions.GoogleAPIError,
+    auth_exceptions.GoogleAuthError,
+    requests.exceptions.RequestException,
+)
+
+
+def failures_reason(exc: BaseException) -> str:
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        status = exc.grpc_status_code.name if exc.grpc_status_code is not None else str(exc.code or "")
+        reason = f"{status or type(exc).__name__}: {' '.join(str(exc.message or '').split())}"
+    elif isinstance(exc, api_exceptions.RetryError):
+        cause = exc.cause
+        reason = f"gave up retrying: {failures_reason(cause) if cause is not None else exc.message}"
+    else:
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
+
+
+@contextmanager
+def failures(
+    operation: str, key: ResourceKey | None, *, subject: str = "", redact: Sequence[str] = ()
+) -> Iterator[None]:
+    """Turn a Google library error into `AdapterError(gcp, operation, key, "<status>: <message>")`, raised from it.
+
+    `subject` (a bucket's name) goes in front of the reason when `key` is unknown. `redact` lists values that must not
+    leave in the message: a call carrying a secret value passes it, in case a server echoes a request back.
+    """
+    try:
+        yield
+    except AdapterError:
+        raise
+    except SDK_ERRORS as exc:
+        reason = failures_reason(exc)
+        for value in redact:
+            if value:
+                reason = reason.replace(value, REDACTED)
+        if subject and key is None:
+            reason = f"{subject}: {reason}"
+        raise AdapterError(PROVIDER, operation, key, reason) from exc
+
+
+def credentials_for(anonymous: bool, credentials_file: str | None) -> tuple[Credentials, str | None]:
+    """(credentials, the project they name if any): anonymous for emulators, a service-account key file when the
+    settings name one, else application default credentials (the metadata server, `gcloud auth
+    application-default login`, `GOOGLE_APPLICATION_CREDENTIALS`)."""
+    if anonymous:
+        return AnonymousCredentials(), None
+    scopes = ["https://www.googleapis.com/auth/cloud-platform"]
+    if credentials_file:
+        from google.oauth2 import service_account
+
+        found = service_account.Credentials.from_service_account_file(credentials_file, scopes=scopes)
+        return found, found.project_id
+    return google.auth.default(scopes=scopes)
+
+
+@dataclass
+class GcpContext:
+    """The settings and connections the GCP drivers share (see `GcpAdapter` for what each setting means)."""
+
+    project: str
+    location: str
+    credentials: Credentials
+    storage_endpoint: str | None
+    retry_seconds: float
+    base_dir: Path = field(default_factory=lambda: Path(os.getcwd()))
+    clock: Callable[[], float] | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def storage(self) -> Any:
+        """The Cloud Storage client (JSON API over HTTPS), made on first use."""
+        with self._lock:
+            if "storage" not in self._clients:
+                from google.cloud import storage
+
+                options = {"api_endpoint": self.storage_endpoint} if self.storage_endpoint else None
+                self._clients["storage"] = storage.Client(
+                    project=self.project, credentials=self.credentials, client_options=options
+                )
+            return self._clients["storage"]
+
+    @property
+    def storage_retry(self) -> Any:
+        """Cloud Storage's own retry policy (transient errors, 429 and 5xx), bounded by the adapter's deadline."""
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        return DEFAULT_RETRY.with_timeout(self.retry_seconds).with_delay(initial=0.05, maximum=2.0)
+
+    def reconnect(self, storage_endpoint: str | None) -> None:
+        """Use another endpoint from now on (an emulator restarted elsewhere); clients are made again on first use."""
+        self.close()
+        self.storage_endpoint = storage_endpoint
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                closing = getattr(client, "close", None)
+                if callable(closing):
+                    closing()
+            self._clients.clear()
