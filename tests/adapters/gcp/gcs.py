@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
@@ -74,6 +75,19 @@ def _patch(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any)
     return buckets.patch(request, response, storage, *args, **kwargs)
 
 
+# Requests served, by handler name (`ls`, `get`, `get_iam_policy`): what a test of observation's cost counts.
+CALLS: Counter[str] = Counter()
+
+
+def _counted(handler: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        CALLS[name] += 1
+        return handler(*args, **kwargs)
+
+    serve.counted = True  # type: ignore[attr-defined]
+    return serve
+
+
 def _correct_routes() -> None:
     for route in emulator_server.HANDLERS:
         for handlers in (part for part in route if isinstance(part, dict)):
@@ -81,6 +95,9 @@ def _correct_routes() -> None:
                 handlers[emulator_server.POST] = _insert
             if handlers.get(emulator_server.PATCH) is buckets.patch:
                 handlers[emulator_server.PATCH] = _patch
+            for method, handler in handlers.items():
+                if not getattr(handler, "counted", False):
+                    handlers[method] = _counted(handler, getattr(handler, "__name__", method).lstrip("_"))
 
 
 def free_port() -> int:
