@@ -10,5 +10,6 @@ PROVIDER = "gcp"
 ADAPTER = ("adapters.gcp.adapter", "GcpAdapter")
 DRIVERS = {
     "storage/v1": ("adapters.gcp.storage", "StorageDriver"),
+    "secrets/v1": ("adapters.gcp.secretstore", "SecretsDriver"),
 }
 SUPPORTED_CONTRACTS = frozenset(DRIVERS)

@@ -28,9 +28,10 @@ class GcpAdapter(Adapter):
     `GOOGLE_CLOUD_PROJECT`, else the credentials' own; there is no silent fallback), `location` (where buckets are
     made, e.g. `europe-west1`; a platform's region must name it), `credentials_file` (a service-account key file;
     otherwise application default credentials), `anonymous` (no credentials: for emulators only),
-    `storage_endpoint` (the Cloud Storage JSON API's root URL: an emulator), `retry_seconds` (how long a call is
-    retried on transient errors, default 60). `base_dir` is what `file:` secret sources are relative to; `clock`
-    (seconds since the epoch) is what rotation ages are measured by.
+    `storage_endpoint` (the Cloud Storage JSON API's root URL: an emulator), `grpc_endpoint` (`host:port` serving the
+    gRPC APIs, Secret Manager, over a plain channel without credentials: an emulator or a fake), `retry_seconds`
+    (how long a call is retried on transient errors, default 60). `base_dir` is what `file:` secret sources are
+    relative to; `clock` (seconds since the epoch) is what rotation ages are measured by.
     """
 
     provider: ClassVar[str] = PROVIDER
@@ -43,6 +44,7 @@ class GcpAdapter(Adapter):
         credentials_file: str | None = None,
         anonymous: bool = False,
         storage_endpoint: str | None = None,
+        grpc_endpoint: str | None = None,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         base_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
@@ -70,6 +72,7 @@ class GcpAdapter(Adapter):
             location=str(location),
             credentials=credentials,
             storage_endpoint=storage_endpoint or None,
+            grpc_endpoint=grpc_endpoint or None,
             retry_seconds=float(retry_seconds),
             base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),
             clock=clock,

@@ -92,6 +92,7 @@ class GcpContext:
     credentials: Credentials
     storage_endpoint: str | None
     retry_seconds: float
+    grpc_endpoint: str | None = None
     base_dir: Path = field(default_factory=lambda: Path(os.getcwd()))
     clock: Callable[[], float] | None = None
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -116,15 +117,44 @@ class GcpContext:
 
         return DEFAULT_RETRY.with_timeout(self.retry_seconds).with_delay(initial=0.05, maximum=2.0)
 
-    def reconnect(self, storage_endpoint: str | None) -> None:
-        """Use another endpoint from now on (an emulator restarted elsewhere); clients are made again on first use."""
+    def secret_manager(self) -> Any:
+        """The Secret Manager client (gRPC), made on first use; over a plain channel to `grpc_endpoint` when set."""
+        with self._lock:
+            if "secretmanager" not in self._clients:
+                from google.cloud import secretmanager_v1
+
+                transport = None
+                if self.grpc_endpoint:
+                    import grpc
+                    from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
+                        SecretManagerServiceGrpcTransport,
+                    )
+
+                    transport = SecretManagerServiceGrpcTransport(channel=grpc.insecure_channel(self.grpc_endpoint))
+                    self._clients["secretmanager"] = secretmanager_v1.SecretManagerServiceClient(transport=transport)
+                else:
+                    self._clients["secretmanager"] = secretmanager_v1.SecretManagerServiceClient(
+                        credentials=self.credentials
+                    )
+            return self._clients["secretmanager"]
+
+    @property
+    def grpc_retry(self) -> Any:
+        """Retries of transient gRPC errors (UNAVAILABLE, RESOURCE_EXHAUSTED...), bounded by the adapter's deadline."""
+        from google.api_core import retry
+
+        return retry.Retry(predicate=retry.if_transient_error, initial=0.05, maximum=2.0, timeout=self.retry_seconds)
+
+    def reconnect(self, storage_endpoint: str | None, grpc_endpoint: str | None) -> None:
+        """Use other endpoints from now on (an emulator restarted elsewhere); clients are made again on first use."""
         self.close()
         self.storage_endpoint = storage_endpoint
+        self.grpc_endpoint = grpc_endpoint
 
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
-                closing = getattr(client, "close", None)
+                closing = getattr(client, "close", None) or getattr(client.transport, "close", None)
                 if callable(closing):
                     closing()
             self._clients.clear()

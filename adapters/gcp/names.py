@@ -47,3 +47,12 @@ def bucket(project: str, key: ResourceKey) -> str:
 def bucket_prefix(platforms: Sequence[str]) -> str:
     """What every bucket of `platforms` starts with: one platform's own prefix, else mnops's whole namespace."""
     return f"{PREFIX}-{platforms[0]}-" if len(platforms) == 1 else f"{PREFIX}-"
+
+
+def secret(key: ResourceKey) -> str:
+    """`mnops-<platform>_<resource>`: secret ids allow `_`, which names never contain, so the two parts stay apart."""
+    return f"{PREFIX}-{key.platform}_{key.name}"
+
+
+# Not of the `mnops-<platform>_` form, so no platform's secrets can collide with it.
+HMAC_KEY_SECRET = f"{PREFIX}_hmac-key"

@@ -17,6 +17,7 @@ from adapters.gcp.adapter import GcpAdapter
 from contracts import contract_model
 from tests.adapters.conformance import Target
 from tests.adapters.gcp.gcs import GcsEmulator, gcs_emulator
+from tests.adapters.gcp.grpc_fakes import SecretManager, secret_manager
 
 PROJECT = "mnops-test"
 LOCATION = "europe-west1"
@@ -28,9 +29,21 @@ def gcs() -> Iterator[GcsEmulator]:
         yield emulator
 
 
+@pytest.fixture(scope="session")
+def grpc_fakes() -> Iterator[tuple[SecretManager, str]]:
+    """The gRPC fakes (Secret Manager) on one port; yields (the fake's state, `host:port`)."""
+    with secret_manager() as served:
+        yield served
+
+
+@pytest.fixture
+def secrets_fake(grpc_fakes: tuple[SecretManager, str]) -> SecretManager:
+    return grpc_fakes[0]
+
+
 @pytest.fixture
 def make_adapter(
-    gcs: GcsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs: GcsEmulator, grpc_fakes: tuple[SecretManager, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., GcpAdapter]]:
     """Adapters on the session's emulators, anonymous; keyword arguments override settings."""
     # Nothing may fall back to a developer's real credentials or project.
@@ -44,6 +57,7 @@ def make_adapter(
             "location": LOCATION,
             "anonymous": True,
             "storage_endpoint": gcs.url,
+            "grpc_endpoint": grpc_fakes[1],
             # Short: a test of an unreachable endpoint should fail in a fraction of a second, not retry for a minute.
             "retry_seconds": 0.3,
             "base_dir": tmp_path,
@@ -56,6 +70,7 @@ def make_adapter(
     for adapter in made:
         adapter.close()
     gcs.wipe()
+    grpc_fakes[0].reset()
 
 
 @pytest.fixture
@@ -70,6 +85,11 @@ def tamper(adapter: GcpAdapter, observed: Observed) -> None:
         bucket = adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key))
         bucket.versioning_enabled = not observed.fields["versioning"]
         bucket.patch()
+    elif observed.contract == "secrets/v1":
+        # A different value in place of the stored one: real drift, seen through the value's HMAC.
+        adapter.gcp.secret_manager().add_secret_version(
+            request={"parent": observed.resource_id, "payload": {"data": b"someone else's value"}}
+        )
     else:
         raise AssertionError(f"no way to tamper with {observed.contract}")
 
@@ -78,6 +98,8 @@ def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
     """Damage a resource so that its health check fails."""
     if observed.contract == "storage/v1":
         adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key)).delete(force=True)
+    elif observed.contract == "secrets/v1":
+        adapter.gcp.secret_manager().delete_secret(name=observed.resource_id)
     else:
         raise AssertionError(f"no way to break {observed.contract}")
 
@@ -85,15 +107,16 @@ def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
 @contextmanager
 def unreachable(adapter: GcpAdapter) -> Iterator[None]:
     """Every call the adapter makes meanwhile fails to connect: its endpoints become a port nothing listens on."""
-    original = adapter.gcp.storage_endpoint
+    original = adapter.gcp.storage_endpoint, adapter.gcp.grpc_endpoint
     # Bound but not listening: connections are refused for as long as the socket is held, and no one else gets it.
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
-        adapter.gcp.reconnect(f"http://127.0.0.1:{closed.getsockname()[1]}")
+        port = closed.getsockname()[1]
+        adapter.gcp.reconnect(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}")
         try:
             yield
         finally:
-            adapter.gcp.reconnect(original)
+            adapter.gcp.reconnect(*original)
 
 
 @pytest.fixture

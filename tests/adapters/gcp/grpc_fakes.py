@@ -1,0 +1,311 @@
+"""In-process gRPC servers for the Google APIs that have no emulator, built from the client libraries' own method
+tables and message types: each transport's stubs are touched once through a recording channel, which gives every
+method's path and its request and response types; a fake implements the methods it serves as GCP does (validation,
+NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, field masks, pages) and the rest answer UNIMPLEMENTED.
+
+`SecretManager` is Secret Manager v1 as the adapter uses it: secrets with labels, annotations and versions, strict on
+label and annotation syntax, update masks, automatic replication and the CRC32C of version payloads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import google_crc32c
+import grpc
+from google.cloud.secretmanager_v1 import types as sm
+from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
+    SecretManagerServiceGrpcTransport,
+)
+
+Handler = Callable[[Any, grpc.ServicerContext], Any]
+
+
+class _Recorder(grpc.Channel):
+    """A channel that makes no call: it records what each stub asks it for."""
+
+    def __init__(self) -> None:
+        self.methods: dict[str, tuple[Any, Any]] = {}
+
+    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None, *a, **k):
+        self.methods[method] = (request_serializer, response_deserializer)
+        return _NoCall()
+
+    def unary_stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def stream_unary(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def stream_stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def subscribe(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def unsubscribe(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _NoCall:
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def with_call(self, *args: Any, **kwargs: Any) -> tuple[None, None]:
+        return None, None
+
+
+def method_table(transport: type) -> dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes]]]:
+    """Method path -> (request deserializer, response serializer) for a client library's gRPC transport class."""
+    recorder = _Recorder()
+    made = transport(channel=recorder, credentials=None)
+    for stub in made._stubs.values():
+        try:
+            stub(None)
+        except Exception:  # the interceptors may object to a None request; the channel has recorded it by then
+            pass
+    table = {}
+    for path, (serialize, deserialize) in recorder.methods.items():
+        request_type = serialize.__self__ if hasattr(serialize, "__self__") else None
+        response_type = deserialize.__self__
+        parse = request_type.deserialize if hasattr(request_type, "deserialize") else None
+        if parse is None:
+            continue  # a raw protobuf method (IAM, locations): not served
+        write = response_type.serialize if hasattr(response_type, "serialize") else _raw_serializer
+        table[path] = (parse, write)
+    return table
+
+
+def _raw_serializer(message: Any) -> bytes:
+    return message.SerializeToString()
+
+
+class Failure(Exception):
+    """What a fake answers instead of a response: a gRPC status and its message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@contextmanager
+def serve(service: str, fake: Any, transport: type) -> Iterator[str]:
+    """Serve `fake`'s methods (named as the client's, `create_secret`) on 127.0.0.1; yields `host:port`."""
+    handlers = {}
+    for path, (parse, write) in method_table(transport).items():
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", path.rsplit("/", 1)[1]).lower()
+        implementation = getattr(fake, name, None)
+        handlers[path.rsplit("/", 1)[1]] = grpc.unary_unary_rpc_method_handler(
+            _answer(fake, name, implementation), request_deserializer=parse, response_serializer=write
+        )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(service, handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None)
+
+
+def _answer(fake: Any, name: str, implementation: Handler | None) -> Handler:
+    def answer(request: Any, context: grpc.ServicerContext) -> Any:
+        fake.calls[name] += 1
+        if implementation is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not served by this fake")
+        try:
+            with fake.lock:
+                return implementation(request)
+        except Failure as failure:
+            context.abort(failure.code, failure.message)
+
+    return answer
+
+
+# -- Secret Manager ----------------------------------------------------------------------------------------------------
+
+SECRET_MANAGER = "google.cloud.secretmanager.v1.SecretManagerService"
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+ANNOTATION_KEY = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$")
+ANNOTATIONS_MAX_BYTES = 16384
+SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+SECRET_NAME = re.compile(r"^projects/([^/]+)/secrets/([^/]+)$")
+VERSION_NAME = re.compile(r"^projects/([^/]+)/secrets/([^/]+)/versions/([^/]+)$")
+UPDATABLE = {
+    "labels",
+    "annotations",
+    "topics",
+    "expire_time",
+    "ttl",
+    "rotation",
+    "version_aliases",
+    "version_destroy_ttl",
+}
+PAYLOAD_MAX = 65536
+FILTER_TERM = re.compile(r"^labels\.([a-z][a-z0-9_-]*)[=:](\S+)$")
+
+
+def _invalid(message: str) -> Failure:
+    return Failure(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+class SecretManager:
+    """Secret Manager's state and rules; `calls` counts requests by method, `deny` names secrets whose every call is
+    PERMISSION_DENIED."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, sm.Secret] = {}
+        self.versions: dict[str, list[tuple[sm.SecretVersion, bytes]]] = {}
+        self.calls: Counter[str] = Counter()
+        self.deny: set[str] = set()
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.secrets.clear()
+            self.versions.clear()
+            self.calls.clear()
+            self.deny.clear()
+
+    def _check_labels(self, secret: sm.Secret) -> None:
+        for key, value in secret.labels.items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+                raise _invalid(f"Invalid label: {key}")
+        size = 0
+        for key, value in secret.annotations.items():
+            if not ANNOTATION_KEY.match(key):
+                raise _invalid(f"Invalid annotation key: {key}")
+            size += len(key.encode()) + len(value.encode())
+        if size > ANNOTATIONS_MAX_BYTES:
+            raise _invalid("annotations exceed 16 KiB")
+
+    def _secret(self, name: str) -> sm.Secret:
+        if not SECRET_NAME.match(name):
+            raise _invalid(f"Invalid resource name: {name}")
+        if name in self.deny:
+            raise Failure(grpc.StatusCode.PERMISSION_DENIED, f"Permission denied on resource {name}")
+        if name not in self.secrets:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found or has no versions.")
+        return self.secrets[name]
+
+    def create_secret(self, request: sm.CreateSecretRequest) -> sm.Secret:
+        if not SECRET_ID.match(request.secret_id):
+            raise _invalid(f"Invalid secret id: {request.secret_id!r}")
+        if "replication" not in request.secret or not (
+            "automatic" in request.secret.replication or "user_managed" in request.secret.replication
+        ):
+            raise _invalid("Secret.replication is required")
+        name = f"{request.parent}/secrets/{request.secret_id}"
+        if name in self.secrets:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
+        self._check_labels(request.secret)
+        secret = sm.Secret(request.secret)
+        secret.name = name
+        secret.create_time = datetime.now(UTC)
+        self.secrets[name] = secret
+        self.versions[name] = []
+        return secret
+
+    def get_secret(self, request: sm.GetSecretRequest) -> sm.Secret:
+        return self._secret(request.name)
+
+    def update_secret(self, request: sm.UpdateSecretRequest) -> sm.Secret:
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise _invalid("update_mask is required")
+        for path in paths:
+            if path not in UPDATABLE:
+                raise _invalid(f"update_mask path {path!r} cannot be updated")
+        secret = self._secret(request.secret.name)
+        self._check_labels(request.secret)
+        changed = sm.Secret(secret)
+        for path in paths:
+            setattr(changed, path, getattr(request.secret, path))
+        self.secrets[secret.name] = changed
+        return changed
+
+    def delete_secret(self, request: sm.DeleteSecretRequest) -> Any:
+        self._secret(request.name)
+        del self.secrets[request.name]
+        del self.versions[request.name]
+        from google.protobuf import empty_pb2
+
+        return empty_pb2.Empty()
+
+    def list_secrets(self, request: sm.ListSecretsRequest) -> sm.ListSecretsResponse:
+        terms = []
+        for term in request.filter.split(" AND ") if request.filter else []:
+            match = FILTER_TERM.match(term.strip())
+            if not match:
+                raise _invalid(f"Invalid filter: {request.filter}")
+            terms.append((match.group(1), match.group(2)))
+        size = min(request.page_size or 25000, 25000)
+        found = [
+            s
+            for name, s in sorted(self.secrets.items())
+            if name.startswith(request.parent + "/") and all(s.labels.get(k) == v for k, v in terms)
+        ]
+        start = int(request.page_token or 0)
+        page = found[start : start + size]
+        more = start + size < len(found)
+        return sm.ListSecretsResponse(
+            secrets=page, next_page_token=str(start + size) if more else "", total_size=len(found)
+        )
+
+    def add_secret_version(self, request: sm.AddSecretVersionRequest) -> sm.SecretVersion:
+        secret = self._secret(request.parent)
+        data = request.payload.data
+        if len(data) > PAYLOAD_MAX:
+            raise _invalid("payload exceeds 64 KiB")
+        if "data_crc32c" in request.payload and google_crc32c.value(data) != request.payload.data_crc32c:
+            raise _invalid("Checksum mismatch: data_crc32c does not match the payload")
+        versions = self.versions[secret.name]
+        version = sm.SecretVersion(
+            name=f"{secret.name}/versions/{len(versions) + 1}",
+            create_time=datetime.now(UTC),
+            state=sm.SecretVersion.State.ENABLED,
+        )
+        versions.append((version, data))
+        return version
+
+    def _version(self, name: str) -> tuple[sm.SecretVersion, bytes]:
+        match = VERSION_NAME.match(name)
+        if not match:
+            raise _invalid(f"Invalid resource name: {name}")
+        secret = self._secret(name.rsplit("/versions/", 1)[0])
+        versions = self.versions[secret.name]
+        wanted = match.group(3)
+        if wanted == "latest":
+            enabled = [v for v in versions if v[0].state == sm.SecretVersion.State.ENABLED]
+            if enabled:
+                return enabled[-1]
+        elif wanted.isdigit() and 1 <= int(wanted) <= len(versions):
+            return versions[int(wanted) - 1]
+        raise Failure(grpc.StatusCode.NOT_FOUND, f"Secret Version [{name}] not found.")
+
+    def get_secret_version(self, request: sm.GetSecretVersionRequest) -> sm.SecretVersion:
+        return self._version(request.name)[0]
+
+    def access_secret_version(self, request: sm.AccessSecretVersionRequest) -> sm.AccessSecretVersionResponse:
+        version, data = self._version(request.name)
+        payload = sm.SecretPayload(data=data, data_crc32c=google_crc32c.value(data))
+        return sm.AccessSecretVersionResponse(name=version.name, payload=payload)
+
+
+@contextmanager
+def secret_manager() -> Iterator[tuple[SecretManager, str]]:
+    fake = SecretManager()
+    with serve(SECRET_MANAGER, fake, SecretManagerServiceGrpcTransport) as address:
+        yield fake, address
