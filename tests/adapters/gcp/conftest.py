@@ -17,7 +17,8 @@ from adapters.gcp.adapter import GcpAdapter
 from contracts import contract_model
 from tests.adapters.conformance import Target
 from tests.adapters.gcp.gcs import GcsEmulator, gcs_emulator
-from tests.adapters.gcp.grpc_fakes import SecretManager, secret_manager
+from tests.adapters.gcp.grpc_fakes import Fakes, LoggingConfig, SecretManager
+from tests.adapters.gcp.grpc_fakes import grpc_fakes as serve_fakes
 
 PROJECT = "mnops-test"
 LOCATION = "europe-west1"
@@ -30,20 +31,25 @@ def gcs() -> Iterator[GcsEmulator]:
 
 
 @pytest.fixture(scope="session")
-def grpc_fakes() -> Iterator[tuple[SecretManager, str]]:
-    """The gRPC fakes (Secret Manager) on one port; yields (the fake's state, `host:port`)."""
-    with secret_manager() as served:
+def grpc_fakes() -> Iterator[Fakes]:
+    """The gRPC fakes (Secret Manager, Cloud Logging's configuration) on one port, for the session."""
+    with serve_fakes() as served:
         yield served
 
 
 @pytest.fixture
-def secrets_fake(grpc_fakes: tuple[SecretManager, str]) -> SecretManager:
-    return grpc_fakes[0]
+def secrets_fake(grpc_fakes: Fakes) -> SecretManager:
+    return grpc_fakes.secrets
+
+
+@pytest.fixture
+def logging_fake(grpc_fakes: Fakes) -> LoggingConfig:
+    return grpc_fakes.logging
 
 
 @pytest.fixture
 def make_adapter(
-    gcs: GcsEmulator, grpc_fakes: tuple[SecretManager, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs: GcsEmulator, grpc_fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., GcpAdapter]]:
     """Adapters on the session's emulators, anonymous; keyword arguments override settings."""
     # Nothing may fall back to a developer's real credentials or project.
@@ -57,7 +63,7 @@ def make_adapter(
             "location": LOCATION,
             "anonymous": True,
             "storage_endpoint": gcs.url,
-            "grpc_endpoint": grpc_fakes[1],
+            "grpc_endpoint": grpc_fakes.address,
             # Short: a test of an unreachable endpoint should fail in a fraction of a second, not retry for a minute.
             "retry_seconds": 0.3,
             "base_dir": tmp_path,
@@ -70,7 +76,7 @@ def make_adapter(
     for adapter in made:
         adapter.close()
     gcs.wipe()
-    grpc_fakes[0].reset()
+    grpc_fakes.reset()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ method's path and its request and response types; a fake implements the methods 
 NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, field masks, pages) and the rest answer UNIMPLEMENTED.
 
 `SecretManager` is Secret Manager v1 as the adapter uses it: secrets with labels, annotations and versions, strict on
-label and annotation syntax, update masks, automatic replication and the CRC32C of version payloads.
+label and annotation syntax, update masks, automatic replication and the CRC32C of version payloads. `LoggingConfig`
+is Cloud Logging's bucket and sink configuration. `grpc_fakes()` serves both on one port.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def method_table(transport: type) -> dict[str, tuple[Callable[[bytes], Any], Cal
             pass
     table = {}
     for path, (serialize, deserialize) in recorder.methods.items():
-        request_type = serialize.__self__ if hasattr(serialize, "__self__") else None
-        response_type = deserialize.__self__
+        request_type = getattr(serialize, "__self__", None)
+        response_type = getattr(deserialize, "__self__", None)
+        if response_type is None:
+            continue  # a method without types of its own (operations' cancel): not served
         parse = request_type.deserialize if hasattr(request_type, "deserialize") else None
         if parse is None:
             continue  # a raw protobuf method (IAM, locations): not served
@@ -100,17 +103,23 @@ class Failure(Exception):
 
 
 @contextmanager
-def serve(service: str, fake: Any, transport: type) -> Iterator[str]:
-    """Serve `fake`'s methods (named as the client's, `create_secret`) on 127.0.0.1; yields `host:port`."""
-    handlers = {}
-    for path, (parse, write) in method_table(transport).items():
-        name = re.sub(r"(?<!^)(?=[A-Z])", "_", path.rsplit("/", 1)[1]).lower()
-        implementation = getattr(fake, name, None)
-        handlers[path.rsplit("/", 1)[1]] = grpc.unary_unary_rpc_method_handler(
-            _answer(fake, name, implementation), request_deserializer=parse, response_serializer=write
-        )
+def serve_all(services: list[tuple[str, Any, type]]) -> Iterator[str]:
+    """Serve each (service, fake, transport)'s methods, named as the client's (`create_secret`), on one port of
+    127.0.0.1; yields `host:port`."""
+    generic = []
+    for service, fake, transport in services:
+        handlers = {}
+        for path, (parse, write) in method_table(transport).items():
+            if not path.startswith(f"/{service}/"):
+                continue  # a mixin (locations, operations) the fake does not serve
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", path.rsplit("/", 1)[1]).lower()
+            implementation = getattr(fake, name, None)
+            handlers[path.rsplit("/", 1)[1]] = grpc.unary_unary_rpc_method_handler(
+                _answer(fake, name, implementation), request_deserializer=parse, response_serializer=write
+            )
+        generic.append(grpc.method_handlers_generic_handler(service, handlers))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(service, handlers)])
+    server.add_generic_rpc_handlers(generic)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -304,8 +313,199 @@ class SecretManager:
         return sm.AccessSecretVersionResponse(name=version.name, payload=payload)
 
 
+# -- Cloud Logging configuration ---------------------------------------------------------------------------------------
+
+LOGGING_CONFIG = "google.logging.v2.ConfigServiceV2"
+BUCKET_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+SINK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+BUCKET_UPDATABLE = {
+    "retention_days",
+    "description",
+    "locked",
+    "restricted_fields",
+    "index_configs",
+    "analytics_enabled",
+}
+SINK_UPDATABLE = {"destination", "filter", "description", "disabled", "include_children", "exclusions"}
+
+
+class LoggingConfig:
+    """Cloud Logging's bucket and sink configuration: retention 1-3650 days, update masks, a deleted bucket kept
+    DELETE_REQUESTED (its name taken until it is undeleted or purged), locked buckets whose retention cannot shrink."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, Any] = {}
+        self.sinks: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.buckets.clear()
+            self.sinks.clear()
+            self.calls.clear()
+
+    @staticmethod
+    def _retention(days: int) -> None:
+        if not 1 <= days <= 3650:
+            raise _invalid(f"retention_days must be between 1 and 3650, not {days}")
+
+    def _bucket(self, name: str) -> Any:
+        if name not in self.buckets:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Bucket {name} does not exist")
+        return self.buckets[name]
+
+    def create_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        if not BUCKET_ID.match(request.bucket_id) or request.bucket_id.startswith("_"):
+            raise _invalid(f"Invalid bucket id: {request.bucket_id!r}")
+        name = f"{request.parent}/buckets/{request.bucket_id}"
+        existing = self.buckets.get(name)
+        if existing is not None and existing.lifecycle_state == logging_types.LifecycleState.DELETE_REQUESTED:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {name} is pending deletion; undelete it")
+        if existing is not None:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Bucket {name} already exists")
+        self._retention(request.bucket.retention_days or 30)
+        bucket = logging_types.LogBucket(request.bucket)
+        bucket.name = name
+        bucket.retention_days = request.bucket.retention_days or 30
+        bucket.lifecycle_state = logging_types.LifecycleState.ACTIVE
+        bucket.create_time = datetime.now(UTC)
+        self.buckets[name] = bucket
+        return bucket
+
+    def get_bucket(self, request: Any) -> Any:
+        return self._bucket(request.name)
+
+    def list_buckets(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        found = [b for n, b in sorted(self.buckets.items()) if n.startswith(request.parent + "/buckets/")]
+        size = min(request.page_size or 200, 200)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return logging_types.ListBucketsResponse(
+            buckets=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+    def update_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        paths = list(request.update_mask.paths)
+        if not paths or any(p not in BUCKET_UPDATABLE for p in paths):
+            raise _invalid(f"update_mask must name updatable fields, not {paths}")
+        bucket = self._bucket(request.name)
+        if bucket.lifecycle_state != logging_types.LifecycleState.ACTIVE:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {request.name} is not active")
+        changed = logging_types.LogBucket(bucket)
+        for path in paths:
+            setattr(changed, path, getattr(request.bucket, path))
+        self._retention(changed.retention_days)
+        if bucket.locked and changed.retention_days < bucket.retention_days:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, "the retention of a locked bucket cannot be reduced")
+        changed.update_time = datetime.now(UTC)
+        self.buckets[request.name] = changed
+        return changed
+
+    def delete_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+        from google.protobuf import empty_pb2
+
+        bucket = self._bucket(request.name)
+        if bucket.locked:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, "a locked bucket cannot be deleted")
+        if bucket.lifecycle_state == logging_types.LifecycleState.DELETE_REQUESTED:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {request.name} is already pending deletion")
+        bucket.lifecycle_state = logging_types.LifecycleState.DELETE_REQUESTED
+        return empty_pb2.Empty()
+
+    def undelete_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+        from google.protobuf import empty_pb2
+
+        bucket = self._bucket(request.name)
+        if bucket.lifecycle_state != logging_types.LifecycleState.DELETE_REQUESTED:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {request.name} is not pending deletion")
+        bucket.lifecycle_state = logging_types.LifecycleState.ACTIVE
+        return empty_pb2.Empty()
+
+    def _sink(self, name: str) -> Any:
+        if name not in self.sinks:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Sink {name} does not exist")
+        return self.sinks[name]
+
+    def create_sink(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        sink = logging_types.LogSink(request.sink)
+        if not SINK_ID.match(sink.name):
+            raise _invalid(f"Invalid sink name: {sink.name!r}")
+        if not sink.destination.startswith("logging.googleapis.com/projects/"):
+            raise _invalid("a sink's destination must be a log bucket here")
+        name = f"{request.parent}/sinks/{sink.name}"
+        if name in self.sinks:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Sink {sink.name} already exists")
+        sink.create_time = datetime.now(UTC)
+        self.sinks[name] = sink
+        return sink
+
+    def get_sink(self, request: Any) -> Any:
+        return self._sink(request.sink_name)
+
+    def update_sink(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        sink = self._sink(request.sink_name)
+        paths = list(request.update_mask.paths) or ["destination", "filter", "include_children"]
+        if any(p not in SINK_UPDATABLE for p in paths):
+            raise _invalid(f"update_mask must name updatable fields, not {paths}")
+        changed = logging_types.LogSink(sink)
+        for path in paths:
+            setattr(changed, path, getattr(request.sink, path))
+        self.sinks[request.sink_name] = changed
+        return changed
+
+    def delete_sink(self, request: Any) -> Any:
+        from google.protobuf import empty_pb2
+
+        self._sink(request.sink_name)
+        del self.sinks[request.sink_name]
+        return empty_pb2.Empty()
+
+    def list_sinks(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        found = [s for n, s in sorted(self.sinks.items()) if n.startswith(request.parent + "/sinks/")]
+        size = min(request.page_size or 200, 200)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return logging_types.ListSinksResponse(
+            sinks=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+
+class Fakes:
+    """Every gRPC fake, served on one port."""
+
+    def __init__(self, secrets: SecretManager, logging_config: LoggingConfig, address: str) -> None:
+        self.secrets = secrets
+        self.logging = logging_config
+        self.address = address
+
+    def reset(self) -> None:
+        self.secrets.reset()
+        self.logging.reset()
+
+
 @contextmanager
-def secret_manager() -> Iterator[tuple[SecretManager, str]]:
-    fake = SecretManager()
-    with serve(SECRET_MANAGER, fake, SecretManagerServiceGrpcTransport) as address:
-        yield fake, address
+def grpc_fakes() -> Iterator[Fakes]:
+    from google.cloud.logging_v2.services.config_service_v2.transports.grpc import ConfigServiceV2GrpcTransport
+
+    secrets, logging_config = SecretManager(), LoggingConfig()
+    services = [
+        (SECRET_MANAGER, secrets, SecretManagerServiceGrpcTransport),
+        (LOGGING_CONFIG, logging_config, ConfigServiceV2GrpcTransport),
+    ]
+    with serve_all(services) as address:
+        yield Fakes(secrets, logging_config, address)
