@@ -123,7 +123,6 @@ class GcpContext:
             if "secretmanager" not in self._clients:
                 from google.cloud import secretmanager_v1
 
-                transport = None
                 if self.grpc_endpoint:
                     import grpc
                     from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
@@ -137,6 +136,25 @@ class GcpContext:
                         credentials=self.credentials
                     )
             return self._clients["secretmanager"]
+
+    def logging_config(self) -> Any:
+        """Cloud Logging's configuration client (gRPC), made on first use; over a plain channel to `grpc_endpoint`
+        when set."""
+        with self._lock:
+            if "logging" not in self._clients:
+                from google.cloud.logging_v2.services.config_service_v2 import ConfigServiceV2Client
+
+                if self.grpc_endpoint:
+                    import grpc
+                    from google.cloud.logging_v2.services.config_service_v2.transports.grpc import (
+                        ConfigServiceV2GrpcTransport,
+                    )
+
+                    transport = ConfigServiceV2GrpcTransport(channel=grpc.insecure_channel(self.grpc_endpoint))
+                    self._clients["logging"] = ConfigServiceV2Client(transport=transport)
+                else:
+                    self._clients["logging"] = ConfigServiceV2Client(credentials=self.credentials)
+            return self._clients["logging"]
 
     @property
     def grpc_retry(self) -> Any:

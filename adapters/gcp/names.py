@@ -56,3 +56,8 @@ def secret(key: ResourceKey) -> str:
 
 # Not of the `mnops-<platform>_` form, so no platform's secrets can collide with it.
 HMAC_KEY_SECRET = f"{PREFIX}_hmac-key"
+
+
+def log_bucket(key: ResourceKey) -> str:
+    """`mnops-<platform>_<resource>`, the id of the log bucket and of the sink that feeds it."""
+    return f"{PREFIX}-{key.platform}_{key.name}"

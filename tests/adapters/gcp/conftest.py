@@ -96,6 +96,14 @@ def tamper(adapter: GcpAdapter, observed: Observed) -> None:
         adapter.gcp.secret_manager().add_secret_version(
             request={"parent": observed.resource_id, "payload": {"data": b"someone else's value"}}
         )
+    elif observed.contract == "logging/v1":
+        adapter.gcp.logging_config().update_bucket(
+            request={
+                "name": observed.resource_id,
+                "bucket": {"retention_days": observed.fields["retention_days"] + 1},
+                "update_mask": {"paths": ["retention_days"]},
+            }
+        )
     else:
         raise AssertionError(f"no way to tamper with {observed.contract}")
 
@@ -106,6 +114,8 @@ def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
         adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key)).delete(force=True)
     elif observed.contract == "secrets/v1":
         adapter.gcp.secret_manager().delete_secret(name=observed.resource_id)
+    elif observed.contract == "logging/v1":
+        adapter.gcp.logging_config().delete_bucket(request={"name": observed.resource_id})
     else:
         raise AssertionError(f"no way to break {observed.contract}")
 
