@@ -26,7 +26,8 @@ class GcpAdapter(Adapter):
 
     Settings (from `providers.gcp.settings` in ecosystem.yaml, so all scalars): `project` (default:
     `GOOGLE_CLOUD_PROJECT`, else the credentials' own; there is no silent fallback), `location` (where buckets are
-    made, e.g. `europe-west1`; a platform's region must name it), `credentials_file` (a service-account key file;
+    made, e.g. `europe-west1`; a platform's region must name it; `region`, which the engine passes from the
+    provider's `default_region`, says the same), `credentials_file` (a service-account key file;
     otherwise application default credentials), `anonymous` (no credentials: for emulators only),
     `storage_endpoint` (the Cloud Storage JSON API's root URL: an emulator), `grpc_endpoint` (`host:port` serving the
     gRPC APIs, Secret Manager, over a plain channel without credentials: an emulator or a fake), `retry_seconds`
@@ -41,6 +42,7 @@ class GcpAdapter(Adapter):
         project: str | None = None,
         location: str | None = None,
         *,
+        region: str | None = None,
         credentials_file: str | None = None,
         anonymous: bool = False,
         storage_endpoint: str | None = None,
@@ -49,6 +51,11 @@ class GcpAdapter(Adapter):
         base_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        if location and region and location != region:
+            raise AdapterError(
+                PROVIDER, "configure", None, f"location {location!r} and region {region!r} disagree: set one"
+            )
+        location = location or region
         if not location:
             # Making buckets wherever a default happens to put them is how data ends up outside its jurisdiction.
             raise AdapterError(PROVIDER, "configure", None, "no location: set the gcp provider's `location` setting")

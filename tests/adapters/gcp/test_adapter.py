@@ -114,3 +114,9 @@ def test_health_fails_with_the_reason_when_the_endpoint_is_unreachable(adapter: 
 def test_repr_shows_no_credentials(make_adapter: Callable[..., GcpAdapter]) -> None:
     shown = repr(make_adapter())
     assert PROJECT in shown and "credentials" not in shown.lower()
+
+
+def test_the_engines_region_is_the_location_and_a_disagreeing_one_is_refused() -> None:
+    assert GcpAdapter(project=PROJECT, region=LOCATION, anonymous=True).gcp.location == LOCATION
+    with pytest.raises(AdapterError, match="disagree"):
+        GcpAdapter(project=PROJECT, location=LOCATION, region="us-central1", anonymous=True)
