@@ -51,7 +51,12 @@ def bucket_prefix(platforms: Sequence[str]) -> str:
 
 def secret(key: ResourceKey) -> str:
     """`mnops-<platform>_<resource>`: secret ids allow `_`, which names never contain, so the two parts stay apart."""
-    return f"{PREFIX}-{key.platform}_{key.name}"
+    return f"{secret_prefix(key.platform)}{key.name}"
+
+
+def secret_prefix(platform: str) -> str:
+    """What every secret id of `platform` starts with, and no other platform's does."""
+    return f"{PREFIX}-{platform}_"
 
 
 # Not of the `mnops-<platform>_` form, so no platform's secrets can collide with it.

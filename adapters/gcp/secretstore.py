@@ -31,7 +31,6 @@ from google.protobuf import field_mask_pb2
 from adapters.base import (
     MANAGED_BY,
     TAG_MANAGED_BY,
-    TAG_PLATFORM,
     AdapterError,
     Desired,
     HealthReport,
@@ -84,15 +83,16 @@ class SecretsDriver(GcpDriver):
     # -- observation -------------------------------------------------------------------------------------------------
 
     def _list(self, platforms: list[str] | None) -> list[Observed]:
-        """One listing filtered by label (one platform's, else every mnops secret), a page per 1,000 secrets; then
+        """One listing filtered by name (one platform's prefix, else mnops's), a page per 1,000 secrets; then
         each secret's latest value, read only to be HMAC'd."""
         client = self.gcp.secret_manager()
+        # `name:` (a substring of the name) is the filter Secret Manager documents; labels decide what is whose.
         if platforms is not None and len(platforms) == 1:
-            label_filter = f"labels.{TAG_PLATFORM}={platforms[0]}"
+            name_filter = f"name:{names.secret_prefix(platforms[0])}"
         else:
-            label_filter = f"labels.{TAG_MANAGED_BY}={MANAGED_BY}"
+            name_filter = f"name:{names.PREFIX}-"
         listing = client.list_secrets(
-            request={"parent": f"projects/{self.gcp.project}", "filter": label_filter, "page_size": PAGE_SIZE},
+            request={"parent": f"projects/{self.gcp.project}", "filter": name_filter, "page_size": PAGE_SIZE},
             retry=self.gcp.grpc_retry,
         )
         found = []

@@ -163,7 +163,8 @@ UPDATABLE = {
     "version_destroy_ttl",
 }
 PAYLOAD_MAX = 65536
-FILTER_TERM = re.compile(r"^labels\.([a-z][a-z0-9_-]*)[=:](\S+)$")
+# The filter terms Secret Manager documents that the adapter may send: `name:<substring>`, `labels.<key>=<value>`.
+FILTER_TERM = re.compile(r"^(name|labels\.[a-z][a-z0-9_-]*)[=:](\S+)$")
 
 
 def _invalid(message: str) -> Failure:
@@ -260,12 +261,18 @@ class SecretManager:
             if not match:
                 raise _invalid(f"Invalid filter: {request.filter}")
             terms.append((match.group(1), match.group(2)))
+
+        def matches(secret: sm.Secret) -> bool:
+            for field, wanted in terms:
+                if field == "name":
+                    if wanted not in secret.name.rsplit("/", 1)[-1]:
+                        return False
+                elif secret.labels.get(field.removeprefix("labels.")) != wanted:
+                    return False
+            return True
+
         size = min(request.page_size or 25000, 25000)
-        found = [
-            s
-            for name, s in sorted(self.secrets.items())
-            if name.startswith(request.parent + "/") and all(s.labels.get(k) == v for k, v in terms)
-        ]
+        found = [s for name, s in sorted(self.secrets.items()) if name.startswith(request.parent + "/") and matches(s)]
         start = int(request.page_token or 0)
         page = found[start : start + size]
         more = start + size < len(found)
