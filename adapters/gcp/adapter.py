@@ -16,6 +16,9 @@ from adapters.gcp.driver import GcpDriver
 from contracts.errors import MnopsError
 
 DEFAULT_RETRY_SECONDS = 60.0
+# Threads reading secret values during observation: each read waits on a network round trip, and 16 keep a scan of a
+# thousand secrets near the listing's own speed while staying well under Secret Manager's per-project access quota.
+DEFAULT_MAX_CONCURRENCY = 16
 # GCP project ids: 6-30 lower-case letters, digits and hyphens, starting with a letter (`domain:` prefixes for legacy
 # projects included).
 PROJECT_ID = re.compile(r"^([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -31,7 +34,8 @@ class GcpAdapter(Adapter):
     otherwise application default credentials), `anonymous` (no credentials: for emulators only),
     `storage_endpoint` (the Cloud Storage JSON API's root URL: an emulator), `grpc_endpoint` (`host:port` serving the
     gRPC APIs, Secret Manager, over a plain channel without credentials: an emulator or a fake), `retry_seconds`
-    (how long a call is retried on transient errors, default 60). `base_dir` is what `file:` secret sources are
+    (how long a call is retried on transient errors, default 60), `max_concurrency` (threads reading secret values
+    while observing, default 16). `base_dir` is what `file:` secret sources are
     relative to; `clock` (seconds since the epoch) is what rotation ages are measured by.
     """
 
@@ -48,6 +52,7 @@ class GcpAdapter(Adapter):
         storage_endpoint: str | None = None,
         grpc_endpoint: str | None = None,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         base_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -81,6 +86,7 @@ class GcpAdapter(Adapter):
             storage_endpoint=storage_endpoint or None,
             grpc_endpoint=grpc_endpoint or None,
             retry_seconds=float(retry_seconds),
+            max_concurrency=max(1, int(max_concurrency)),
             base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),
             clock=clock,
         )

@@ -95,15 +95,16 @@ class SecretsDriver(GcpDriver):
             request={"parent": f"projects/{self.gcp.project}", "filter": name_filter, "page_size": PAGE_SIZE},
             retry=self.gcp.grpc_retry,
         )
-        found = []
+        ours = []
         for secret in listing:
             key = self.identity(labels.from_labels(secret.labels))
             if key is None or (platforms is not None and key.platform not in platforms):
                 continue
             if secret.name != self.name(key):
                 continue  # labelled as a key whose secret it is not
-            found.append(self._observation(key, secret))
-        return found
+            ours.append((key, secret))
+        self._key()  # made or read once, before the threads need it
+        return self.gcp.map(lambda pair: self._observation(*pair), ours)
 
     def _find(self, key: ResourceKey) -> Observed | None:
         secret = self._get(key)
