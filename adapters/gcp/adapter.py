@@ -105,7 +105,8 @@ class GcpAdapter(Adapter):
     def observe_many(self, platforms: Sequence[str]) -> dict[str, dict[str, Observed] | MnopsError]:
         """Every managed resource of each platform: one listing per service for all the platforms at once (labels
         and settings come with it), so a scan costs a few calls per page, not per resource. A listing that fails
-        fails every platform, since each might have had resources in it."""
+        fails every platform, since each might have had resources in it; a resource that cannot be read fails its own
+        platform only."""
         found: dict[str, dict[str, Observed] | MnopsError] = {p: {} for p in platforms}
         wanted = sorted({p for p in platforms if names.is_name(p)})
         if not wanted:
@@ -120,8 +121,12 @@ class GcpAdapter(Adapter):
                 return {p: error if p in wanted else {} for p in platforms}
             for platform, observed in observations.items():
                 so_far = found[platform]
-                assert not isinstance(so_far, MnopsError)
-                so_far.update((o.key.name, o) for o in observed)
+                if isinstance(so_far, MnopsError):
+                    continue
+                if isinstance(observed, MnopsError):
+                    found[platform] = observed
+                else:
+                    so_far.update((o.key.name, o) for o in observed)
         return found
 
     def platforms(self) -> list[str]:

@@ -45,22 +45,50 @@ class GcpDriver(ConvergingDriver):
         if not names.is_name(platform):
             return []
         with failures("observe", None, subject=f"{self.contract} resources of {platform}"):
-            return self.observe_platforms([platform])[platform]
+            found = self.observe_platforms([platform])[platform]
+        if isinstance(found, AdapterError):
+            raise found
+        return found
 
-    def observe_platforms(self, platforms: Sequence[str]) -> dict[str, list[Observed]]:
+    def observe_platforms(self, platforms: Sequence[str]) -> dict[str, list[Observed] | AdapterError]:
         """The observations of each platform's resources of this driver, sorted by key, from as few listings as the
-        service allows; raises the library's error if a listing fails (the caller maps it)."""
-        found: dict[str, list[Observed]] = {p: [] for p in platforms}
-        for observed in self._list(sorted(set(platforms))):
-            if observed.key.platform in found:
-                found[observed.key.platform].append(observed)
+        service allows; a platform one of whose resources could not be read maps to that error, so one broken
+        resource does not hide the other platforms. Raises the library's error if a listing fails (the caller maps
+        it: every platform might have had resources in it)."""
+        found: dict[str, list[Observed] | AdapterError] = {p: [] for p in platforms}
+        for result in self._list(sorted(set(platforms))):
+            if result.key is None:
+                continue
+            platform = result.key.platform
+            so_far = found.get(platform)
+            if not isinstance(so_far, list):
+                continue  # not asked for, or failed already
+            if isinstance(result, AdapterError):
+                found[platform] = result
+            else:
+                so_far.append(result)
         for observations in found.values():
-            observations.sort(key=lambda o: o.key)
+            if isinstance(observations, list):
+                observations.sort(key=lambda o: o.key)
         return found
 
     def platform_names(self) -> set[str]:
-        """The platforms that have at least one resource of this driver; raises the library's error."""
-        return {observed.key.platform for observed in self._list(None)}
+        """The platforms that have at least one resource of this driver (readable or not); raises the library's
+        error."""
+        return {result.key.platform for result in self._list(None) if result.key is not None}
+
+    def read_each(self, pairs: Sequence[tuple[ResourceKey, Any]]) -> list[Observed | AdapterError]:
+        """`_observation(key, item)` for each pair on the adapter's threads; a resource that cannot be read gives
+        its `AdapterError` in its place."""
+
+        def read(pair: tuple[ResourceKey, Any]) -> Observed | AdapterError:
+            try:
+                with failures("observe", pair[0]):
+                    return self._observation(*pair)
+            except AdapterError as exc:
+                return exc
+
+        return self.gcp.map(read, pairs)
 
     def health(self, current: Observed) -> HealthReport:
         try:
@@ -105,9 +133,13 @@ class GcpDriver(ConvergingDriver):
     # -- for subclasses ----------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def _list(self, platforms: list[str] | None) -> list[Observed]:
+    def _list(self, platforms: list[str] | None) -> list[Observed | AdapterError]:
         """Every resource of this driver carrying one of `platforms`' identity labels (any platform's, for None),
-        read in bulk."""
+        read in bulk; one that cannot be read gives an `AdapterError` naming its key instead."""
+
+    @abstractmethod
+    def _observation(self, key: ResourceKey, item: Any) -> Observed:
+        """The observation of the resource of `key` from what the listing gave for it."""
 
     @abstractmethod
     def _find(self, key: ResourceKey) -> Observed | None:

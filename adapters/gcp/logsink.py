@@ -60,7 +60,7 @@ class LoggingDriver(GcpDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
-    def _list(self, platforms: list[str] | None) -> list[Observed]:
+    def _list(self, platforms: list[str] | None) -> list[Observed | AdapterError]:
         """Two listings whatever the number of platforms: the location's buckets, then the project's sinks."""
         client = self.gcp.logging_config()
         buckets = client.list_buckets(
@@ -81,15 +81,16 @@ class LoggingDriver(GcpDriver):
                 request={"parent": f"projects/{self.gcp.project}", "page_size": PAGE_SIZE}, retry=self.gcp.grpc_retry
             )
         }
-        return [self._observation(key, bucket, sinks.get(names.log_bucket(key))) for key, bucket in ours]
+        return [self._observation(key, (bucket, sinks.get(names.log_bucket(key)))) for key, bucket in ours]
 
     def _find(self, key: ResourceKey) -> Observed | None:
         bucket = self._get_bucket(key)
         if bucket is None or bucket.lifecycle_state.name != ACTIVE:
             return None
-        return self._observation(key, bucket, self._get_sink(key))
+        return self._observation(key, (bucket, self._get_sink(key)))
 
-    def _observation(self, key: ResourceKey, bucket: Any, sink: Any | None) -> Observed:
+    def _observation(self, key: ResourceKey, item: tuple[Any, Any | None]) -> Observed:
+        bucket, sink = item
         level = None
         problem = None
         if sink is None:

@@ -82,7 +82,7 @@ class SecretsDriver(GcpDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
-    def _list(self, platforms: list[str] | None) -> list[Observed]:
+    def _list(self, platforms: list[str] | None) -> list[Observed | AdapterError]:
         """One listing filtered by name (one platform's prefix, else mnops's), a page per 1,000 secrets; then
         each secret's latest value, read only to be HMAC'd."""
         client = self.gcp.secret_manager()
@@ -104,7 +104,7 @@ class SecretsDriver(GcpDriver):
                 continue  # labelled as a key whose secret it is not
             ours.append((key, secret))
         self._key()  # made or read once, before the threads need it
-        return self.gcp.map(lambda pair: self._observation(*pair), ours)
+        return self.read_each(ours)
 
     def _find(self, key: ResourceKey) -> Observed | None:
         secret = self._get(key)

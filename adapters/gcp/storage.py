@@ -47,12 +47,12 @@ class StorageDriver(GcpDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
-    def _list(self, platforms: list[str] | None) -> list[Observed]:
+    def _list(self, platforms: list[str] | None) -> list[Observed | AdapterError]:
         """One listing of the buckets named in mnops's namespace (a platform's own prefix when only one is asked
         for), in full projection, so labels and settings come with it; the IAM policy is read only for the buckets
         whose public access prevention lets a policy make them public."""
         client = self.gcp.storage()
-        found: list[Observed] = []
+        found: list[Observed | AdapterError] = []
         listing = client.list_buckets(
             prefix=names.bucket_prefix(platforms or []), projection="full", retry=self.gcp.storage_retry
         )
@@ -64,7 +64,11 @@ class StorageDriver(GcpDriver):
                 or bucket.name != self.bucket(key)
             ):
                 continue  # not ours, or labelled as a key whose bucket it is not (copied labels)
-            found.append(self._observation(key, bucket))
+            try:
+                with self.failures("observe", key):
+                    found.append(self._observation(key, bucket))
+            except AdapterError as exc:
+                found.append(exc)
         return found
 
     def _find(self, key: ResourceKey) -> Observed | None:

@@ -165,7 +165,7 @@ def test_an_update_without_a_field_mask_is_refused_by_the_fake_as_gcp_does(adapt
         adapter.gcp.secret_manager().update_secret(request={"secret": {"name": made.resource_id, "labels": {}}})
 
 
-def test_a_value_observation_cannot_read_fails_the_scan_with_the_status(
+def test_a_value_observation_cannot_read_fails_its_platform_only_with_the_status(
     adapter: GcpAdapter, secrets_fake: SecretManager
 ) -> None:
     made = [
@@ -174,7 +174,8 @@ def test_a_value_observation_cannot_read_fails_the_scan_with_the_status(
     ]
     secrets_fake.deny.add(made[1].resource_id)
     found = adapter.observe_many(["p1", "p2", "p3"])
-    assert all(isinstance(found[p], AdapterError) for p in ("p1", "p2", "p3"))
-    assert "PERMISSION_DENIED" in str(found["p2"])
+    assert isinstance(found["p2"], AdapterError) and "PERMISSION_DENIED" in str(found["p2"])
+    assert found["p2"].key == made[1].key
+    assert list(found["p1"]) == list(found["p3"]) == ["api-key"]
     secrets_fake.deny.clear()
     assert [o.key.platform for o in adapter.secrets.observe_platforms(["p1", "p2", "p3"])["p2"]] == ["p2"]
