@@ -120,3 +120,35 @@ def test_the_engines_region_is_the_location_and_a_disagreeing_one_is_refused() -
     assert GcpAdapter(project=PROJECT, region=LOCATION, anonymous=True).gcp.location == LOCATION
     with pytest.raises(AdapterError, match="disagree"):
         GcpAdapter(project=PROJECT, location=LOCATION, region="us-central1", anonymous=True)
+
+
+def test_a_service_account_key_file_gives_the_credentials_and_the_project(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path = tmp_path / "key.json"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "from-the-key-file",
+                "private_key_id": "1",
+                "private_key": pem,
+                "client_email": "mnops@from-the-key-file.iam.gserviceaccount.com",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
+    adapter = GcpAdapter(location=LOCATION, credentials_file=str(path))
+    assert adapter.gcp.project == "from-the-key-file"
+    assert adapter.gcp.credentials.service_account_email.startswith("mnops@")
+    assert "PRIVATE KEY" not in repr(adapter)
