@@ -4,6 +4,7 @@ retry deadline, and the one place where the Google libraries' errors become `Ada
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,34 @@ SDK_ERRORS: tuple[type[BaseException], ...] = (
     auth_exceptions.GoogleAuthError,
     requests.exceptions.RequestException,
 )
+
+
+# The client libraries' transports log whole requests and responses at DEBUG (as structured `extra` fields, base64 for
+# bytes), which for these calls are secret values.
+BODY_LOGGERS = (
+    "google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc",
+    "google.cloud.secretmanager_v1.services.secret_manager_service.transports.rest",
+)
+VALUE_CALLS = ("AddSecretVersion", "AccessSecretVersion", "add_secret_version", "access_secret_version")
+
+
+class SecretBodies(logging.Filter):
+    """Drops the DEBUG records of a call whose body holds a secret value, so no log level or handler can show one:
+    a debugging session's logs are read by more people than the secrets are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            return True
+        described = f"{record.getMessage()} {getattr(record, 'rpcName', '')}"
+        return not any(call in described for call in VALUE_CALLS)
+
+
+def keep_secret_values_out_of_logs() -> None:
+    """Attach `SecretBodies` to the loggers that log bodies, once per process."""
+    for name in BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretBodies) for f in logger.filters):
+            logger.addFilter(SecretBodies())
 
 
 def failures_reason(exc: BaseException) -> str:
@@ -126,6 +155,7 @@ class GcpContext:
             if "secretmanager" not in self._clients:
                 from google.cloud import secretmanager_v1
 
+                keep_secret_values_out_of_logs()
                 if self.grpc_endpoint:
                     import grpc
                     from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (

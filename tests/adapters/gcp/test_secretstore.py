@@ -179,3 +179,34 @@ def test_a_value_observation_cannot_read_fails_its_platform_only_with_the_status
     assert list(found["p1"]) == list(found["p3"]) == ["api-key"]
     secrets_fake.deny.clear()
     assert [o.key.platform for o in adapter.secrets.observe_platforms(["p1", "p2", "p3"])["p2"]] == ["p2"]
+
+
+def test_the_client_librarys_debug_logs_never_carry_a_value(
+    adapter: GcpAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    monkeypatch.setenv("DB_PASSWORD", "a-value-nobody-may-read")
+    adapter.gcp.secret_manager()  # the filter is attached with the client
+    logger = logging.getLogger("google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc")
+    handler = Keep(logging.DEBUG)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        made = adapter.secrets.create(build("db", {"contract": "secrets/v1", "from": "env:DB_PASSWORD"}))
+        adapter.secrets.find(made.key)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert records, "the library logged nothing at DEBUG: this test proves nothing"
+    encoded = base64.b64encode(b"a-value-nobody-may-read").decode()
+    for record in records:
+        shown = str(vars(record))
+        assert "a-value-nobody-may-read" not in shown and encoded not in shown
