@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "local": "adapters.local",
     "aws": "adapters.aws",
     "azure": "adapters.azure",
+    "gcp": "adapters.gcp",
 }
 
 

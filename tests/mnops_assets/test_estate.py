@@ -117,12 +117,12 @@ def test_an_unregistered_provider_is_refused_where_it_is_named(estate_copy):
     with pytest.raises(EstateInvalid) as info:
         load_estate(estate_copy, ["dev"])
     assert [(Path(p.file).name, p.line, p.field, p.message) for p in info.value.problems] == [
-        ("ecosystem.yaml", 9, "providers.onprem", "unknown provider 'onprem' (known: aws, azure, local)"),
+        ("ecosystem.yaml", 9, "providers.onprem", "unknown provider 'onprem' (known: aws, azure, gcp, local)"),
         (
             "environment.yaml",
             len(env.read_text().splitlines()),
             "provider",
-            "unknown provider 'onprem' (known: aws, azure, local)",
+            "unknown provider 'onprem' (known: aws, azure, gcp, local)",
         ),
     ]
 

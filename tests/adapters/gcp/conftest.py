@@ -1,0 +1,154 @@
+"""Fixtures for the gcp provider: the Cloud Storage emulator for the session, wiped after every test; a fresh adapter
+per test; the conformance target."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.base import Desired, Observed, ResourceKey
+from adapters.gcp.adapter import GcpAdapter
+from contracts import contract_model
+from tests.adapters.conformance import Target
+from tests.adapters.gcp.gcs import GcsEmulator, gcs_emulator
+from tests.adapters.gcp.grpc_fakes import Fakes, LoggingConfig, SecretManager
+from tests.adapters.gcp.grpc_fakes import grpc_fakes as serve_fakes
+
+PROJECT = "mnops-test"
+LOCATION = "europe-west1"
+
+
+@pytest.fixture(scope="session")
+def gcs() -> Iterator[GcsEmulator]:
+    with gcs_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def grpc_fakes() -> Iterator[Fakes]:
+    """The gRPC fakes (Secret Manager, Cloud Logging's configuration) on one port, for the session."""
+    with serve_fakes() as served:
+        yield served
+
+
+@pytest.fixture
+def secrets_fake(grpc_fakes: Fakes) -> SecretManager:
+    return grpc_fakes.secrets
+
+
+@pytest.fixture
+def logging_fake(grpc_fakes: Fakes) -> LoggingConfig:
+    return grpc_fakes.logging
+
+
+@pytest.fixture
+def make_adapter(
+    gcs: GcsEmulator, grpc_fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., GcpAdapter]]:
+    """Adapters on the session's emulators, anonymous; keyword arguments override settings."""
+    # Nothing may fall back to a developer's real credentials or project.
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "STORAGE_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    made: list[GcpAdapter] = []
+
+    def make(**settings: object) -> GcpAdapter:
+        defaults: dict[str, object] = {
+            "project": PROJECT,
+            "location": LOCATION,
+            "anonymous": True,
+            "storage_endpoint": gcs.url,
+            "grpc_endpoint": grpc_fakes.address,
+            # Short: a test of an unreachable endpoint should fail in a fraction of a second, not retry for a minute.
+            "retry_seconds": 0.3,
+            "base_dir": tmp_path,
+        }
+        adapter = GcpAdapter(**{**defaults, **settings})
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        adapter.close()
+    gcs.wipe()
+    grpc_fakes.reset()
+
+
+@pytest.fixture
+def adapter(make_adapter: Callable[..., GcpAdapter]) -> GcpAdapter:
+    return make_adapter()
+
+
+def tamper(adapter: GcpAdapter, observed: Observed) -> None:
+    """Change a resource behind the engine's back, through the client libraries, as a person with console access
+    would."""
+    if observed.contract == "storage/v1":
+        bucket = adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key))
+        bucket.versioning_enabled = not observed.fields["versioning"]
+        bucket.patch()
+    elif observed.contract == "secrets/v1":
+        # A different value in place of the stored one: real drift, seen through the value's HMAC.
+        adapter.gcp.secret_manager().add_secret_version(
+            request={"parent": observed.resource_id, "payload": {"data": b"someone else's value"}}
+        )
+    elif observed.contract == "logging/v1":
+        adapter.gcp.logging_config().update_bucket(
+            request={
+                "name": observed.resource_id,
+                "bucket": {"retention_days": observed.fields["retention_days"] + 1},
+                "update_mask": {"paths": ["retention_days"]},
+            }
+        )
+    else:
+        raise AssertionError(f"no way to tamper with {observed.contract}")
+
+
+def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
+    """Damage a resource so that its health check fails."""
+    if observed.contract == "storage/v1":
+        adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key)).delete(force=True)
+    elif observed.contract == "secrets/v1":
+        adapter.gcp.secret_manager().delete_secret(name=observed.resource_id)
+    elif observed.contract == "logging/v1":
+        adapter.gcp.logging_config().delete_bucket(request={"name": observed.resource_id})
+    else:
+        raise AssertionError(f"no way to break {observed.contract}")
+
+
+@contextmanager
+def unreachable(adapter: GcpAdapter) -> Iterator[None]:
+    """Every call the adapter makes meanwhile fails to connect: its endpoints become a port nothing listens on."""
+    original = adapter.gcp.storage_endpoint, adapter.gcp.grpc_endpoint
+    # Bound but not listening: connections are refused for as long as the socket is held, and no one else gets it.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        adapter.gcp.reconnect(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}")
+        try:
+            yield
+        finally:
+            adapter.gcp.reconnect(*original)
+
+
+@pytest.fixture
+def target(make_adapter: Callable[..., GcpAdapter]) -> Target:
+    adapter = make_adapter()
+    return Target(
+        adapter=adapter,
+        region=LOCATION,
+        tamper=partial(tamper, adapter),
+        break_resource=partial(break_resource, adapter),
+        failing=partial(unreachable, adapter),
+    )
+
+
+def build(name: str, spec: dict[str, Any], platform: str = "dev", tags: dict[str, str] | None = None) -> Desired:
+    """A Desired for resource `name` of `platform` from a spec as YAML would give it (`from`, not `source`)."""
+    return Desired.build(
+        ResourceKey(platform, name), contract_model(spec["contract"]).model_validate(spec), tags or {}, LOCATION
+    )

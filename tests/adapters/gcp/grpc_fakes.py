@@ -1,0 +1,518 @@
+"""In-process gRPC servers for the Google APIs that have no emulator, built from the client libraries' own method
+tables and message types: each transport's stubs are touched once through a recording channel, which gives every
+method's path and its request and response types; a fake implements the methods it serves as GCP does (validation,
+NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, field masks, pages) and the rest answer UNIMPLEMENTED.
+
+`SecretManager` is Secret Manager v1 as the adapter uses it: secrets with labels, annotations and versions, strict on
+label and annotation syntax, update masks, automatic replication and the CRC32C of version payloads. `LoggingConfig`
+is Cloud Logging's bucket and sink configuration. `grpc_fakes()` serves both on one port.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import google_crc32c
+import grpc
+from google.cloud.secretmanager_v1 import types as sm
+from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
+    SecretManagerServiceGrpcTransport,
+)
+
+Handler = Callable[[Any, grpc.ServicerContext], Any]
+
+
+class _Recorder(grpc.Channel):
+    """A channel that makes no call: it records what each stub asks it for."""
+
+    def __init__(self) -> None:
+        self.methods: dict[str, tuple[Any, Any]] = {}
+
+    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None, *a, **k):
+        self.methods[method] = (request_serializer, response_deserializer)
+        return _NoCall()
+
+    def unary_stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def stream_unary(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def stream_stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def subscribe(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def unsubscribe(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _NoCall:
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def with_call(self, *args: Any, **kwargs: Any) -> tuple[None, None]:
+        return None, None
+
+
+def method_table(transport: type) -> dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes]]]:
+    """Method path -> (request deserializer, response serializer) for a client library's gRPC transport class."""
+    recorder = _Recorder()
+    made = transport(channel=recorder, credentials=None)
+    for stub in made._stubs.values():
+        try:
+            stub(None)
+        except Exception:  # the interceptors may object to a None request; the channel has recorded it by then
+            pass
+    table = {}
+    for path, (serialize, deserialize) in recorder.methods.items():
+        request_type = getattr(serialize, "__self__", None)
+        response_type = getattr(deserialize, "__self__", None)
+        if response_type is None:
+            continue  # a method without types of its own (operations' cancel): not served
+        parse = request_type.deserialize if hasattr(request_type, "deserialize") else None
+        if parse is None:
+            continue  # a raw protobuf method (IAM, locations): not served
+        write = response_type.serialize if hasattr(response_type, "serialize") else _raw_serializer
+        table[path] = (parse, write)
+    return table
+
+
+def _raw_serializer(message: Any) -> bytes:
+    return message.SerializeToString()
+
+
+class Failure(Exception):
+    """What a fake answers instead of a response: a gRPC status and its message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@contextmanager
+def serve_all(services: list[tuple[str, Any, type]]) -> Iterator[str]:
+    """Serve each (service, fake, transport)'s methods, named as the client's (`create_secret`), on one port of
+    127.0.0.1; yields `host:port`."""
+    generic = []
+    for service, fake, transport in services:
+        handlers = {}
+        for path, (parse, write) in method_table(transport).items():
+            if not path.startswith(f"/{service}/"):
+                continue  # a mixin (locations, operations) the fake does not serve
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", path.rsplit("/", 1)[1]).lower()
+            implementation = getattr(fake, name, None)
+            handlers[path.rsplit("/", 1)[1]] = grpc.unary_unary_rpc_method_handler(
+                _answer(fake, name, implementation), request_deserializer=parse, response_serializer=write
+            )
+        generic.append(grpc.method_handlers_generic_handler(service, handlers))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers(generic)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None)
+
+
+def _answer(fake: Any, name: str, implementation: Handler | None) -> Handler:
+    def answer(request: Any, context: grpc.ServicerContext) -> Any:
+        fake.calls[name] += 1
+        if implementation is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not served by this fake")
+        try:
+            with fake.lock:
+                return implementation(request)
+        except Failure as failure:
+            context.abort(failure.code, failure.message)
+
+    return answer
+
+
+# -- Secret Manager ----------------------------------------------------------------------------------------------------
+
+SECRET_MANAGER = "google.cloud.secretmanager.v1.SecretManagerService"
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+ANNOTATION_KEY = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$")
+ANNOTATIONS_MAX_BYTES = 16384
+SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+SECRET_NAME = re.compile(r"^projects/([^/]+)/secrets/([^/]+)$")
+VERSION_NAME = re.compile(r"^projects/([^/]+)/secrets/([^/]+)/versions/([^/]+)$")
+UPDATABLE = {
+    "labels",
+    "annotations",
+    "topics",
+    "expire_time",
+    "ttl",
+    "rotation",
+    "version_aliases",
+    "version_destroy_ttl",
+}
+PAYLOAD_MAX = 65536
+# The filter terms Secret Manager documents that the adapter may send: `name:<substring>`, `labels.<key>=<value>`.
+FILTER_TERM = re.compile(r"^(name|labels\.[a-z][a-z0-9_-]*)[=:](\S+)$")
+
+
+def _invalid(message: str) -> Failure:
+    return Failure(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+class SecretManager:
+    """Secret Manager's state and rules; `calls` counts requests by method, `deny` names secrets whose every call is
+    PERMISSION_DENIED."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, sm.Secret] = {}
+        self.versions: dict[str, list[tuple[sm.SecretVersion, bytes]]] = {}
+        self.calls: Counter[str] = Counter()
+        self.deny: set[str] = set()
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.secrets.clear()
+            self.versions.clear()
+            self.calls.clear()
+            self.deny.clear()
+
+    def _check_labels(self, secret: sm.Secret) -> None:
+        for key, value in secret.labels.items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+                raise _invalid(f"Invalid label: {key}")
+        size = 0
+        for key, value in secret.annotations.items():
+            if not ANNOTATION_KEY.match(key):
+                raise _invalid(f"Invalid annotation key: {key}")
+            size += len(key.encode()) + len(value.encode())
+        if size > ANNOTATIONS_MAX_BYTES:
+            raise _invalid("annotations exceed 16 KiB")
+
+    def _secret(self, name: str) -> sm.Secret:
+        if not SECRET_NAME.match(name):
+            raise _invalid(f"Invalid resource name: {name}")
+        if name in self.deny:
+            raise Failure(grpc.StatusCode.PERMISSION_DENIED, f"Permission denied on resource {name}")
+        if name not in self.secrets:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found or has no versions.")
+        return self.secrets[name]
+
+    def create_secret(self, request: sm.CreateSecretRequest) -> sm.Secret:
+        if not SECRET_ID.match(request.secret_id):
+            raise _invalid(f"Invalid secret id: {request.secret_id!r}")
+        if "replication" not in request.secret or not (
+            "automatic" in request.secret.replication or "user_managed" in request.secret.replication
+        ):
+            raise _invalid("Secret.replication is required")
+        name = f"{request.parent}/secrets/{request.secret_id}"
+        if name in self.secrets:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
+        self._check_labels(request.secret)
+        secret = sm.Secret(request.secret)
+        secret.name = name
+        secret.create_time = datetime.now(UTC)
+        self.secrets[name] = secret
+        self.versions[name] = []
+        return secret
+
+    def get_secret(self, request: sm.GetSecretRequest) -> sm.Secret:
+        return self._secret(request.name)
+
+    def update_secret(self, request: sm.UpdateSecretRequest) -> sm.Secret:
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise _invalid("update_mask is required")
+        for path in paths:
+            if path not in UPDATABLE:
+                raise _invalid(f"update_mask path {path!r} cannot be updated")
+        secret = self._secret(request.secret.name)
+        self._check_labels(request.secret)
+        changed = sm.Secret(secret)
+        for path in paths:
+            setattr(changed, path, getattr(request.secret, path))
+        self.secrets[secret.name] = changed
+        return changed
+
+    def delete_secret(self, request: sm.DeleteSecretRequest) -> Any:
+        self._secret(request.name)
+        del self.secrets[request.name]
+        del self.versions[request.name]
+        from google.protobuf import empty_pb2
+
+        return empty_pb2.Empty()
+
+    def list_secrets(self, request: sm.ListSecretsRequest) -> sm.ListSecretsResponse:
+        terms = []
+        for term in request.filter.split(" AND ") if request.filter else []:
+            match = FILTER_TERM.match(term.strip())
+            if not match:
+                raise _invalid(f"Invalid filter: {request.filter}")
+            terms.append((match.group(1), match.group(2)))
+
+        def matches(secret: sm.Secret) -> bool:
+            for field, wanted in terms:
+                if field == "name":
+                    if wanted not in secret.name.rsplit("/", 1)[-1]:
+                        return False
+                elif secret.labels.get(field.removeprefix("labels.")) != wanted:
+                    return False
+            return True
+
+        size = min(request.page_size or 25000, 25000)
+        found = [s for name, s in sorted(self.secrets.items()) if name.startswith(request.parent + "/") and matches(s)]
+        start = int(request.page_token or 0)
+        page = found[start : start + size]
+        more = start + size < len(found)
+        return sm.ListSecretsResponse(
+            secrets=page, next_page_token=str(start + size) if more else "", total_size=len(found)
+        )
+
+    def add_secret_version(self, request: sm.AddSecretVersionRequest) -> sm.SecretVersion:
+        secret = self._secret(request.parent)
+        data = request.payload.data
+        if len(data) > PAYLOAD_MAX:
+            raise _invalid("payload exceeds 64 KiB")
+        if "data_crc32c" in request.payload and google_crc32c.value(data) != request.payload.data_crc32c:
+            raise _invalid("Checksum mismatch: data_crc32c does not match the payload")
+        versions = self.versions[secret.name]
+        version = sm.SecretVersion(
+            name=f"{secret.name}/versions/{len(versions) + 1}",
+            create_time=datetime.now(UTC),
+            state=sm.SecretVersion.State.ENABLED,
+        )
+        versions.append((version, data))
+        return version
+
+    def _version(self, name: str) -> tuple[sm.SecretVersion, bytes]:
+        match = VERSION_NAME.match(name)
+        if not match:
+            raise _invalid(f"Invalid resource name: {name}")
+        secret = self._secret(name.rsplit("/versions/", 1)[0])
+        versions = self.versions[secret.name]
+        wanted = match.group(3)
+        if wanted == "latest":
+            enabled = [v for v in versions if v[0].state == sm.SecretVersion.State.ENABLED]
+            if enabled:
+                return enabled[-1]
+        elif wanted.isdigit() and 1 <= int(wanted) <= len(versions):
+            return versions[int(wanted) - 1]
+        raise Failure(grpc.StatusCode.NOT_FOUND, f"Secret Version [{name}] not found.")
+
+    def get_secret_version(self, request: sm.GetSecretVersionRequest) -> sm.SecretVersion:
+        return self._version(request.name)[0]
+
+    def access_secret_version(self, request: sm.AccessSecretVersionRequest) -> sm.AccessSecretVersionResponse:
+        version, data = self._version(request.name)
+        payload = sm.SecretPayload(data=data, data_crc32c=google_crc32c.value(data))
+        return sm.AccessSecretVersionResponse(name=version.name, payload=payload)
+
+
+# -- Cloud Logging configuration ---------------------------------------------------------------------------------------
+
+LOGGING_CONFIG = "google.logging.v2.ConfigServiceV2"
+BUCKET_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+SINK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+BUCKET_UPDATABLE = {
+    "retention_days",
+    "description",
+    "locked",
+    "restricted_fields",
+    "index_configs",
+    "analytics_enabled",
+}
+SINK_UPDATABLE = {"destination", "filter", "description", "disabled", "include_children", "exclusions"}
+
+
+class LoggingConfig:
+    """Cloud Logging's bucket and sink configuration: retention 1-3650 days, update masks, a deleted bucket kept
+    DELETE_REQUESTED (its name taken until it is undeleted or purged), locked buckets whose retention cannot shrink."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, Any] = {}
+        self.sinks: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.buckets.clear()
+            self.sinks.clear()
+            self.calls.clear()
+
+    @staticmethod
+    def _retention(days: int) -> None:
+        if not 1 <= days <= 3650:
+            raise _invalid(f"retention_days must be between 1 and 3650, not {days}")
+
+    def _bucket(self, name: str) -> Any:
+        if name not in self.buckets:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Bucket {name} does not exist")
+        return self.buckets[name]
+
+    def create_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        if not BUCKET_ID.match(request.bucket_id) or request.bucket_id.startswith("_"):
+            raise _invalid(f"Invalid bucket id: {request.bucket_id!r}")
+        name = f"{request.parent}/buckets/{request.bucket_id}"
+        existing = self.buckets.get(name)
+        if existing is not None and existing.lifecycle_state == logging_types.LifecycleState.DELETE_REQUESTED:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {name} is pending deletion; undelete it")
+        if existing is not None:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Bucket {name} already exists")
+        self._retention(request.bucket.retention_days or 30)
+        bucket = logging_types.LogBucket(request.bucket)
+        bucket.name = name
+        bucket.retention_days = request.bucket.retention_days or 30
+        bucket.lifecycle_state = logging_types.LifecycleState.ACTIVE
+        bucket.create_time = datetime.now(UTC)
+        self.buckets[name] = bucket
+        return bucket
+
+    def get_bucket(self, request: Any) -> Any:
+        return self._bucket(request.name)
+
+    def list_buckets(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        found = [b for n, b in sorted(self.buckets.items()) if n.startswith(request.parent + "/buckets/")]
+        size = min(request.page_size or 200, 200)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return logging_types.ListBucketsResponse(
+            buckets=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+    def update_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        paths = list(request.update_mask.paths)
+        if not paths or any(p not in BUCKET_UPDATABLE for p in paths):
+            raise _invalid(f"update_mask must name updatable fields, not {paths}")
+        bucket = self._bucket(request.name)
+        if bucket.lifecycle_state != logging_types.LifecycleState.ACTIVE:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {request.name} is not active")
+        changed = logging_types.LogBucket(bucket)
+        for path in paths:
+            setattr(changed, path, getattr(request.bucket, path))
+        self._retention(changed.retention_days)
+        if bucket.locked and changed.retention_days < bucket.retention_days:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, "the retention of a locked bucket cannot be reduced")
+        changed.update_time = datetime.now(UTC)
+        self.buckets[request.name] = changed
+        return changed
+
+    def delete_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+        from google.protobuf import empty_pb2
+
+        bucket = self._bucket(request.name)
+        if bucket.locked:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, "a locked bucket cannot be deleted")
+        if bucket.lifecycle_state == logging_types.LifecycleState.DELETE_REQUESTED:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {request.name} is already pending deletion")
+        bucket.lifecycle_state = logging_types.LifecycleState.DELETE_REQUESTED
+        return empty_pb2.Empty()
+
+    def undelete_bucket(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+        from google.protobuf import empty_pb2
+
+        bucket = self._bucket(request.name)
+        if bucket.lifecycle_state != logging_types.LifecycleState.DELETE_REQUESTED:
+            raise Failure(grpc.StatusCode.FAILED_PRECONDITION, f"Bucket {request.name} is not pending deletion")
+        bucket.lifecycle_state = logging_types.LifecycleState.ACTIVE
+        return empty_pb2.Empty()
+
+    def _sink(self, name: str) -> Any:
+        if name not in self.sinks:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Sink {name} does not exist")
+        return self.sinks[name]
+
+    def create_sink(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        sink = logging_types.LogSink(request.sink)
+        if not SINK_ID.match(sink.name):
+            raise _invalid(f"Invalid sink name: {sink.name!r}")
+        if not sink.destination.startswith("logging.googleapis.com/projects/"):
+            raise _invalid("a sink's destination must be a log bucket here")
+        name = f"{request.parent}/sinks/{sink.name}"
+        if name in self.sinks:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Sink {sink.name} already exists")
+        sink.create_time = datetime.now(UTC)
+        self.sinks[name] = sink
+        return sink
+
+    def get_sink(self, request: Any) -> Any:
+        return self._sink(request.sink_name)
+
+    def update_sink(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        sink = self._sink(request.sink_name)
+        paths = list(request.update_mask.paths) or ["destination", "filter", "include_children"]
+        if any(p not in SINK_UPDATABLE for p in paths):
+            raise _invalid(f"update_mask must name updatable fields, not {paths}")
+        changed = logging_types.LogSink(sink)
+        for path in paths:
+            setattr(changed, path, getattr(request.sink, path))
+        self.sinks[request.sink_name] = changed
+        return changed
+
+    def delete_sink(self, request: Any) -> Any:
+        from google.protobuf import empty_pb2
+
+        self._sink(request.sink_name)
+        del self.sinks[request.sink_name]
+        return empty_pb2.Empty()
+
+    def list_sinks(self, request: Any) -> Any:
+        from google.cloud.logging_v2 import types as logging_types
+
+        found = [s for n, s in sorted(self.sinks.items()) if n.startswith(request.parent + "/sinks/")]
+        size = min(request.page_size or 200, 200)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return logging_types.ListSinksResponse(
+            sinks=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+
+class Fakes:
+    """Every gRPC fake, served on one port."""
+
+    def __init__(self, secrets: SecretManager, logging_config: LoggingConfig, address: str) -> None:
+        self.secrets = secrets
+        self.logging = logging_config
+        self.address = address
+
+    def reset(self) -> None:
+        self.secrets.reset()
+        self.logging.reset()
+
+
+@contextmanager
+def grpc_fakes() -> Iterator[Fakes]:
+    from google.cloud.logging_v2.services.config_service_v2.transports.grpc import ConfigServiceV2GrpcTransport
+
+    secrets, logging_config = SecretManager(), LoggingConfig()
+    services = [
+        (SECRET_MANAGER, secrets, SecretManagerServiceGrpcTransport),
+        (LOGGING_CONFIG, logging_config, ConfigServiceV2GrpcTransport),
+    ]
+    with serve_all(services) as address:
+        yield Fakes(secrets, logging_config, address)
