@@ -10,17 +10,18 @@ import os
 import sys
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from mnops_assets.engine.apply import Engine
-from mnops_assets.engine.runtime import open_engine
 from mnops_assets.errors import EstateInvalid, MnopsError, Problem, UsageError
 from mnops_assets.estate import Estate, find_estate, load_estate
 from mnops_assets.governance import formats, load_governed
+
+if TYPE_CHECKING:
+    from mnops_assets.engine.apply import Engine
 
 
 class ExitCode(IntEnum):
@@ -245,6 +246,9 @@ def estate_and_engine(root: Path, instances: list[str] | None, fmt: str = Format
         raise typer.Exit(ExitCode.FAILURE) from None
     except UsageError as exc:
         usage(str(exc))
+    # The engine (and its database driver) loads only for the commands that use it: validate and enforce start faster.
+    from mnops_assets.engine.runtime import open_engine
+
     return estate, open_engine(estate, policies)
 
 

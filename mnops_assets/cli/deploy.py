@@ -6,7 +6,7 @@ success and 1 on failure or refusal. Their JSON documents are described in docs/
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,10 +31,12 @@ from mnops_assets.cli.common import (
     write_json,
 )
 from mnops_assets.cli.render import config_only, plan_dict, print_plan
-from mnops_assets.engine.apply import DeployResult, Engine
-from mnops_assets.engine.importing import FOUND_BY_TAGS, ImportRefused, ImportResult
 from mnops_assets.estate import Estate, ResolvedPlatform
 from mnops_assets.estate.spec import PlatformSpec
+
+if TYPE_CHECKING:
+    from mnops_assets.engine.apply import DeployResult, Engine
+    from mnops_assets.engine.importing import ImportRefused, ImportResult
 
 
 def plan(instance: InstanceArgument, estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
@@ -225,6 +227,8 @@ def import_platform(
     Each declared resource is found by its identity tags, else by the name mnops would give it (then it is given the
     identity tags, and nothing else changes). Exit 0: imported, or nothing to import; 1: refused (nothing written).
     """
+    from mnops_assets.engine.importing import ImportRefused
+
     root, instance = resolve_instance(instance, estate_path)
     estate, engine = estate_and_engine(root, [instance], fmt)
     platform = estate.platform(instance)
@@ -261,6 +265,8 @@ def unlock(instance: InstanceArgument, estate_path: EstateOption = None, fmt: Fo
 
 
 def _print_import(result: ImportResult, platform: ResolvedPlatform) -> None:
+    from mnops_assets.engine.importing import FOUND_BY_TAGS
+
     name = result.platform
     if result.already_deployed:
         assert result.version is not None

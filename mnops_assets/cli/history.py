@@ -24,8 +24,6 @@ from mnops_assets.cli.common import (
     resolve_instance,
     write_json,
 )
-from mnops_assets.engine import audit as audit_trail
-from mnops_assets.engine.errors import AuditBroken
 
 audit_app = typer.Typer(
     cls=MnopsGroup,
@@ -80,6 +78,8 @@ def audit_list(
         root, instance = resolve_instance(instance, estate_path)
         names = [instance]
     _, engine = estate_and_engine(root, names, fmt)
+    from mnops_assets.engine import audit as audit_trail
+
     records = audit_trail.records(engine.store, instance)
     if fmt is Format.json:
         write_json({"events": [r.event | {"mnopsseq": r.seq, "mnopshash": r.hash} for r in records]})
@@ -105,6 +105,9 @@ def audit_list(
 def audit_verify(estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
     """Check the hash chain of the whole audit trail: exit 1 if a record was altered or removed."""
     _, engine = estate_and_engine(estate_root(estate_path), [], fmt)
+    from mnops_assets.engine import audit as audit_trail
+    from mnops_assets.engine.errors import AuditBroken
+
     problems = audit_trail.verify(engine.store)
     count = len(audit_trail.records(engine.store))
     if fmt is Format.json:

@@ -6,6 +6,8 @@ No governance gate: housekeeping re-applies only what was deployed, and judged, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
@@ -23,8 +25,9 @@ from mnops_assets.cli.common import (
     resolve_instance,
     write_json,
 )
-from mnops_assets.engine.maintenance import MaintenanceResult
-from mnops_assets.engine.runtime import open_engine
+
+if TYPE_CHECKING:
+    from mnops_assets.engine.maintenance import MaintenanceResult
 
 
 def maintain(
@@ -41,6 +44,8 @@ def maintain(
         root, name = resolve_instance(instance, estate_path)
         names = [name]
     estate = load(root, names, fmt)
+    from mnops_assets.engine.runtime import open_engine
+
     engine = open_engine(estate)
     try:
         results = engine.maintain([platform.spec for platform in estate.platforms.values()], wait=wait)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnops_assets.cli.common import out
-from mnops_assets.engine.plan import SYMBOLS, Action, Plan
 from mnops_assets.estate import ResolvedPlatform
+
+if TYPE_CHECKING:
+    from mnops_assets.engine.plan import Plan
 
 SECRET_FIELDS = {"value_hmac"}
 ABSENT = object()
@@ -28,7 +30,8 @@ class Line:
 
 def plan_dict(result: Plan | dict[str, Any]) -> dict[str, Any]:
     """A plan's JSON form; a deploy run through Dagster records only that."""
-    return result.to_dict() if isinstance(result, Plan) else result
+    # Duck-typed: importing the planner here would load the engine and its database driver for every command.
+    return result if isinstance(result, dict) else result.to_dict()
 
 
 def config_only(plan: dict[str, Any]) -> bool:
@@ -49,12 +52,16 @@ def print_plan(result: Plan | dict[str, Any], platform: ResolvedPlatform) -> Non
     if not plan["changed"]:
         out.print(f"{platform.name}: no changes ({len(plan['unchanged'])} resources up to date)")
         return
+    from mnops_assets.engine.plan import Action
+
     summary = ", ".join(f"{counts[a.value]} to {a.value}" for a in Action)
     out.print(f"{platform.name}: {summary} (config {plan['config_hash'][:12]})")
     print_steps(plan["steps"], platform)
 
 
 def print_steps(steps: list[dict[str, Any]], platform: ResolvedPlatform) -> None:
+    from mnops_assets.engine.plan import SYMBOLS, Action
+
     for step in steps:
         symbol = SYMBOLS[Action(step["action"])]
         out.print(f"  {symbol} {step['resource']} ({step['contract']}): {step['reason']}", markup=False)
