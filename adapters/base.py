@@ -207,6 +207,19 @@ class ResourceDriver(ABC):
         present = self.find(current.key) is not None
         return HealthReport(present, "" if present else "resource is gone")
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        """What other resources may read of `current` (a resource just made, changed or observed): exactly the
+        outputs its contract kind declares (`ContractSpec.outputs`), as strings, an empty one where the provider has
+        nothing to give. A sensitive output (`ContractSpec.sensitive_outputs`) is a reference to where the value is
+        kept, never the value. Read from the observation and the driver's settings: no call to the provider where
+        the observation holds enough. None by default, which the conformance suite refuses."""
+        return {}
+
+    def reveal_output(self, key: ResourceKey, output: str) -> str:
+        """The value of a sensitive output of `key`'s resource, for the environment of a service that reads it (see
+        `contracts.base.SEALED_PREFIX`); held in memory only. Only kinds with sensitive outputs implement it."""
+        raise AdapterError(type(self).__name__, "reveal", key, f"{self.contract} has no sensitive output {output!r}")
+
     def maintain(self, key: ResourceKey) -> Upkeep:
         """Housekeeping a cloud does on its own schedule where the provider does not (expiry, purges, retention,
         rotation of secrets whose `rotation_days` have passed); nothing by default."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contracts.base import NAME_PATTERN, ContractSpec, ResourceName, Tags
 from contracts.compute.v1 import ComputeV1
+from contracts.database.v1 import DatabaseV1
 from contracts.errors import MnopsError, UnknownContract, UnknownContractVersion
 from contracts.logging.v1 import LoggingV1
 from contracts.queue.v1 import QueueV1
@@ -20,6 +21,7 @@ CONTRACTS: dict[str, type[ContractSpec]] = {
     "secrets/v1": SecretsV1,
     "logging/v1": LoggingV1,
     "compute/v1": ComputeV1,
+    "database/v1": DatabaseV1,
 }
 
 KINDS: tuple[str, ...] = tuple(sorted({model.kind for model in CONTRACTS.values()}))
@@ -51,6 +53,7 @@ __all__ = [
     "NAME_PATTERN",
     "ComputeV1",
     "ContractSpec",
+    "DatabaseV1",
     "LoggingV1",
     "MnopsError",
     "QueueV1",

@@ -32,6 +32,69 @@ SENSITIVE_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|api[_-]?key|priva
 FieldPath = tuple[str | int, ...]
 """A path inside one resource's spec, such as `('env', 'DB_PASSWORD')`."""
 
+REFERENCE_PREFIX = "ref:"
+"""A string field whose value is `ref:<resource>.<output>` (same platform) or `ref:<platform>/<resource>.<output>`
+carries that resource's recorded output, resolved at deploy time (see `Reference`)."""
+_NAME = NAME_PATTERN.strip("^$")
+OUTPUT_PATTERN = r"[a-z][a-z0-9_]{0,39}"
+REFERENCE_PATTERN = re.compile(rf"^ref:(?:(?P<platform>{_NAME})/)?(?P<resource>{_NAME})\.(?P<output>{OUTPUT_PATTERN})$")
+REFERENCE_FORM = "'ref:<resource>.<output>' or 'ref:<platform>/<resource>.<output>'"
+
+SEALED_PREFIX = "sealed:"
+"""What a reference to a sensitive output (a database's `url`, which holds its password) resolves to:
+`sealed:<contract>:<platform>/<resource>.<output>`. The value itself reaches only the service that reads it, through
+its environment at start (the consumer's driver asks the producer's `reveal`); state, plans and logs hold this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """`ref:[<platform>/]<resource>.<output>`: another resource's output, where `platform` None means the same one."""
+
+    platform: str | None
+    resource: str
+    output: str
+
+    @classmethod
+    def parse(cls, text: str) -> Reference | None:
+        """The reference `text` spells, or None where it is not one (a `ref:` string of the wrong form included:
+        `ContractSpec.findings` reports those)."""
+        match = REFERENCE_PATTERN.match(text)
+        if match is None:
+            return None
+        return cls(match["platform"], match["resource"], match["output"])
+
+    def target(self, platform: str) -> tuple[str, str]:
+        """(platform, resource) this reference names, read from a resource of `platform`."""
+        return (self.platform or platform, self.resource)
+
+    def __str__(self) -> str:
+        where = f"{self.platform}/" if self.platform else ""
+        return f"{REFERENCE_PREFIX}{where}{self.resource}.{self.output}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A resolved reference to a sensitive output (see `SEALED_PREFIX`)."""
+
+    contract: str
+    platform: str
+    resource: str
+    output: str
+
+    @classmethod
+    def parse(cls, text: str) -> Sealed | None:
+        if not text.startswith(SEALED_PREFIX):
+            return None
+        contract, _, rest = text[len(SEALED_PREFIX) :].rpartition(":")
+        where, _, output = rest.rpartition(".")
+        platform, _, resource = where.partition("/")
+        if not (contract and platform and resource and output):
+            return None
+        return cls(contract, platform, resource, output)
+
+    def __str__(self) -> str:
+        return f"{SEALED_PREFIX}{self.contract}:{self.platform}/{self.resource}.{self.output}"
+
 
 @dataclass(frozen=True, slots=True)
 class Sizing:
@@ -55,6 +118,12 @@ class ContractSpec(BaseModel):
 
     kind: ClassVar[str]
     version: ClassVar[str]
+    outputs: ClassVar[dict[str, str]] = {}
+    """What every driver of the kind returns once a resource is made or changed, by name, with what each is; other
+    resources read them through `ref:` (see `Reference`)."""
+    sensitive_outputs: ClassVar[frozenset[str]] = frozenset()
+    """Outputs that carry a credential: recorded and shown as a reference to where the value is kept, never the
+    value; a reader receives the value only in its environment (see `SEALED_PREFIX`)."""
 
     depends_on: list[ResourceName] = Field(
         default_factory=list,
@@ -73,13 +142,41 @@ class ContractSpec(BaseModel):
         (a service reads them when it starts, so a new value reaches it only through a restart). None by default."""
         return {}
 
+    def reference_fields(self) -> dict[FieldPath, str]:
+        """Every string field whose value starts `ref:`, by its path, as written (see `Reference`); kinds whose fields
+        may carry one say which. None by default."""
+        return {}
+
+    def references(self) -> dict[FieldPath, Reference]:
+        """The well-formed references among `reference_fields`, parsed."""
+        found = {}
+        for path, text in self.reference_fields().items():
+            reference = Reference.parse(text)
+            if reference is not None:
+                found[path] = reference
+        return found
+
     def dependencies(self) -> list[str]:
-        """What must exist before this resource (and go after it): `depends_on`, then the secrets it reads."""
+        """What must exist before this resource (and go after it): `depends_on`, the secrets it reads, then the
+        resources of its own platform whose outputs it reads."""
         needs = list(self.depends_on)
-        for target in self.secret_references().values():
+        targets = list(self.secret_references().values())
+        targets += [r.resource for r in self.references().values() if r.platform is None]
+        for target in targets:
             if target not in needs:
                 needs.append(target)
         return needs
+
+    def with_values(self, values: dict[FieldPath, str]) -> ContractSpec:
+        """A copy with the string fields at `values`' paths replaced (references resolved): built by a plain dump
+        and validation, so the copy is as valid as the original."""
+        data = self.model_dump(mode="json", by_alias=True)
+        for path, value in values.items():
+            node = data
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+        return type(self).model_validate(data, strict=False)
 
     def environment_sources(self) -> set[str]:
         """Variables of the deployer's environment whose values this resource carries (a secret `from: env:NAME`): they
@@ -91,6 +188,10 @@ class ContractSpec(BaseModel):
         return None
 
     def findings(self) -> list[tuple[FieldPath, str]]:
-        """Problems the model's field types cannot state alone (a credential pasted as a literal), each with the field
-        it is about; the message never holds the value."""
-        return []
+        """Problems the model's field types cannot state alone (a credential pasted as a literal, a malformed `ref:`),
+        each with the field it is about; the message never holds the value."""
+        return [
+            (path, f"malformed reference; use {REFERENCE_FORM}")
+            for path, text in self.reference_fields().items()
+            if Reference.parse(text) is None
+        ]

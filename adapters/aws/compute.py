@@ -215,6 +215,10 @@ class ComputeDriver(AwsDriver):
             },
         }
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        # An ECS service has no address of its own: that is a load balancer's, which compute/v1 does not make.
+        return {"name": names.service(current.key), "url": "", "urls": ""}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

@@ -37,6 +37,10 @@ Claimed = Mapping[ResourceKey, Mapping[str, Mapping[str, str]]]
 """resource key -> ARN -> tags: the resources the tagging API lists as tagged with each key."""
 
 
+# Keys of `Observed.private` holding addresses read along with a resource (see `AwsDriver.observed`).
+ADDRESS_PREFIX = "@"
+
+
 class AwsDriver(ConvergingDriver):
     """One contract version on one AWS service."""
 
@@ -174,6 +178,9 @@ class AwsDriver(ConvergingDriver):
         fields: dict[str, Any],
         tags: Mapping[str, str],
         problem: str | None = None,
+        addresses: Mapping[str, str] | None = None,
     ) -> Observed:
+        """`addresses`: what the listing gave that outputs need and no name implies (a queue's URL), kept privately."""
         private = {k: v for k, v in tags.items() if k.startswith(INTERNAL_TAG_PREFIX)}
+        private.update({ADDRESS_PREFIX + k: v for k, v in (addresses or {}).items()})
         return Observed(key, self.contract, resource_id, fields, visible_tags(tags), problem, private)

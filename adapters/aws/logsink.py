@@ -85,6 +85,9 @@ class LoggingDriver(AwsDriver):
         fields = {"retention_days": group.get("retentionInDays"), "min_level": tags.get(LEVEL_TAG)}
         return self.observed(key, _arn(group), fields, tags)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"name": names.log_group(current.key)}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

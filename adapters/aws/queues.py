@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
-from adapters.aws.driver import AwsDriver, Claimed
+from adapters.aws.driver import ADDRESS_PREFIX, AwsDriver, Claimed
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey
 
 PART_TAG = INTERNAL_TAG_PREFIX + "part"
@@ -93,7 +93,7 @@ class QueueDriver(AwsDriver):
             dead_attributes = self._attributes(dead[0]) or {}
             problem = "the queue is missing; only its dead-letter queue is left"
             resource_id = dead_attributes.get("QueueArn", dead[0])
-            return self.observed(key, resource_id, {}, dead[1], problem)
+            return self.observed(key, resource_id, {}, dead[1], problem, {"dead_letter_url": dead[0]})
         arn = attributes["QueueArn"]
         fifo = attributes.get("FifoQueue") == "true"
         dead_arn = _sibling_arn(arn, names.dead_letter_queue(key, fifo)) if dead else None
@@ -112,7 +112,16 @@ class QueueDriver(AwsDriver):
             "encrypted": _encrypted(attributes),
             "dead_letter": dead_letter,
         }
-        return self.observed(key, arn, fields, main[1], problem)
+        addresses = {"url": main[0], "dead_letter_url": dead[0] if dead else ""}
+        return self.observed(key, arn, fields, main[1], problem, addresses)
+
+    def outputs(self, current: Observed) -> dict[str, str]:
+        # The URLs the listing gave (the endpoint's own form, moto's included); a queue observed without its listing
+        # (a problem) has what was found.
+        return {
+            "url": current.private.get(ADDRESS_PREFIX + "url", ""),
+            "dead_letter_url": current.private.get(ADDRESS_PREFIX + "dead_letter_url", ""),
+        }
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 

@@ -145,6 +145,9 @@ class SecretsDriver(AwsDriver):
         }
         return self.observed(key, arn, fields, tags, problem)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"reference": current.resource_id}  # the secret's ARN, which ECS's `valueFrom` takes
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

@@ -104,6 +104,10 @@ class StorageDriver(AwsDriver):
             "rules": (lifecycle or {}).get("Rules", []),
         }
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        bucket = self.bucket(current.key)
+        return {"name": bucket, "url": f"s3://{bucket}"}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

@@ -12,5 +12,6 @@ DRIVERS = {
     "secrets/v1": ("adapters.local.secretstore", "SecretsDriver"),
     "logging/v1": ("adapters.local.logsink", "LoggingDriver"),
     "compute/v1": ("adapters.local.compute", "ComputeDriver"),
+    "database/v1": ("adapters.local.database", "DatabaseDriver"),
 }
 SUPPORTED_CONTRACTS = frozenset(DRIVERS)

@@ -16,6 +16,7 @@ from adapters.local.keys import Keyring
 
 ROOT_ENV = "MNOPS_LOCAL_ROOT"
 DEFAULT_ROOT = ".mnops/local"
+POSTGRES_URL_ENV = "MNOPS_LOCAL_POSTGRES_URL"
 
 
 class LocalAdapter(Adapter):
@@ -24,8 +25,10 @@ class LocalAdapter(Adapter):
     Settings: `root` (default `$MNOPS_LOCAL_ROOT`, else `.mnops/local`), `master_key` (a Fernet key; default
     `$MNOPS_MASTER_KEY`, else `<root>/master.key`, created with mode 0600 on first use), `clock` (seconds since the
     epoch; tests move it to age messages, objects and logs), `stop_grace_seconds` (how long a process may take to
-    stop after SIGTERM before it is killed) and `base_dir` (what a relative `root` and `file:` secret sources are
-    relative to: the estate folder when the engine creates the adapter; the working directory otherwise).
+    stop after SIGTERM before it is killed), `base_dir` (what a relative `root` and `file:` secret sources are
+    relative to: the estate folder when the engine creates the adapter; the working directory otherwise) and
+    `postgres_url` (an administrator's URL of the PostgreSQL server database/v1 uses; default
+    `$MNOPS_LOCAL_POSTGRES_URL`; unset, database/v1 resources are refused when made).
     """
 
     provider: ClassVar[str] = PROVIDER
@@ -38,13 +41,17 @@ class LocalAdapter(Adapter):
         clock: Callable[[], float] | None = None,
         stop_grace_seconds: float = 5.0,
         base_dir: str | Path | None = None,
+        postgres_url: str | None = None,
     ) -> None:
         base = Path(base_dir).absolute() if base_dir is not None else Path.cwd()
         chosen = Path(root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT).expanduser()
         # Absolute, because supervisors and replicas run elsewhere and must find the same folders; a relative root
         # is relative to `base_dir` (the estate folder), never to wherever the command runs.
         self.root = (base / chosen).absolute()
-        self.home = Home(self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds, base)
+        postgres = postgres_url or os.environ.get(POSTGRES_URL_ENV) or None
+        self.home = Home(
+            self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds, base, postgres
+        )
         super().__init__(drivers=build_drivers(DRIVERS, self.home))
 
     def __repr__(self) -> str:

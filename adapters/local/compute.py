@@ -28,7 +28,7 @@ from adapters.local import processes as procs
 from adapters.local.driver import LocalDriver
 from adapters.local.files import write_atomically, write_json
 from adapters.local.secretstore import SecretsDriver
-from contracts.base import SECRET_REFERENCE_PREFIX
+from contracts.base import SECRET_REFERENCE_PREFIX, Sealed
 
 SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
 SERVICE = "service.json"
@@ -45,8 +45,10 @@ class ComputeDriver(LocalDriver):
     kind = "compute"
 
     def bind(self, drivers: Mapping[str, ResourceDriver]) -> None:
-        # A process is given the values of the secrets its `env` refers to: the secrets driver reveals them.
+        # A process is given the values of the secrets its `env` refers to: the secrets driver reveals them; and of
+        # the sensitive outputs it reads (a database's url): their own drivers reveal those.
         self._secrets: SecretsDriver = drivers[SecretsDriver.contract]
+        self._drivers = drivers
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
@@ -78,6 +80,10 @@ class ComputeDriver(LocalDriver):
         if ports:
             self._start_supervisor(folder, desired.key, env)
         return {"ports": ports, "env_hmac": env_hmac}
+
+    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+        urls = [f"http://127.0.0.1:{port}" for port in state.get("ports", [])]
+        return {"name": f"{key.platform}/{key.name}", "url": urls[0] if urls else "", "urls": ",".join(urls)}
 
     def _problem(self, folder: Path, metadata: dict[str, Any]) -> str | None:
         if metadata["state"].get("ports") and self._supervisor(folder) is None:
@@ -202,9 +208,23 @@ class ComputeDriver(LocalDriver):
                     raise AdapterError(
                         PROVIDER, "resolve env", desired.key, f"env {name} refers to {target}: {exc.reason}"
                     ) from exc
+            elif (sealed := Sealed.parse(value)) is not None:
+                env[name] = self._reveal(desired.key, name, sealed)
             else:
                 env[name] = value
         return env
+
+    def _reveal(self, key: ResourceKey, name: str, sealed: Sealed) -> str:
+        producer = self._drivers.get(sealed.contract)
+        target = ResourceKey(sealed.platform, sealed.resource)
+        if producer is None:
+            reason = f"env {name} reads {target}.{sealed.output}, a {sealed.contract} the local provider does not run"
+            raise AdapterError(PROVIDER, "resolve env", key, reason)
+        try:
+            return producer.reveal_output(target, sealed.output)
+        except AdapterError as exc:
+            reason = f"env {name} reads {target}.{sealed.output}: {exc.reason}"
+            raise AdapterError(PROVIDER, "resolve env", key, reason) from exc
 
     def _check_command(self, desired: Desired, env: dict[str, str]) -> None:
         program = desired.spec.command[0]

@@ -101,6 +101,11 @@ class LocalDriver(ConvergingDriver):
             write_json(folder / METADATA, metadata)
             return self._observe_folder(current.key, folder)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        folder = self.folder(current.key)
+        metadata = read_metadata(folder, self.contract)
+        return self._outputs(current.key, folder, metadata["state"] if metadata is not None else {})
+
     def health(self, current: Observed) -> HealthReport:
         folder = self.folder(current.key)
         metadata = read_metadata(folder, self.contract)
@@ -119,6 +124,10 @@ class LocalDriver(ConvergingDriver):
 
     def _provision(self, folder: Path, desired: Desired, previous: dict[str, Any] | None) -> dict[str, Any]:
         """Make the folder's contents match `desired`; return the driver's private state to keep in the metadata."""
+        return {}
+
+    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+        """The kind's outputs (`ContractSpec.outputs`) for the resource in `folder`, `state` its private state."""
         return {}
 
     def _release(self, folder: Path) -> None:

@@ -43,6 +43,8 @@ class Home:
     stop_grace_seconds: float
     base_dir: Path
     """What relative paths in settings and `file:` secret sources are relative to (the estate folder)."""
+    postgres_url: str | None = None
+    """An administrator's URL of the PostgreSQL server database/v1 makes databases on (none: refused)."""
 
     def folder(self, kind: str, key: ResourceKey) -> Path:
         # Names reach this point from YAML that was validated, but a path is built from them: refuse anything that

@@ -34,6 +34,9 @@ class LoggingDriver(LocalDriver):
         self._enforce_retention(folder, desired.spec.retention_days)
         return {}
 
+    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+        return {"name": f"{key.platform}/{key.name}"}
+
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         records = folder / RECORDS
         try:

@@ -59,6 +59,10 @@ class StorageDriver(LocalDriver):
         (folder / OBJECTS).mkdir(exist_ok=True)
         return {}
 
+    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+        # Objects are files, each with a one-byte header (see above): a service reads them through this folder.
+        return {"name": f"{key.platform}/{key.name}", "url": (folder / OBJECTS).as_uri()}
+
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         objects = folder / OBJECTS
         try:

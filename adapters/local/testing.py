@@ -17,6 +17,7 @@ from pathlib import Path
 from adapters.base import Observed
 from adapters.local import processes as procs
 from adapters.local.adapter import LocalAdapter
+from adapters.local.database import PASSWORD
 from adapters.local.files import METADATA, read_json, write_atomically, write_json
 from adapters.local.logsink import RECORDS
 from adapters.local.queues import DATABASE
@@ -57,6 +58,9 @@ def break_resource(adapter: LocalAdapter, observed: Observed) -> None:
         (folder / VALUE).write_bytes(b"garbage")
     elif kind == "logging":
         _replace_with_file(folder / RECORDS)
+    elif kind == "database":
+        # The role's password can no longer be read: nothing can log in as it.
+        (folder / PASSWORD).write_bytes(b"garbage")
     else:
         # Freeze the supervisor first so it cannot bring the replica back, then kill the replica.
         running = adapter.compute.running(observed.key)

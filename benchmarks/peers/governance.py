@@ -81,6 +81,12 @@ UNPAIRED = {
     "GL-SEC-03": "generated secret length",
     "GL-COST-01": "monthly cost (dev, staging)",
     "GL-COST-02": "monthly cost (prod)",
+    # checkov has RDS checks (CKV_AWS_16 encryption, CKV_AWS_17 public access, CKV_AWS_133 backups), but the
+    # benchmark's generated estate declares no database: there is nothing to compare on either side.
+    "GL-DB-01": "database encryption (no database in the generated estate)",
+    "GL-DB-02": "database public access (no database in the generated estate)",
+    "GL-DB-03": "database backups in prod (no database in the generated estate)",
+    "GL-DB-04": "database backup retention in prod (no database in the generated estate)",
 }
 # Violations planted in the generated estate (which has none of the paired kinds): every n-th instance, from index r,
 # gets the override. The periods are prime to the 3 tiers, so each violation lands in every tier.

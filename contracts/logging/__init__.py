@@ -11,3 +11,4 @@ class LoggingContract(ContractSpec):
     """Every version of `logging`: a log sink. It reads no secret and runs nothing."""
 
     kind: ClassVar[str] = "logging"
+    outputs: ClassVar[dict[str, str]] = {"name": "the log group's (workspace's, folder's) name at the provider"}

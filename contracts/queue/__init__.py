@@ -11,3 +11,7 @@ class QueueContract(ContractSpec):
     """Every version of `queue`: a message queue. It reads no secret and runs nothing."""
 
     kind: ClassVar[str] = "queue"
+    outputs: ClassVar[dict[str, str]] = {
+        "url": "where messages are sent and received",
+        "dead_letter_url": "the dead-letter queue's address; empty without one",
+    }

@@ -14,6 +14,9 @@ class SecretsContract(ContractSpec):
     value, and rotated every `rotation_days` when that is set."""
 
     kind: ClassVar[str] = "secrets"
+    outputs: ClassVar[dict[str, str]] = {
+        "reference": "where the value is kept (an ARN, a vault URL): never the value; `secret:` hands a value over"
+    }
 
     if TYPE_CHECKING:  # fields every version declares
         source: str

@@ -11,3 +11,7 @@ class StorageContract(ContractSpec):
     """Every version of `storage`: object storage (a bucket and its objects). It reads no secret and runs nothing."""
 
     kind: ClassVar[str] = "storage"
+    outputs: ClassVar[dict[str, str]] = {
+        "name": "the bucket's (container's, folder's) name at the provider",
+        "url": "where its objects are addressed (s3://..., file://...)",
+    }

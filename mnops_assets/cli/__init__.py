@@ -38,6 +38,7 @@ app.command("import")(deploy.import_platform)
 app.command()(deploy.unlock)
 app.command()(drift.drift)
 app.command()(history.history)
+app.command()(history.outputs)
 app.add_typer(history.audit_app, name="audit")
 app.command()(maintain.maintain)
 

@@ -74,10 +74,13 @@ def deploy(
     """
     root, instances = one_or_all(instance, all_instances, estate_path)
     estate, engine = estate_and_engine(root, instances, fmt)
+    chosen = [platform for platform in estate.deploy_order() if platform.spec.enabled]
+    if instance is not None and not chosen:
+        fail(NotEnabled(estate.platform(instances[0])))
     if direct:
-        rows = _deploy_direct(estate, engine, wait, force, fmt)
+        rows = _deploy_direct(chosen, engine, wait, force, fmt)
     else:
-        rows = _deploy_dagster(estate, wait, force, fmt)
+        rows = _deploy_dagster(estate, chosen, wait, force, fmt)
     failed = any(row["result"] == "failed" for row in rows)
     if fmt is Format.json:
         write_json({"deployed": rows, "failed": failed})
@@ -97,9 +100,20 @@ def deploy(
     raise typer.Exit(ExitCode.FAILURE if failed else ExitCode.OK)
 
 
-def _deploy_direct(estate: Estate, engine: Engine, wait: bool, force: bool, fmt: Format) -> list[dict[str, Any]]:
+class NotEnabled(MnopsError):
+    """A deploy asked of an instance the estate ships disabled (`enabled: false`)."""
+
+    def __init__(self, platform: ResolvedPlatform) -> None:
+        origin = platform.origin(("enabled",))
+        where = f" ({origin.where()})" if origin is not None else ""
+        super().__init__(f"{platform.name} is not enabled{where}: set `enabled: true` to deploy it")
+
+
+def _deploy_direct(
+    platforms: list[ResolvedPlatform], engine: Engine, wait: bool, force: bool, fmt: Format
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for platform in estate.platforms.values():
+    for platform in platforms:
         try:
             result = engine.deploy(platform.spec, wait=wait, force=force)
         except MnopsError as exc:
@@ -112,11 +126,14 @@ def _deploy_direct(estate: Estate, engine: Engine, wait: bool, force: bool, fmt:
     return rows
 
 
-def _deploy_dagster(estate: Estate, wait: bool, force: bool, fmt: Format) -> list[dict[str, Any]]:
+def _deploy_dagster(
+    estate: Estate, platforms: list[ResolvedPlatform], wait: bool, force: bool, fmt: Format
+) -> list[dict[str, Any]]:
     from mnops_assets.graph import launch  # Dagster loads only for the commands that launch runs
 
     rows: list[dict[str, Any]] = []
-    for outcome in launch.deploy(estate, list(estate.platforms), wait=wait, force=force):
+    names = [platform.name for platform in platforms]
+    for outcome in launch.deploy(estate, names, wait=wait, force=force):
         if not outcome.ok:
             rows.append({"instance": outcome.instance, "result": "failed", "error": outcome.error})
             err.print(f"error: {outcome.instance}: {outcome.error}", markup=False)

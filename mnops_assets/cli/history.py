@@ -1,4 +1,5 @@
-"""What happened to platforms: `mnops history` (their versions) and `mnops audit list|verify` (the audit trail).
+"""What happened to platforms: `mnops history` (their versions), `mnops outputs` (what their resources gave) and
+`mnops audit list|verify` (the audit trail).
 
 Their JSON documents are described in docs/cli.md.
 """
@@ -60,6 +61,38 @@ def history(instance: InstanceArgument, estate_path: EstateOption = None, fmt: F
             f"{ver.created_by}@{ver.host}",
             ver.note,
         )
+    out.print(table)
+
+
+def outputs(instance: InstanceArgument, estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
+    """The outputs each deployed resource gave (names, URLs, references), as recorded by its last apply: what
+    `ref:<resource>.<output>` reads. A sensitive output (a database's url) shows where its value is kept."""
+    root, instance = resolve_instance(instance, estate_path)
+    _, engine = estate_and_engine(root, [instance], fmt)
+    rows = engine.store.resources(instance)
+    latest = engine.store.latest_version(instance)
+    version = latest.version if latest is not None and latest.spec else None
+    if fmt is Format.json:
+        write_json(
+            {
+                "instance": instance,
+                "version": version,
+                "outputs": {name: row.outputs for name, row in sorted(rows.items())},
+                "contracts": {name: row.contract for name, row in sorted(rows.items())},
+            }
+        )
+        return
+    if not rows:
+        out.print(f"{instance}: nothing deployed, so no outputs (`mnops deploy {instance}` records them)")
+        return
+    table = Table(title=f"{instance}: outputs of version {version}")
+    for column in ("resource", "contract", "output", "value"):
+        table.add_column(column)
+    for name, row in sorted(rows.items()):
+        if not row.outputs:
+            table.add_row(name, row.contract, "-", "(none recorded: deployed before outputs were; deploy again)")
+        for output, value in sorted(row.outputs.items()):
+            table.add_row(name, row.contract, output, value)
     out.print(table)
 
 

@@ -35,6 +35,7 @@ from mnops_assets.engine.operation import FAILPOINTS_ENV, Failpoints, InjectedFa
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, drift_steps
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version
 from mnops_assets.engine.view import PlatformView, Unobservable, deployed_views
+from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
 # What moved to `operation` is still found here by older callers.
@@ -328,7 +329,8 @@ class Engine:
 
         self._settle_state(spec, adapter, current, self.store.resources(name))
         ids = {n: o.resource_id for n, o in current.items() if n in spec.resources}
-        version = op.record_version(spec, ids, note)
+        rows = self.store.resources(name)
+        version = op.record_version(spec, ids, note, {n: rows[n].outputs for n in ids if n in rows})
         data = {"deploy_id": op.deploy_id, "version": version.version, "config_hash": config_hash, "note": note}
         op.succeed(data)
         self.hooks.run(spec, "post-apply", data)
@@ -370,7 +372,8 @@ class Engine:
         A crash between a provider call and its state write leaves rows missing or stale; left so, a later change
         outside mnops would pass for a change in YAML.
         """
-        for name, desired in desired_resources(spec).items():
+        wiring = Wiring(spec.name, adapter, observed, self.store.resources)
+        for name, desired in desired_resources(spec, wiring).items():
             current = observed.get(name)
             if current is None:
                 continue

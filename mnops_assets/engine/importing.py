@@ -29,6 +29,7 @@ from mnops_assets.engine.operation import Operation
 from mnops_assets.engine.plan import Plan, applied_record, desired_resources, make_plan
 from mnops_assets.engine.state import ResourceRecord, Version
 from mnops_assets.engine.view import PlatformView
+from mnops_assets.engine.wiring import Rows, Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
 FOUND_BY_TAGS = "tags"
@@ -125,8 +126,8 @@ def survey(spec: PlatformSpec, view: PlatformView) -> ImportResult:
     current = dict(look.observed)
     for item in look.found:
         current[item.name] = _with_identity(item.observed) if item.tagged else item.observed
-    records = _records(spec, look.adapter, current)
-    plan = _plan_after(spec, look.adapter, current, records)
+    records = _records(spec, look.adapter, current, view.rows)
+    plan = _plan_after(spec, look.adapter, current, records, view.rows)
     return ImportResult(spec.name, spec.config_hash(), tuple(look.found), tuple(look.undeclared), plan, dry_run=True)
 
 
@@ -144,15 +145,16 @@ def adopt(spec: PlatformSpec, view: PlatformView, op: Operation) -> ImportResult
     tagged = {item.name: _tag(op, n, item, look.adapter) for n, item in enumerate(to_tag, 1)}
     found = [tagged.get(item.name, item) for item in look.found]
     current = {**look.observed, **{item.name: item.observed for item in found}}
-    records = _records(spec, look.adapter, current)
+    records = _records(spec, look.adapter, current, view.rows)
     for record in records.values():
         store.put_resource(record)
     # Rows without a version are what a crashed first deploy (or import) left: the rows written here replace them.
     for leftover in store.resources(name):
         if leftover not in records:
             store.drop_resource(name, leftover)
-    version = op.record_version(spec, {resource: record.resource_id for resource, record in records.items()}, NOTE)
-    plan = _plan_after(spec, look.adapter, current, records)
+    ids = {resource: record.resource_id for resource, record in records.items()}
+    version = op.record_version(spec, ids, NOTE, {resource: record.outputs for resource, record in records.items()})
+    plan = _plan_after(spec, look.adapter, current, records, view.rows)
     data = {
         "version": version.version,
         "config_hash": config_hash,
@@ -174,10 +176,14 @@ def adopt(spec: PlatformSpec, view: PlatformView, op: Operation) -> ImportResult
 
 
 def _plan_after(
-    spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed], records: Mapping[str, ResourceRecord]
+    spec: PlatformSpec,
+    adapter: Adapter,
+    current: Mapping[str, Observed],
+    records: Mapping[str, ResourceRecord],
+    rows: Rows,
 ) -> Plan:
     """The plan once imported: against the rows written and a version of `spec` itself."""
-    return make_plan(spec.name, spec, current, records, adapter, spec, applied_hash=spec.config_hash())
+    return make_plan(spec.name, spec, current, records, adapter, spec, rows=rows, applied_hash=spec.config_hash())
 
 
 def _survey(spec: PlatformSpec, view: PlatformView, *, dry_run: bool) -> _Survey:
@@ -201,7 +207,7 @@ def _survey(spec: PlatformSpec, view: PlatformView, *, dry_run: bool) -> _Survey
         return _Survey(adapter, observed, [], [], in_sync)
     problems: list[Problem] = []
     found: list[Adopted] = []
-    for name, desired in sorted(desired_resources(spec).items()):
+    for name, desired in sorted(desired_resources(spec, view.wiring).items()):
         driver = adapter.driver(desired.contract)
         have = observed.get(name) or driver.find(desired.key)
         if have is None:
@@ -255,16 +261,18 @@ def _tag(op: Operation, number: int, item: Adopted, adapter: Adapter) -> Adopted
     return replace(item, observed=observed)
 
 
-def _records(spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed]) -> dict[str, ResourceRecord]:
+def _records(
+    spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed], rows: Rows
+) -> dict[str, ResourceRecord]:
     """The state rows of the declared resources: what a deploy of `spec` records (`applied_record`), with what was
     found instead wherever that differs from the YAML."""
-    desired = desired_resources(spec)
+    desired = desired_resources(spec, Wiring(spec.name, adapter, current, rows))
     applied = {name: applied_record(adapter, want, current[name]) for name, want in desired.items()}
     fields = {name: dict(record.fields) for name, record in applied.items()}
     tags = {name: dict(record.tags) for name, record in applied.items()}
     # Planned against rows saying the YAML was applied, every difference found is drift (and a muted one not even
     # that): exactly the values to record as found, so that the planner calls them changes the YAML asks for.
-    for step in make_plan(spec.name, spec, current, applied, adapter, spec).steps:
+    for step in make_plan(spec.name, spec, current, applied, adapter, spec, rows=rows).steps:
         if step.name not in desired:
             continue  # undeclared: not imported
         for change in step.changes:

@@ -30,6 +30,7 @@ from mnops_assets.engine.operation import Operation
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, read_by_name
 from mnops_assets.engine.state import StateStore
 from mnops_assets.engine.view import PlatformView
+from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
 
@@ -166,7 +167,7 @@ def _after_rotation(
     and of `unfinished` (secrets a crashed maintenance rotated); return what restarted, adding to `problems` what
     needs a person. Raises `DeployFailed` when a restart failed (the operation rolled back to the applied version)."""
     name = applied.name
-    desired = desired_resources(applied)
+    desired = desired_resources(applied, Wiring(name, adapter, {}, op.store.resources))
     readers = readers_of(applied, sorted({*rotated, *unfinished}))
     touched = {r: desired[r].contract for r in (*rotated, *readers) if r in desired}
     current = read_by_name(adapter, name, {}, touched)
@@ -238,7 +239,7 @@ def _settle(
     deploy settles its rows; only `names`, since the others' sources (an `env:` variable of whoever deployed) may not
     be readable here."""
     last = op.store.resources(applied.name)
-    desired = desired_resources(applied)
+    desired = desired_resources(applied, Wiring(applied.name, adapter, current, op.store.resources))
     for resource in names:
         observed = current.get(resource)
         if observed is None:

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from mnops_assets.engine import audit
 from mnops_assets.engine.errors import PlatformLocked
 from mnops_assets.engine.plan import Step, applied_record
 from mnops_assets.engine.state import Actor, Lock, StateStore, Version, new_deploy_id
+from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
 FAILPOINTS_ENV = "MNOPS_FAILPOINTS"
@@ -208,8 +209,15 @@ class Operation:
         self.finish("succeeded")
         self.audit(f"{self.kind}.succeeded", data)
 
-    def record_version(self, spec: PlatformSpec | None, resources: Mapping[str, str], note: str) -> Version:
-        """A new version of the platform: `spec` as applied (None: nothing, after a destroy) and its resource ids."""
+    def record_version(
+        self,
+        spec: PlatformSpec | None,
+        resources: Mapping[str, str],
+        note: str,
+        outputs: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Version:
+        """A new version of the platform: `spec` as applied (None: nothing, after a destroy), its resource ids and
+        their outputs."""
         if spec is None:
             return self.store.record_version(self.platform, "", {}, {}, {}, self.deploy_id, self.actor, note)
         return self.store.record_version(
@@ -221,6 +229,7 @@ class Operation:
             self.deploy_id,
             self.actor,
             note,
+            {name: dict(found) for name, found in sorted((outputs or {}).items())},
         )
 
     # -- steps -------------------------------------------------------------------------------------------------------
@@ -237,6 +246,9 @@ class Operation:
         """Apply one step, journalled before and after, its state row written as soon as it is done and audited as
         `step.<action>`; `current` (what exists, by name) follows. Undo steps (a rollback's) are journalled as such
         and pass no failpoint: recovery itself is not under test."""
+        if step.desired is not None and step.source is not None and step.source.references():
+            wiring = Wiring(self.platform, adapter, current or {}, self.store.resources)
+            step = replace(step, desired=replace(step.desired, spec=wiring.settle(step.name, step.source)))
         result = self._journalled(number, step.action.value, step.name, lambda: step.apply(adapter), undo=undo)
         if result is None or step.desired is None:
             self.store.drop_resource(self.platform, step.name)

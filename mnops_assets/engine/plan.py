@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.base import Adapter, Desired, Observed, ResourceKey
+from contracts.base import ContractSpec
 from mnops_assets.engine.state import ResourceRecord
+from mnops_assets.engine.wiring import Rows, Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
 MISSING: Any = None
@@ -51,6 +53,9 @@ class Step:
     changes: tuple[Change, ...] = ()
     desired: Desired | None = None
     current: Observed | None = None
+    source: ContractSpec | None = None
+    """The resource as declared, references unresolved: `desired` is resolved again from it when the step runs
+    (`Wiring.settle`), so a producer made earlier in the same deploy gives its real outputs."""
 
     def apply(self, adapter: Adapter) -> Observed | None:
         """Make this step so at the provider: the resource as it now stands, or None once it is deleted."""
@@ -109,18 +114,28 @@ class Plan:
         }
 
 
-def desired_resources(spec: PlatformSpec) -> dict[str, Desired]:
-    return {
-        name: Desired.build(ResourceKey(spec.name, name), resource, spec.tags, spec.region)
-        for name, resource in spec.resources.items()
-    }
+def desired_resources(spec: PlatformSpec, wiring: Wiring | None = None) -> dict[str, Desired]:
+    """What each resource of `spec` asks a driver for, its references resolved through `wiring` (which only a spec
+    without references may go without)."""
+    found = {}
+    for name, resource in spec.resources.items():
+        if wiring is not None:
+            resource = wiring.resolve(name, resource)
+        elif resource.references():
+            raise ValueError(f"{spec.name}/{name} has references: resolving them needs a Wiring")
+        found[name] = Desired.build(ResourceKey(spec.name, name), resource, spec.tags, spec.region)
+    return found
 
 
 def applied_record(adapter: Adapter, desired: Desired, observed: Observed) -> ResourceRecord:
     """The state row of `desired` once applied, as `observed` shows it (see `ResourceRecord`)."""
-    fields = adapter.driver(desired.contract).desired_fields(desired, observed)
+    driver = adapter.driver(desired.contract)
+    fields = driver.desired_fields(desired, observed)
     key = desired.key
-    return ResourceRecord(key.platform, key.name, desired.contract, observed.resource_id, fields, dict(desired.tags))
+    outputs = driver.outputs(observed)
+    return ResourceRecord(
+        key.platform, key.name, desired.contract, observed.resource_id, fields, dict(desired.tags), outputs
+    )
 
 
 def make_plan(
@@ -131,14 +146,17 @@ def make_plan(
     adapter: Adapter,
     previous: PlatformSpec | None = None,
     *,
+    rows: Rows,
     applied_hash: str | None = None,
 ) -> Plan:
     """Steps that turn `observed` into `spec` (None plans a destroy), creates and updates in dependency order first,
     deletes last in reverse dependency order (`previous`, the last applied spec, orders the undeclared ones).
 
     `applied_hash` is the last applied version's config hash (None: never applied); a spec with another one is a
-    change in itself (`Plan.config_changed`)."""
-    desired = desired_resources(spec) if spec is not None else {}
+    change in itself (`Plan.config_changed`). `rows` gives platforms' state rows, where references find the outputs
+    of resources not observed here (`Wiring`)."""
+    wiring = Wiring(platform, adapter, observed, rows)
+    desired = desired_resources(spec, wiring) if spec is not None else {}
     muted = spec.drift.ignore if spec is not None else []
     steps: list[Step] = []
     unchanged: list[str] = []
@@ -162,9 +180,14 @@ def make_plan(
             continue
         if not changes:
             secrets = sorted(set(want.spec.secret_references().values()) & {step.name for step in steps})
+            remade = sorted(_own_references(spec.resources[name]) & {s.name for s in steps if s.action in REMAKES})
             if secrets:
                 # A service reads its secrets when it starts: a new value reaches it only through a restart.
                 reason = f"restarts to read the new value of {', '.join(secrets)}"
+                steps.append(Step(Action.UPDATE, name, want.contract, reason, (), want, have))
+            elif remade:
+                # Outputs are read when the step runs: a producer made anew may give new ones.
+                reason = f"reads the outputs of {', '.join(remade)}, made anew"
                 steps.append(Step(Action.UPDATE, name, want.contract, reason, (), want, have))
             else:
                 unchanged.append(name)
@@ -181,9 +204,18 @@ def make_plan(
         have = observed[name]
         reason = "no longer declared" if name in last else UNDECLARED
         steps.append(Step(Action.DELETE, name, have.contract, reason, current=have))
+    if spec is not None:
+        steps = [replace(s, source=spec.resources[s.name]) if s.desired is not None else s for s in steps]
     config_hash = spec.config_hash() if spec is not None else ""
     config_changed = spec is not None and applied_hash != config_hash
     return Plan(platform, config_hash, tuple(steps), tuple(sorted(unchanged)), config_changed)
+
+
+REMAKES = (Action.CREATE, Action.REPLACE)
+
+
+def _own_references(resource: ContractSpec) -> set[str]:
+    return {r.resource for r in resource.references().values() if r.platform is None}
 
 
 def _diff(

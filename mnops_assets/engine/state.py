@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -61,6 +62,7 @@ resources_table = Table(
     Column("fields", Text, nullable=False),
     Column("tags", Text, nullable=False),
     Column("updated_at", String(40), nullable=False),
+    Column("outputs", Text, nullable=True),  # added after the first release: see `_ADDED_COLUMNS`
 )
 
 versions_table = Table(
@@ -78,6 +80,7 @@ versions_table = Table(
     Column("created_at", String(40), nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("host", String(200), nullable=False),
+    Column("outputs", Text, nullable=True),
     UniqueConstraint("platform", "version", name="uq_mnops_versions_platform_version"),
 )
 
@@ -202,6 +205,9 @@ class ResourceRecord:
     resource_id: str
     fields: dict[str, Any]
     tags: dict[str, str]
+    outputs: dict[str, str] = field(default_factory=dict)
+    """What other resources may read of it (`ResourceDriver.outputs`), as the provider gave them when it was last
+    applied or observed; a sensitive one as a reference, never its value."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,8 @@ class Version:
     created_at: str
     created_by: str
     host: str
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each resource's outputs as this version left them."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +300,7 @@ class StateStore:
                 # Concurrent CREATE TABLEs collide in PostgreSQL's catalogue: one process at a time.
                 conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
             metadata.create_all(conn)
+            _add_missing_columns(conn)
             head = {"id": 1, "seq": 0, "hash": GENESIS}
             if conn.dialect.name == "postgresql":
                 conn.execute(postgresql_insert(audit_head_table).values(**head).on_conflict_do_nothing())
@@ -324,6 +333,7 @@ class StateStore:
             "resource_id": record.resource_id,
             "fields": _dump(record.fields),
             "tags": _dump(record.tags),
+            "outputs": _dump(record.outputs),
             "updated_at": now(),
         }
         key = (resources_table.c.platform == record.platform) & (resources_table.c.name == record.name)
@@ -390,6 +400,7 @@ class StateStore:
         deploy_id: str,
         actor: Actor,
         note: str = "",
+        outputs: dict[str, dict[str, str]] | None = None,
     ) -> Version:
         with self.engine.begin() as conn:
             latest = conn.scalar(
@@ -408,9 +419,12 @@ class StateStore:
                 "created_at": now(),
                 "created_by": actor.user,
                 "host": actor.host,
+                "outputs": _dump(outputs or {}),
             }
             conn.execute(insert(versions_table).values(**row))
-        return Version(**{**row, "spec": spec, "contracts": contracts, "resources": resources})
+        return Version(
+            **{**row, "spec": spec, "contracts": contracts, "resources": resources, "outputs": outputs or {}}
+        )
 
     # -- deploys and their journal -----------------------------------------------------------------------------------
 
@@ -526,9 +540,27 @@ def _chunks(names: list[str], size: int = 900) -> list[list[str]]:
     return [names[i : i + size] for i in range(0, len(names), size)]
 
 
+# Columns added to tables after their first release: a store made before them gains them when next opened (as
+# nullable columns, which every database can add in place), and rows written before read as empty.
+_ADDED_COLUMNS = ((resources_table, "outputs"), (versions_table, "outputs"))
+
+
+def _add_missing_columns(conn: Any) -> None:
+    inspector = inspect(conn)
+    for table, column in _ADDED_COLUMNS:
+        if column not in {c["name"] for c in inspector.get_columns(table.name)}:
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} TEXT"))
+
+
 def _resource(row: Any) -> ResourceRecord:
     return ResourceRecord(
-        row.platform, row.name, row.contract, row.resource_id, json.loads(row.fields), json.loads(row.tags)
+        row.platform,
+        row.name,
+        row.contract,
+        row.resource_id,
+        json.loads(row.fields),
+        json.loads(row.tags),
+        json.loads(row.outputs) if row.outputs else {},
     )
 
 
@@ -549,6 +581,7 @@ def _version(row: Any) -> Version:
         created_at=row.created_at,
         created_by=row.created_by,
         host=row.host,
+        outputs=json.loads(row.outputs) if row.outputs else {},
     )
 
 

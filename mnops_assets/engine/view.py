@@ -13,6 +13,7 @@ from adapters.base import Adapter, Observed
 from contracts.errors import MnopsError
 from mnops_assets.engine.plan import Plan, make_plan, read_by_name, with_untagged
 from mnops_assets.engine.state import ResourceRecord, StateStore, Version
+from mnops_assets.engine.wiring import Rows, Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
 
@@ -37,12 +38,19 @@ class PlatformView:
     """The last state rows (see `ResourceRecord`)."""
     version: Version | None
     """The last version recorded (a destroy's has no spec); None when never deployed."""
+    rows: Rows
+    """Any platform's state rows, for references to the outputs of other platforms' resources (`Wiring`)."""
 
     @classmethod
     def observe(cls, adapter: Adapter, store: StateStore, platform: str) -> PlatformView:
         state = store.resources(platform)
         observed = with_untagged(adapter, platform, adapter.observe(platform), state)
-        return cls(platform, adapter, observed, state, store.latest_version(platform))
+        return cls(platform, adapter, observed, state, store.latest_version(platform), store.resources)
+
+    @property
+    def wiring(self) -> Wiring:
+        """Where the references of this platform's resources find their values, as it stands."""
+        return Wiring(self.platform, self.adapter, self.observed, self.rows)
 
     @property
     def deployed(self) -> bool:
@@ -64,7 +72,9 @@ class PlatformView:
         undeclared = any(name not in declared for name in self.observed)
         order = (self.previous or previous) if undeclared else None
         applied = self.version.config_hash if self.version is not None else None
-        return make_plan(self.platform, spec, self.observed, self.state, self.adapter, order, applied_hash=applied)
+        return make_plan(
+            self.platform, spec, self.observed, self.state, self.adapter, order, rows=self.rows, applied_hash=applied
+        )
 
     def reread(self, names: Iterable[str]) -> PlatformView:
         """This view with `names` read again directly, by the name each implies (bulk listings may lag)."""
@@ -81,6 +91,11 @@ def deployed_views(
     names = [spec.name for spec in specs]
     versions = store.latest_versions(names)
     state = store.resources_of(names)
+
+    def rows(platform: str) -> Mapping[str, ResourceRecord]:
+        # A scan's references mostly point inside the scanned set: its rows are read already.
+        return state[platform] if platform in state else store.resources(platform)
+
     deployed = [spec for spec in specs if spec.name in versions and versions[spec.name].spec]
     by_provider: dict[str, list[str]] = {}
     for spec in deployed:
@@ -103,7 +118,7 @@ def deployed_views(
         except MnopsError as exc:
             views[name] = Unobservable(name, version, exc)
             continue
-        views[name] = PlatformView(name, adapter, observed, state[name], version)
+        views[name] = PlatformView(name, adapter, observed, state[name], version, rows)
     return views
 
 

@@ -38,6 +38,7 @@ class Layer(_File):
     tags: dict[TagKey, TagValue | None] | None = None
     drift: DriftLayer | None = None
     protect: bool | None = None
+    enabled: bool | None = None
     auto_deploy: bool | None = None
     resources: dict[ResourceName, dict[str, Any] | None] | None = Field(
         None, description="Resources by name: each a contract tag plus that contract's fields."
@@ -50,6 +51,9 @@ class Layer(_File):
 LAYER_FIELDS = tuple(Layer.model_fields)
 
 
+_URL_WITH_PASSWORD = re.compile(r"://[^/@:]+:[^@]*@")
+
+
 class ProviderSettings(_File):
     default_region: str = Field(description="Region used by platforms on this provider that set none.")
     settings: dict[str, str | int | float | bool] = Field(
@@ -60,11 +64,17 @@ class ProviderSettings(_File):
     @field_validator("settings")
     @classmethod
     def _no_credentials(cls, value: dict[str, object]) -> dict[str, object]:
-        for key in value:
+        for key, setting in value.items():
             if SENSITIVE_NAME.search(key):
                 # Never echo the value: it may be the credential itself.
                 raise PydanticCustomError(
                     "literal_secret", f"{key!r} looks like a credential; adapters read credentials from the environment"
+                )
+            if isinstance(setting, str) and _URL_WITH_PASSWORD.search(setting):
+                raise PydanticCustomError(
+                    "literal_secret",
+                    f"{key!r} is a URL with a password; leave the password out (a .pgpass file, or the provider's "
+                    "environment variable for the whole URL)",
                 )
         return value
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from adapters import registry
 from adapters.base import Desired, ResourceKey
 from contracts import NAME_PATTERN, ContractSpec, contract_model
+from contracts.base import Reference
 from contracts.errors import MnopsError, UnknownContract, UnknownContractVersion
 from mnops_assets.errors import EstateInvalid, Problem, UsageError, dotted
 from mnops_assets.estate.files import (
@@ -90,6 +91,24 @@ class Estate:
             raise UsageError(
                 f"no instance {name!r} in {display(self.root)} (known: {', '.join(self.platforms)})"
             ) from None
+
+    def deploy_order(self) -> list[ResolvedPlatform]:
+        """The loaded platforms, each after those whose outputs it reads (`PlatformSpec.producers`; validation
+        refuses cycles), ties by name."""
+        order: list[ResolvedPlatform] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen or name not in self.platforms:
+                return
+            seen.add(name)
+            for producer in self.platforms[name].spec.producers():
+                visit(producer)
+            order.append(self.platforms[name])
+
+        for name in sorted(self.platforms):
+            visit(name)
+        return order
 
 
 def display(path: Path) -> str:
@@ -206,6 +225,7 @@ class _Loader:
                 resolved = self.resolve_platform(name, folders[name], ecosystem, template, layers)
                 if resolved is not None:
                     platforms[name] = resolved
+            self.check_references(platforms)
         if self.problems:
             raise EstateInvalid(self.problems)
         assert ecosystem is not None
@@ -366,6 +386,53 @@ class _Loader:
             return None
         return ResolvedPlatform(spec, folder, template.chain, tuple(layers), provenance)
 
+    def check_references(self, platforms: dict[str, ResolvedPlatform]) -> None:
+        """References across platforms: to an instance of the estate, a resource it declares, an output its contract
+        gives; a sensitive output only within one provider (its value is opened by the producer's provider); and no
+        cycle of platforms reading each other, which no first deploy could satisfy. A platform not loaded (a subset
+        was asked for) is judged only by its folder's existence here, and by its state when the consumer deploys."""
+        base = self.root / INSTANCES_DIR
+        existing = {p.name for p in base.iterdir() if p.is_dir()} if base.is_dir() else set()
+        edges: dict[str, dict[str, tuple[str, ...]]] = {}
+        for name, resolved in sorted(platforms.items()):
+            spec = resolved.spec
+            for resource_name, resource in spec.resources.items():
+                for path, reference in resource.references().items():
+                    if reference.platform is None or reference.platform == name:
+                        continue
+                    where = ("resources", resource_name, *path)
+                    edges.setdefault(name, {}).setdefault(reference.platform, where)
+                    message = self.reference_problem(spec, reference, existing, platforms.get(reference.platform))
+                    if message is not None:
+                        self.problem_at(resolved.provenance, resolved.layers[-1], where, message)
+        for cycle in _platform_cycles(edges):
+            first, second = cycle[0], cycle[1]
+            resolved = platforms[first]
+            message = f"platforms read each other's outputs in a cycle: {' -> '.join(cycle)}; none could deploy first"
+            self.problem_at(resolved.provenance, resolved.layers[-1], edges[first][second], message)
+
+    @staticmethod
+    def reference_problem(
+        spec: PlatformSpec, reference: Reference, existing: set[str], producer: ResolvedPlatform | None
+    ) -> str | None:
+        assert reference.platform is not None
+        if reference.platform not in existing:
+            return f"{reference}: the estate has no platform {reference.platform!r}"
+        if producer is None:
+            return None
+        target = producer.spec.resources.get(reference.resource)
+        if target is None:
+            return f"{reference}: platform {reference.platform} declares no resource {reference.resource!r}"
+        if reference.output not in target.outputs:
+            known = ", ".join(target.outputs)
+            return f"{reference}: {target.contract} has no output {reference.output!r} ({known})"
+        if reference.output in target.sensitive_outputs and producer.spec.provider != spec.provider:
+            return (
+                f"{reference}: a sensitive output is opened by its own provider, and {reference.platform} runs on "
+                f"{producer.spec.provider}, this platform on {spec.provider}"
+            )
+        return None
+
     def check_provider(self, provider: str, ecosystem: EcosystemFile, provenance: Provenance) -> None:
         origin = provenance[("provider",)]
         known = registry.providers()
@@ -454,6 +521,26 @@ def provider_checks(spec: PlatformSpec) -> list[tuple[tuple[str, ...], str]]:
         for fields, why in registry.refusals(spec.provider, desired):
             found.append((("resources", name, fields[0]), f"{spec.provider} refuses {', '.join(fields)}: {why}"))
     return found
+
+
+def _platform_cycles(edges: dict[str, dict[str, tuple[str, ...]]]) -> list[list[str]]:
+    """Each cycle of platforms once (from its smallest name), as a path that returns to its start."""
+    cycles: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+
+    def walk(path: list[str]) -> None:
+        for nxt in sorted(edges.get(path[-1], {})):
+            if nxt == path[0]:
+                ring = tuple(sorted(path))
+                if ring not in seen and path[0] == min(path):
+                    seen.add(ring)
+                    cycles.append([*path, nxt])
+            elif nxt not in path and nxt > path[0]:
+                walk([*path, nxt])
+
+    for start in sorted(edges):
+        walk([start])
+    return cycles
 
 
 def _resources(data: dict[str, Any]) -> list[tuple[tuple[str, str], dict[str, Any]]]:

@@ -78,6 +78,11 @@ class PlatformSpec(_Frozen):
     tags: Tags = Field(default_factory=dict, description="Tags put on every resource.")
     drift: Drift = Field(default_factory=Drift)
     protect: bool = Field(False, description="Refuse to destroy the platform unless forced.")
+    enabled: bool = Field(
+        True,
+        description="false: validated and judged by governance but never deployed (`deploy --all` passes it by, "
+        "`deploy` refuses it): how an estate ships something opt-in.",
+    )
     auto_deploy: bool = Field(
         False, description="Redeploy by itself (through Dagster's automation) when its config changes and checks pass."
     )
@@ -96,6 +101,17 @@ class PlatformSpec(_Frozen):
 
     def contract_versions(self) -> dict[str, str]:
         return {name: resource.contract for name, resource in self.resources.items()}
+
+    def producers(self) -> list[str]:
+        """The other platforms whose outputs this one's resources read (`ref:<platform>/...`), sorted: each must be
+        deployed first, and a change of theirs may change this one (a lineage edge in the graph)."""
+        found = {
+            reference.platform
+            for resource in self.resources.values()
+            for reference in resource.references().values()
+            if reference.platform is not None and reference.platform != self.name
+        }
+        return sorted(found)
 
 
 Finding = tuple[tuple[str | int, ...], str]
@@ -121,6 +137,23 @@ def platform_checks(spec: PlatformSpec) -> list[Finding]:
             if not isinstance(spec.resources.get(target), SecretsContract):
                 message = f"'{SECRET_REFERENCE_PREFIX}{target}' names no secrets resource of this platform"
                 found.append((("resources", name, *path), message))
+        for path, reference in resource.references().items():
+            where = ("resources", name, *path)
+            if reference.platform == spec.name:
+                found.append(
+                    (where, f"{reference} names this platform: write 'ref:{reference.resource}.{reference.output}'")
+                )
+                continue
+            if reference.platform is not None:
+                continue  # another platform's: judged with the whole estate (`reference_checks`)
+            target = spec.resources.get(reference.resource)
+            if reference.resource == name:
+                found.append((where, f"{reference} reads the resource's own output"))
+            elif target is None:
+                found.append((where, f"{reference}: this platform has no resource {reference.resource!r}"))
+            elif reference.output not in target.outputs:
+                known = ", ".join(target.outputs)
+                found.append((where, f"{reference}: {target.contract} has no output {reference.output!r} ({known})"))
     found.extend(_cycle_checks(spec))
     found.extend(_ignore_checks(spec))
     return found

@@ -192,9 +192,13 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
     contracts = sorted({resource.contract for resource in spec.resources.values()})
     config = config_key(name)
 
+    # A platform whose resources read another's outputs (`ref:<platform>/...`) is built from that platform as
+    # deployed: the edge marks this config when the producer changes, and orders a deploy of both.
+    producers = [platform_key(other) for other in spec.producers()]
+
     @asset(
         key=config,
-        deps=[template_key(spec.template), ECOSYSTEM_KEY, *(contract_key(tag) for tag in contracts)],
+        deps=[template_key(spec.template), ECOSYSTEM_KEY, *(contract_key(tag) for tag in contracts), *producers],
         group_name="configs",
         description=f"The resolved spec of {name}, judged by the estate's policies.",
         check_specs=[
@@ -236,7 +240,7 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
         description=f"{name} as deployed on {spec.provider}: materializing it plans and applies, with rollback.",
         check_specs=[AssetCheckSpec(HEALTH_CHECK, asset=platform_key(name), description="Every resource is healthy.")],
         pool=f"mnops-{spec.provider}",
-        automation_condition=AUTO_DEPLOY if spec.auto_deploy else None,
+        automation_condition=AUTO_DEPLOY if spec.auto_deploy and spec.enabled else None,
         **common,
     )
     def _platform(context, mnops: Mnops) -> MaterializeResult:  # noqa: ANN001 - dagster reads the bare name
@@ -247,6 +251,8 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
                 f"{name}'s YAML changed since this code location loaded: deploying config "
                 f"{resolved.config_hash[:12]}; reload the code location to see it in the graph"
             )
+        if not resolved.spec.enabled:
+            raise Failure(description=f"{name} is not enabled (enabled: false): set `enabled: true` to deploy it")
         engine = mnops.engine(estate, policies)
         # Launched from the UI a deploy queues behind another of the same platform; the CLI may ask to fail at once.
         wait = context.run.tags.get(WAIT_TAG, "true") == "true"
@@ -262,6 +268,8 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
                 raise Failure(description=str(exc)) from exc
             health = result.health or engine.health(resolved.spec)
             version = result.version.version if result.version else _current_version(engine, name)
+            # Sensitive outputs are recorded as references to where their values are kept: safe to show.
+            outputs = {resource: row.outputs for resource, row in sorted(engine.store.resources(name).items())}
         finally:
             engine.close()
         return MaterializeResult(
@@ -271,6 +279,7 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
                 "changed": result.changed,
                 "plan": MetadataValue.json(result.plan.to_dict()),
                 "resources": _resources_table(result),
+                "outputs": MetadataValue.json(outputs),
                 "audit_events": MetadataValue.json(list(result.audit_seqs)),
             },
             check_results=[

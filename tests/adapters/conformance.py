@@ -66,6 +66,7 @@ __all__ = [
     "test_platforms_never_see_each_others_resources",
     "test_reapplying_the_same_desired_writes_nothing",
     "test_the_declared_drivers_are_the_adapters_drivers",
+    "test_outputs_are_what_the_contract_declares",
 ]
 
 PLATFORM = "conf"
@@ -112,6 +113,12 @@ CASES: dict[str, Case] = {
     "secrets/v1": Case("api-key", {"from": "generate", "length": 32, "rotation_days": 30}, {"rotation_days": 90}),
     "logging/v1": Case(
         "app-logs", {"retention_days": 14, "min_level": "info"}, {"retention_days": 7, "min_level": "warning"}
+    ),
+    # The major version of the PostgreSQL server this machine kind runs (the local provider makes its databases there).
+    "database/v1": Case(
+        "orders-db",
+        {"engine_version": "15", "storage_gb": 20, "backups": True, "backup_retention_days": 7},
+        {"storage_gb": 40, "backup_retention_days": 14},
     ),
     "compute/v1": Case(
         "api",
@@ -327,6 +334,30 @@ def test_an_os_error_is_an_adapter_error_naming_the_resource(
     assert error.key == desired.key
     assert str(desired.key) in str(error)
     assert error.__cause__ is not None, "the provider's own error must be kept as the cause"
+
+
+# Outputs a provider may leave empty: an address only a load balancer gives (aws's compute has none of its own).
+MAY_BE_EMPTY = {("compute/v1", "url"), ("compute/v1", "urls")}
+
+
+@parametrize_contracts
+def test_outputs_are_what_the_contract_declares(target: Target, driver: ResourceDriver, contract: str) -> None:
+    model = contract_model(contract)
+    created = driver.create(desired_for(target, contract))
+    outputs = driver.outputs(created)
+    assert set(outputs) == set(model.outputs), "exactly the outputs the contract declares"
+    assert all(isinstance(value, str) for value in outputs.values())
+    assert all(value for name, value in outputs.items() if (contract, name) not in MAY_BE_EMPTY), outputs
+    # What the engine records after an apply and what a later observation gives agree.
+    observed = find(driver, created.key)
+    assert observed is not None and driver.outputs(observed) == outputs
+    updated = driver.update(desired_for(target, contract, updated=True), observed)
+    assert set(driver.outputs(updated)) == set(model.outputs)
+    for name in model.sensitive_outputs:
+        # Recorded as where the value is kept; the value itself only through `reveal_output`.
+        value = driver.reveal_output(created.key, name)
+        assert value and value != outputs[name]
+        assert value not in str(outputs)
 
 
 def test_the_declared_drivers_are_the_adapters_drivers(target: Target) -> None:

@@ -42,6 +42,7 @@ def test_local_is_built_in_and_supports_every_v1_contract():
         "secrets/v1",
         "logging/v1",
         "compute/v1",
+        "database/v1",
     }
 
 

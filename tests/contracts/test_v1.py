@@ -21,7 +21,7 @@ from contracts import (
 
 
 def test_every_kind_has_a_v1_tagged_by_its_literal():
-    assert KINDS == ("compute", "logging", "queue", "secrets", "storage")
+    assert KINDS == ("compute", "database", "logging", "queue", "secrets", "storage")
     for tag, model in CONTRACTS.items():
         assert model.tag() == tag
         assert model.model_fields["contract"].annotation.__args__ == (tag,)
@@ -108,7 +108,7 @@ def test_contract_model_tells_unknown_kind_from_unknown_version():
     assert contract_model("queue/v1") is QueueV1
     with pytest.raises(UnknownContractVersion, match=r"unknown contract version 'queue/v9' \(known: queue/v1\)"):
         contract_model("queue/v9")
-    with pytest.raises(UnknownContract, match=r"unknown contract 'blob/v1' \(known: compute, logging"):
+    with pytest.raises(UnknownContract, match=r"unknown contract 'blob/v1' \(known: compute, database, logging"):
         contract_model("blob/v1")
 
 

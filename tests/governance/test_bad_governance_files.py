@@ -132,8 +132,8 @@ EXPECTED_POLICIES = [
     "27:9: rules[5].id: GL-CONTRACT-SUPPORT is the engine's own rule; choose another id",
     (
         "30:25: rules[5].scope.contracts[0]: unknown contract 'blob' "
-        "(known: compute, logging, queue, secrets, storage, "
-        "storage/v1, queue/v1, secrets/v1, logging/v1, compute/v1)"
+        "(known: compute, database, logging, queue, secrets, storage, "
+        "storage/v1, queue/v1, secrets/v1, logging/v1, compute/v1, database/v1)"
     ),
     "37:22: rules[6].params.plugin: no policy plugin 'nope' is installed (installed: monthly-cost)",
     "42:53: rules[7].params.max_monthly_usd: input should be greater than 0",

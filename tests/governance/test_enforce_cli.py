@@ -50,7 +50,7 @@ def test_seed_entry_passes_on_the_shipped_estate() -> None:
 def test_seed_entry_judges_its_own_estate_from_anywhere(tmp_path: Path) -> None:
     result = run(sys.executable, REPO / "ecosystem" / "enforce.py", "--format", "json", "--as-of", AS_OF, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert len(json.loads(result.stdout)["instances"]) == 20
+    assert len(json.loads(result.stdout)["instances"]) == 21
 
 
 def test_untagged_prod_bucket_fails_naming_file_and_line(estate_copy: Path) -> None:

@@ -24,7 +24,7 @@ def mnops(*args: str):
 def test_validate_shipped_estate_exits_0_with_a_summary(shipped):
     result = mnops("validate", str(shipped))
     assert result.exit_code == 0, result.output
-    assert "acme-estate: 20 platform(s)" in result.output
+    assert "acme-estate: 21 platform(s)" in result.output
     assert "customer-acme" in result.output and "valid:" in result.output
 
 
@@ -32,7 +32,7 @@ def test_validate_json_lists_every_platform(shipped):
     result = mnops("validate", str(shipped), "--format", "json")
     data = json.loads(result.output)
     assert data["valid"] is True and data["problems"] == []
-    assert len(data["platforms"]) == 20
+    assert len(data["platforms"]) == 21
     dev = next(p for p in data["platforms"] if p["name"] == "dev")
     assert dev["contracts"]["jobs"] == "queue/v1" and len(dev["config_hash"]) == 64
 
@@ -107,11 +107,18 @@ def test_explain_a_tag_key_holding_dots(estate_copy):
 
 def test_registry_lists_contracts_providers_templates_instances(shipped):
     data = json.loads(mnops("registry", "--estate", str(shipped), "--format", "json").output)
-    assert set(data["contracts"]) == {"storage/v1", "queue/v1", "secrets/v1", "logging/v1", "compute/v1"}
+    assert set(data["contracts"]) == {
+        "storage/v1",
+        "queue/v1",
+        "secrets/v1",
+        "logging/v1",
+        "compute/v1",
+        "database/v1",
+    }
     assert data["providers"]["local"] == sorted(data["contracts"])
     chains = {t["name"]: t["chain"] for t in data["templates"]}
     assert chains["customer-tenant"] == ["base", "service", "web-service", "customer-tenant"]
-    assert len(data["platforms"]) == 20
+    assert len(data["platforms"]) == 21
     assert mnops("registry", "--estate", str(shipped)).exit_code == 0
 
 

@@ -16,6 +16,7 @@ from adapters.local import testing
 from adapters.local.adapter import LocalAdapter
 from contracts import contract_model
 from tests.adapters.conformance import Target
+from tests.conftest import POSTGRES_ADMIN_URL
 
 
 class Clock:
@@ -52,7 +53,10 @@ def master_key() -> str:
 
 @pytest.fixture
 def adapter(tmp_path: Path, clock: Clock, master_key: str) -> Iterator[LocalAdapter]:
-    adapter = LocalAdapter(tmp_path / "root", master_key, clock=clock, stop_grace_seconds=2.0)
+    # database/v1 makes its databases on the PostgreSQL server this machine kind (and CI) runs.
+    adapter = LocalAdapter(
+        tmp_path / "root", master_key, clock=clock, stop_grace_seconds=2.0, postgres_url=POSTGRES_ADMIN_URL
+    )
     yield adapter
     if adapter.root.is_dir():
         testing.remove_everything(adapter)

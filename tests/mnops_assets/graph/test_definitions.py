@@ -26,13 +26,13 @@ def test_the_shipped_estate_is_one_graph():
     graph = defs.resolve_asset_graph()
     keys = set(graph.get_all_asset_keys())
     expected = {key("ecosystem")} | {
-        key("contract", c) for c in ("storage_v1", "queue_v1", "secrets_v1", "logging_v1", "compute_v1")
+        key("contract", c) for c in ("storage_v1", "queue_v1", "secrets_v1", "logging_v1", "compute_v1", "database_v1")
     }
     expected |= {key("template", name) for name in estate.templates}
     for name in estate.platforms:
         expected |= {key("config", name), key("platform", name), key("observed", name)}
     assert keys == expected
-    assert len(keys) == 6 + len(estate.templates) + 3 * len(estate.platforms)
+    assert len(keys) == 7 + len(estate.templates) + 3 * len(estate.platforms)
 
 
 def test_lineage_runs_contract_template_config_platform_observed():
@@ -47,6 +47,8 @@ def test_lineage_runs_contract_template_config_platform_observed():
     assert graph.get(key("template", "web-service")).parent_keys == {key("template", "service")}
     assert graph.get(key("template", "service")).parent_keys == {key("template", "base")}
     assert graph.get(key("template", "base")).parent_keys == {key("ecosystem")}
+    # billing-prod's worker reads the notifications platform's queue URL: one graph across instances.
+    assert key("platform", "notifications-prod") in graph.get(key("config", "billing-prod")).parent_keys
 
 
 def test_checks_sit_where_they_block_the_right_things():
