@@ -26,7 +26,7 @@ from adapters.base import (
     identity_tags,
 )
 from adapters.driver import ConvergingDriver
-from adapters.gcp import PROVIDER, labels, names
+from adapters.gcp import PROVIDER, labels, limits, names
 from adapters.gcp.context import GcpContext, failures
 
 
@@ -129,6 +129,9 @@ class GcpDriver(ConvergingDriver):
             labels.to_labels(desired.tags)
         except labels.LabelRefused as exc:
             raise AdapterError(PROVIDER, operation, desired.key, str(exc)) from None
+        # What GCP cannot hold (`limits`, which `mnops validate` asks too), naming the fields.
+        for fields, why in limits.refusals(desired):
+            raise AdapterError(PROVIDER, operation, desired.key, f"{', '.join(fields)}: {why}")
 
     # -- for subclasses ----------------------------------------------------------------------------------------------
 

@@ -66,3 +66,13 @@ HMAC_KEY_SECRET = f"{PREFIX}_hmac-key"
 def log_bucket(key: ResourceKey) -> str:
     """`mnops-<platform>_<resource>`, the id of the log bucket and of the sink that feeds it."""
     return f"{PREFIX}-{key.platform}_{key.name}"
+
+
+def topic(key: ResourceKey) -> str:
+    """`mnops-<platform>_<resource>`: the id of a queue's topic and of its subscription."""
+    return f"{PREFIX}-{key.platform}_{key.name}"
+
+
+def dead_letter_topic(key: ResourceKey) -> str:
+    """`mnops-<platform>_<resource>_dead`: names never contain `_`, so no resource's topic can be called that."""
+    return f"{topic(key)}_dead"

@@ -1,5 +1,5 @@
-"""Fixtures for the gcp provider: the Cloud Storage emulator for the session, wiped after every test; a fresh adapter
-per test; the conformance target."""
+"""Fixtures for the gcp provider: the Cloud Storage emulator, the Pub/Sub emulator and the gRPC fakes for the session,
+wiped after every test; a fresh adapter per test; the conformance target."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.adapters.conformance import Target
 from tests.adapters.gcp.gcs import GcsEmulator, gcs_emulator
 from tests.adapters.gcp.grpc_fakes import Fakes, LoggingConfig, SecretManager
 from tests.adapters.gcp.grpc_fakes import grpc_fakes as serve_fakes
+from tests.adapters.gcp.pubsub import PubSubEmulator, emulator_missing, pubsub_emulator
 
 PROJECT = "mnops-test"
 LOCATION = "europe-west1"
@@ -37,6 +38,23 @@ def grpc_fakes() -> Iterator[Fakes]:
         yield served
 
 
+@pytest.fixture(scope="session")
+def pubsub() -> Iterator[PubSubEmulator | None]:
+    """The Pub/Sub emulator behind its proxy, for the session; None where it is not installed (queue tests skip)."""
+    if emulator_missing():
+        yield None
+        return
+    with pubsub_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def pubsub_proxy(pubsub: PubSubEmulator | None) -> PubSubEmulator:
+    if pubsub is None:
+        pytest.skip(str(emulator_missing()))
+    return pubsub
+
+
 @pytest.fixture
 def secrets_fake(grpc_fakes: Fakes) -> SecretManager:
     return grpc_fakes.secrets
@@ -49,11 +67,20 @@ def logging_fake(grpc_fakes: Fakes) -> LoggingConfig:
 
 @pytest.fixture
 def make_adapter(
-    gcs: GcsEmulator, grpc_fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs: GcsEmulator,
+    grpc_fakes: Fakes,
+    pubsub: PubSubEmulator | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., GcpAdapter]]:
     """Adapters on the session's emulators, anonymous; keyword arguments override settings."""
     # Nothing may fall back to a developer's real credentials or project.
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "STORAGE_EMULATOR_HOST"):
+    for name in (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_PROJECT",
+        "STORAGE_EMULATOR_HOST",
+        "PUBSUB_EMULATOR_HOST",
+    ):
         monkeypatch.delenv(name, raising=False)
     made: list[GcpAdapter] = []
 
@@ -64,6 +91,8 @@ def make_adapter(
             "anonymous": True,
             "storage_endpoint": gcs.url,
             "grpc_endpoint": grpc_fakes.address,
+            # Without the emulator, a port nothing listens on: no queue test runs then, and nothing reaches Google.
+            "pubsub_endpoint": pubsub.address if pubsub is not None else grpc_fakes.address,
             # Short: a test of an unreachable endpoint should fail in a fraction of a second, not retry for a minute.
             "retry_seconds": 0.3,
             "base_dir": tmp_path,
@@ -77,6 +106,8 @@ def make_adapter(
         adapter.close()
     gcs.wipe()
     grpc_fakes.reset()
+    if pubsub is not None:
+        pubsub.wipe(PROJECT)
 
 
 @pytest.fixture
@@ -96,6 +127,13 @@ def tamper(adapter: GcpAdapter, observed: Observed) -> None:
         adapter.gcp.secret_manager().add_secret_version(
             request={"parent": observed.resource_id, "payload": {"data": b"someone else's value"}}
         )
+    elif observed.contract == "queue/v1":
+        adapter.gcp.subscriber().update_subscription(
+            request={
+                "subscription": {"name": observed.resource_id, "ack_deadline_seconds": 17},
+                "update_mask": {"paths": ["ack_deadline_seconds"]},
+            }
+        )
     elif observed.contract == "logging/v1":
         adapter.gcp.logging_config().update_bucket(
             request={
@@ -114,6 +152,9 @@ def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
         adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key)).delete(force=True)
     elif observed.contract == "secrets/v1":
         adapter.gcp.secret_manager().delete_secret(name=observed.resource_id)
+    elif observed.contract == "queue/v1":
+        # The subscription stays, detached for good from its deleted topic.
+        adapter.gcp.publisher().delete_topic(request={"topic": adapter.queue.topic(observed.key)})
     elif observed.contract == "logging/v1":
         adapter.gcp.logging_config().delete_bucket(request={"name": observed.resource_id})
     else:
@@ -123,12 +164,12 @@ def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
 @contextmanager
 def unreachable(adapter: GcpAdapter) -> Iterator[None]:
     """Every call the adapter makes meanwhile fails to connect: its endpoints become a port nothing listens on."""
-    original = adapter.gcp.storage_endpoint, adapter.gcp.grpc_endpoint
+    original = adapter.gcp.storage_endpoint, adapter.gcp.grpc_endpoint, adapter.gcp.pubsub_endpoint
     # Bound but not listening: connections are refused for as long as the socket is held, and no one else gets it.
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-        adapter.gcp.reconnect(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}")
+        adapter.gcp.reconnect(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", f"127.0.0.1:{port}")
         try:
             yield
         finally:
@@ -136,7 +177,12 @@ def unreachable(adapter: GcpAdapter) -> Iterator[None]:
 
 
 @pytest.fixture
-def target(make_adapter: Callable[..., GcpAdapter]) -> Target:
+def target(
+    make_adapter: Callable[..., GcpAdapter], pubsub: PubSubEmulator | None, request: pytest.FixtureRequest
+) -> Target:
+    callspec = getattr(request.node, "callspec", None)
+    if pubsub is None and callspec is not None and callspec.params.get("contract") == "queue/v1":
+        pytest.skip(str(emulator_missing()))
     adapter = make_adapter()
     return Target(
         adapter=adapter,

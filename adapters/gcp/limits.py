@@ -1,0 +1,103 @@
+"""What GCP refuses of the contracts, known without Google's libraries: the estate loader asks it (through the
+registry) so that `mnops validate` names the file and line, and every driver asks it again before it touches anything,
+so the two never disagree.
+
+Each refusal names the contract fields it is about (the first is where the loader points) and why GCP cannot give it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from adapters.base import Desired
+
+Refusal = tuple[tuple[str, ...], str]
+
+ACK_MIN_SECONDS = 10
+ACK_MAX_SECONDS = 600
+"""A Pub/Sub subscription's ack deadline, which is what a queue's visibility timeout becomes."""
+RETENTION_MIN_SECONDS = 600
+RETENTION_MAX_SECONDS = 7 * 24 * 3600
+"""How long a Pub/Sub subscription keeps unacknowledged messages: 10 minutes to 7 days."""
+DELIVERIES_MIN = 5
+DELIVERIES_MAX = 100
+"""A dead-letter policy's maximum delivery attempts."""
+LOG_RETENTION_MAX_DAYS = 3650
+"""The longest a Cloud Logging bucket keeps records."""
+RUN_MAX_CPU = 8.0
+RUN_CPU_STEPS = (1.0, 2.0, 4.0, 6.0, 8.0)
+RUN_MIN_MEMORY_MB = 128
+RUN_MAX_MEMORY_MB = 32 * 1024
+"""Cloud Run services: under one vCPU fractions, then whole steps up to 8; 128 MiB to 32 GiB a replica."""
+
+
+def run_cpu(cpu: float) -> str:
+    """Cloud Run's CPU limit for `cpu` vCPUs: a fraction under one (in thousandths), else the next whole step."""
+    if cpu < 1:
+        return f"{round(cpu * 1000)}m"
+    for step in RUN_CPU_STEPS:
+        if step + 1e-9 >= cpu:
+            return f"{step:g}"
+    raise ValueError(f"Cloud Run runs at most {RUN_MAX_CPU:g} vCPUs a replica")
+
+
+def refusals(desired: Desired) -> list[Refusal]:
+    """Every contract value of `desired` that GCP cannot give; none for a contract it has no limits for."""
+    check = CHECKS.get(desired.contract)
+    return list(check(desired)) if check is not None else []
+
+
+def _queue(desired: Desired) -> Iterator[Refusal]:
+    spec = desired.spec
+    seconds = spec.visibility_timeout_seconds
+    if not ACK_MIN_SECONDS <= seconds <= ACK_MAX_SECONDS:
+        yield (
+            ("visibility_timeout_seconds",),
+            f"{seconds} is outside what Pub/Sub allows for an ack deadline "
+            f"({ACK_MIN_SECONDS}-{ACK_MAX_SECONDS} seconds)",
+        )
+    retention = spec.retention_seconds
+    if not RETENTION_MIN_SECONDS <= retention <= RETENTION_MAX_SECONDS:
+        yield (
+            ("retention_seconds",),
+            f"{retention} is outside how long a Pub/Sub subscription keeps messages "
+            f"({RETENTION_MIN_SECONDS}-{RETENTION_MAX_SECONDS} seconds: 10 minutes to 7 days)",
+        )
+    if spec.dead_letter is not None and not DELIVERIES_MIN <= spec.dead_letter.max_receives <= DELIVERIES_MAX:
+        yield (
+            ("dead_letter", "max_receives"),
+            f"{spec.dead_letter.max_receives} is outside the delivery attempts a Pub/Sub dead-letter policy takes "
+            f"({DELIVERIES_MIN}-{DELIVERIES_MAX})",
+        )
+    if not spec.encrypted:
+        yield ("encrypted",), "Pub/Sub always encrypts messages at rest; it cannot be turned off"
+
+
+def _logging(desired: Desired) -> Iterator[Refusal]:
+    days = desired.spec.retention_days
+    if days > LOG_RETENTION_MAX_DAYS:
+        yield (
+            ("retention_days",),
+            f"Cloud Logging keeps records at most {LOG_RETENTION_MAX_DAYS} days, not {days}",
+        )
+
+
+def _compute(desired: Desired) -> Iterator[Refusal]:
+    spec = desired.spec
+    try:
+        run_cpu(spec.cpu)
+    except ValueError as exc:
+        yield ("cpu",), str(exc)
+    if not RUN_MIN_MEMORY_MB <= spec.memory_mb <= RUN_MAX_MEMORY_MB:
+        yield (
+            ("memory_mb",),
+            f"{spec.memory_mb} is outside the memory Cloud Run gives a replica "
+            f"({RUN_MIN_MEMORY_MB}-{RUN_MAX_MEMORY_MB} MiB)",
+        )
+
+
+CHECKS: dict[str, Callable[[Desired], Iterator[Refusal]]] = {
+    "queue/v1": _queue,
+    "logging/v1": _logging,
+    "compute/v1": _compute,
+}
