@@ -33,11 +33,12 @@ class GcpAdapter(Adapter):
     provider's `default_region`, says the same), `credentials_file` (a service-account key file;
     otherwise application default credentials), `anonymous` (no credentials: for emulators only),
     `storage_endpoint` (the Cloud Storage JSON API's root URL: an emulator), `grpc_endpoint` (`host:port` serving the
-    gRPC APIs, Secret Manager, over a plain channel without credentials: an emulator or a fake), `pubsub_endpoint`
-    (`host:port` of a Pub/Sub emulator, likewise), `retry_seconds`
-    (how long a call is retried on transient errors, default 60), `max_concurrency` (threads reading secret values
-    while observing, default 16). `base_dir` is what `file:` secret sources are
-    relative to; `clock` (seconds since the epoch) is what rotation ages are measured by.
+    gRPC APIs, Secret Manager, Cloud Logging, Cloud Run, over a plain channel without credentials: an emulator or a
+    fake), `pubsub_endpoint` (`host:port` of a Pub/Sub emulator, likewise), `retry_seconds` (how long a call is
+    retried on transient errors, default 60), `max_concurrency` (threads reading secret values while observing,
+    default 16). For compute: `default_image` (for resources naming no `image`) and `container_port` (what `{port}`
+    becomes and Cloud Run sends requests to, default 8080). `base_dir` is what `file:` secret sources are relative to;
+    `clock` (seconds since the epoch) is what rotation ages are measured by.
     """
 
     provider: ClassVar[str] = PROVIDER
@@ -53,6 +54,8 @@ class GcpAdapter(Adapter):
         storage_endpoint: str | None = None,
         grpc_endpoint: str | None = None,
         pubsub_endpoint: str | None = None,
+        default_image: str | None = None,
+        container_port: int = 8080,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         base_dir: str | Path | None = None,
@@ -88,6 +91,8 @@ class GcpAdapter(Adapter):
             storage_endpoint=storage_endpoint or None,
             grpc_endpoint=grpc_endpoint or None,
             pubsub_endpoint=pubsub_endpoint or None,
+            default_image=default_image or None,
+            container_port=int(container_port),
             retry_seconds=float(retry_seconds),
             max_concurrency=max(1, int(max_concurrency)),
             base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),

@@ -127,6 +127,8 @@ class GcpContext:
     clock: Callable[[], float] | None = None
     max_concurrency: int = 16
     pubsub_endpoint: str | None = None
+    default_image: str | None = None
+    container_port: int = 8080
     identity_labels: str = "none"
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)

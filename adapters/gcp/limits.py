@@ -29,6 +29,8 @@ RUN_CPU_STEPS = (1.0, 2.0, 4.0, 6.0, 8.0)
 RUN_MIN_MEMORY_MB = 128
 RUN_MAX_MEMORY_MB = 32 * 1024
 """Cloud Run services: under one vCPU fractions, then whole steps up to 8; 128 MiB to 32 GiB a replica."""
+RUN_RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
+"""Variables Cloud Run sets itself and refuses in a service's environment."""
 
 
 def run_cpu(cpu: float) -> str:
@@ -94,6 +96,9 @@ def _compute(desired: Desired) -> Iterator[Refusal]:
             f"{spec.memory_mb} is outside the memory Cloud Run gives a replica "
             f"({RUN_MIN_MEMORY_MB}-{RUN_MAX_MEMORY_MB} MiB)",
         )
+    reserved = sorted(set(spec.env) & set(RUN_RESERVED_ENV))
+    if reserved:
+        yield ("env",), f"Cloud Run sets {', '.join(reserved)} itself and refuses them in a service's environment"
 
 
 CHECKS: dict[str, Callable[[Desired], Iterator[Refusal]]] = {

@@ -76,3 +76,14 @@ def topic(key: ResourceKey) -> str:
 def dead_letter_topic(key: ResourceKey) -> str:
     """`mnops-<platform>_<resource>_dead`: names never contain `_`, so no resource's topic can be called that."""
     return f"{topic(key)}_dead"
+
+
+SERVICE_MAX = 49
+
+
+def service(key: ResourceKey) -> str:
+    """`mnops-<platform>-<resource>-<hash>`, at most 49 characters (Cloud Run's service ids: lower-case letters,
+    digits and hyphens). The readable part is cut to fit; the hash over the two parts keeps it unique."""
+    suffix = digest("run", key.platform, key.name)
+    readable = f"{PREFIX}-{key.platform}-{key.name}"[: SERVICE_MAX - HASH_LENGTH - 1].rstrip("-")
+    return f"{readable}-{suffix}"

@@ -22,6 +22,7 @@ from tests.adapters.gcp.grpc_fakes import grpc_fakes as serve_fakes
 from tests.adapters.gcp.pubsub import PubSubEmulator, emulator_missing, pubsub_emulator
 
 PROJECT = "mnops-test"
+IMAGE = "us-docker.pkg.dev/cloudrun/container/hello"
 LOCATION = "europe-west1"
 
 
@@ -95,6 +96,7 @@ def make_adapter(
             "pubsub_endpoint": pubsub.address if pubsub is not None else grpc_fakes.address,
             # Short: a test of an unreachable endpoint should fail in a fraction of a second, not retry for a minute.
             "retry_seconds": 0.3,
+            "default_image": IMAGE,
             "base_dir": tmp_path,
         }
         adapter = GcpAdapter(**{**defaults, **settings})
@@ -134,6 +136,11 @@ def tamper(adapter: GcpAdapter, observed: Observed) -> None:
                 "update_mask": {"paths": ["ack_deadline_seconds"]},
             }
         )
+    elif observed.contract == "compute/v1":
+        service = adapter.gcp.run_services().get_service(name=observed.resource_id)
+        service.template.scaling.min_instance_count = observed.fields["replicas"] + 2
+        service.template.scaling.max_instance_count = observed.fields["replicas"] + 2
+        adapter.gcp.run_services().update_service(service=service).result()
     elif observed.contract == "logging/v1":
         adapter.gcp.logging_config().update_bucket(
             request={
@@ -146,7 +153,7 @@ def tamper(adapter: GcpAdapter, observed: Observed) -> None:
         raise AssertionError(f"no way to tamper with {observed.contract}")
 
 
-def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
+def break_resource(adapter: GcpAdapter, fakes: Fakes, observed: Observed) -> None:
     """Damage a resource so that its health check fails."""
     if observed.contract == "storage/v1":
         adapter.gcp.storage().get_bucket(adapter.storage.bucket(observed.key)).delete(force=True)
@@ -155,6 +162,8 @@ def break_resource(adapter: GcpAdapter, observed: Observed) -> None:
     elif observed.contract == "queue/v1":
         # The subscription stays, detached for good from its deleted topic.
         adapter.gcp.publisher().delete_topic(request={"topic": adapter.queue.topic(observed.key)})
+    elif observed.contract == "compute/v1":
+        fakes.run.crash(observed.resource_id)  # its container stops serving: no API call does that
     elif observed.contract == "logging/v1":
         adapter.gcp.logging_config().delete_bucket(request={"name": observed.resource_id})
     else:
@@ -178,7 +187,10 @@ def unreachable(adapter: GcpAdapter) -> Iterator[None]:
 
 @pytest.fixture
 def target(
-    make_adapter: Callable[..., GcpAdapter], pubsub: PubSubEmulator | None, request: pytest.FixtureRequest
+    make_adapter: Callable[..., GcpAdapter],
+    grpc_fakes: Fakes,
+    pubsub: PubSubEmulator | None,
+    request: pytest.FixtureRequest,
 ) -> Target:
     callspec = getattr(request.node, "callspec", None)
     if pubsub is None and callspec is not None and callspec.params.get("contract") == "queue/v1":
@@ -188,7 +200,7 @@ def target(
         adapter=adapter,
         region=LOCATION,
         tamper=partial(tamper, adapter),
-        break_resource=partial(break_resource, adapter),
+        break_resource=partial(break_resource, adapter, grpc_fakes),
         failing=partial(unreachable, adapter),
     )
 
