@@ -129,7 +129,9 @@ class GcpContext:
     pubsub_endpoint: str | None = None
     default_image: str | None = None
     container_port: int = 8080
-    identity_labels: str = "none"
+    project_identity: str = "none"
+    tag_value: str | None = None
+    _project_marked: bool = field(default=False, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -233,6 +235,22 @@ class GcpContext:
         from google.cloud.resourcemanager_v3.services.projects.transports.grpc import ProjectsGrpcTransport
 
         return self._grpc_client("projects", ProjectsClient, ProjectsGrpcTransport, self.grpc_endpoint)
+
+    def tag_bindings(self) -> Any:
+        """Resource Manager v3's tag bindings client (gRPC), over a plain channel to `grpc_endpoint` when set."""
+        from google.cloud.resourcemanager_v3 import TagBindingsClient
+        from google.cloud.resourcemanager_v3.services.tag_bindings.transports.grpc import TagBindingsGrpcTransport
+
+        return self._grpc_client("tag_bindings", TagBindingsClient, TagBindingsGrpcTransport, self.grpc_endpoint)
+
+    def mark_project(self) -> None:
+        """The project's mark (`project_identity`), once per adapter; raises the library's error."""
+        if self._project_marked:
+            return
+        from adapters.gcp import project
+
+        project.ensure(self)
+        self._project_marked = True
 
     @property
     def polling(self) -> Any:

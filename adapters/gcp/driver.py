@@ -41,6 +41,20 @@ class GcpDriver(ConvergingDriver):
 
     # -- the protocol ------------------------------------------------------------------------------------------------
 
+    def create(self, desired: Desired) -> Observed:
+        self._mark_project(desired, "create")
+        return super().create(desired)
+
+    def update(self, desired: Desired, current: Observed) -> Observed:
+        self._mark_project(desired, "update")
+        return super().update(desired, current)
+
+    def _mark_project(self, desired: Desired, operation: str) -> None:
+        """The project's mark (`project`) before the first write, after everything refused is refused."""
+        self.check(desired, operation)
+        with failures(operation, desired.key):
+            self.gcp.mark_project()
+
     def observe(self, platform: str) -> list[Observed]:
         if not names.is_name(platform):
             return []

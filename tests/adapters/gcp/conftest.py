@@ -23,6 +23,8 @@ from tests.adapters.gcp.pubsub import PubSubEmulator, emulator_missing, pubsub_e
 
 PROJECT = "mnops-test"
 IMAGE = "us-docker.pkg.dev/cloudrun/container/hello"
+PROJECT_NUMBER = "123456789012"
+TAG_VALUE = "tagValues/281484271805521"
 LOCATION = "europe-west1"
 
 
@@ -34,8 +36,11 @@ def gcs() -> Iterator[GcsEmulator]:
 
 @pytest.fixture(scope="session")
 def grpc_fakes() -> Iterator[Fakes]:
-    """The gRPC fakes (Secret Manager, Cloud Logging's configuration) on one port, for the session."""
+    """The gRPC fakes (Secret Manager, Cloud Logging's configuration, Cloud Run, Resource Manager holding the test
+    project and one tag value) on one port, for the session."""
     with serve_fakes() as served:
+        served.resource_manager.add_project(PROJECT, PROJECT_NUMBER)
+        served.resource_manager.tag_values.add(TAG_VALUE)
         yield served
 
 
@@ -195,7 +200,8 @@ def target(
     callspec = getattr(request.node, "callspec", None)
     if pubsub is None and callspec is not None and callspec.params.get("contract") == "queue/v1":
         pytest.skip(str(emulator_missing()))
-    adapter = make_adapter()
+    # The project marked through Resource Manager too, as a production estate would have it.
+    adapter = make_adapter(project_identity="labels")
     return Target(
         adapter=adapter,
         region=LOCATION,

@@ -6,7 +6,8 @@ NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, field masks, pages) and the rest an
 `SecretManager` is Secret Manager v1 as the adapter uses it: secrets with labels, annotations and versions, strict on
 label and annotation syntax, update masks, automatic replication and the CRC32C of version payloads. `LoggingConfig`
 is Cloud Logging's bucket and sink configuration. `CloudRun` is Cloud Run v2's services, whose writes are long-running
-operations served by the shipped `OperationsServicer`. `grpc_fakes()` serves them all on one port, behind an
+operations served by the shipped `OperationsServicer`; `ResourceManager` is Resource Manager v3's projects and tag
+bindings. `grpc_fakes()` serves them all on one port, behind an
 interceptor that counts every call.
 """
 
@@ -553,7 +554,7 @@ class Operations:
         from google.longrunning import operations_pb2
         from google.protobuf import any_pb2
 
-        name = f"{parent}/operations/{uuid.uuid4()}"
+        name = f"{parent}/operations/{uuid.uuid4()}" if parent else f"operations/{uuid.uuid4()}"
         self.pending[name] = finish
         packed = any_pb2.Any()
         packed.Pack(type(metadata).pb(metadata))
@@ -757,6 +758,133 @@ class CloudRun:
         return self.operations.start(parent, lambda: current, current)
 
 
+# -- Resource Manager v3: projects and tag bindings --------------------------------------------------------------------
+
+RESOURCE_MANAGER_PROJECTS = "google.cloud.resourcemanager.v3.Projects"
+RESOURCE_MANAGER_TAG_BINDINGS = "google.cloud.resourcemanager.v3.TagBindings"
+PROJECT_NAME = re.compile(r"^projects/([^/]+)$")
+PROJECT_UPDATABLE = {"labels", "display_name"}
+TAG_VALUE_NAME = re.compile(r"^tagValues/[0-9]+$")
+FULL_PROJECT = re.compile(r"^//cloudresourcemanager\.googleapis\.com/projects/([0-9]+)$")
+
+
+class ResourceManager:
+    """Resource Manager v3's projects (get, and label updates as long-running operations) and tag bindings, strict
+    where GCP is: a project named by id or number, updates naming it by number with a mask of updatable fields, label
+    syntax, at most 64 labels, stale etags ABORTED; bindings of existing tag values to full resource names, once each.
+    A project it does not hold is PERMISSION_DENIED, as GCP answers for projects one cannot see."""
+
+    def __init__(self, operations: Operations) -> None:
+        self.operations = operations
+        self.projects: dict[str, Any] = {}
+        self.tag_values: set[str] = set()
+        self.bindings: list[Any] = []
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def add_project(self, project_id: str, number: str) -> None:
+        from google.cloud import resourcemanager_v3 as rm
+
+        with self.lock:
+            self.projects[number] = rm.Project(
+                name=f"projects/{number}",
+                project_id=project_id,
+                state=rm.Project.State.ACTIVE,
+                etag=uuid.uuid4().hex,
+            )
+
+    def reset(self) -> None:
+        with self.lock:
+            for project in self.projects.values():
+                project.labels.clear()
+            self.bindings.clear()
+            self.calls.clear()
+
+    def _project(self, name: str) -> Any:
+        match = PROJECT_NAME.match(name)
+        if not match:
+            raise _invalid(f"Invalid project name: {name}")
+        wanted = match.group(1)
+        for number, project in self.projects.items():
+            if wanted in (number, project.project_id):
+                return project
+        raise Failure(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"Permission 'resourcemanager.projects.get' denied on resource '{name}' (or it may not exist).",
+        )
+
+    def get_project(self, request: Any) -> Any:
+        return self._project(request.name)
+
+    def update_project(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        paths = list(request.update_mask.paths)
+        if not paths or any(p not in PROJECT_UPDATABLE for p in paths):
+            raise _invalid(f"update_mask must name updatable fields (labels, display_name), not {paths}")
+        current = self._project(request.project.name)
+        if request.project.name != current.name:
+            raise _invalid("a project is updated by its number: projects/<number>")
+        if request.project.etag and request.project.etag != current.etag:
+            raise Failure(grpc.StatusCode.ABORTED, "etag mismatch: the project was changed meanwhile")
+        if len(request.project.labels) > 64:
+            raise _invalid("a project holds at most 64 labels")
+        for key, value in request.project.labels.items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+                raise _invalid(f"Invalid label: {key}")
+        changed = rm.Project(current)
+        for path in paths:
+            setattr(changed, path, getattr(request.project, path))
+        changed.etag = uuid.uuid4().hex
+        number = current.name.removeprefix("projects/")
+        return self.operations.start("", lambda: self._store(number, changed), changed)
+
+    def _store(self, number: str, project: Any) -> Any:
+        with self.lock:
+            self.projects[number] = project
+            return project
+
+    def _parent(self, parent: str) -> str:
+        match = FULL_PROJECT.match(parent)
+        if not match:
+            raise _invalid(f"Invalid parent: {parent} (a full resource name, //cloudresourcemanager...)")
+        if match.group(1) not in self.projects:
+            raise Failure(grpc.StatusCode.PERMISSION_DENIED, f"Permission denied on resource '{parent}'")
+        return parent
+
+    def list_tag_bindings(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        parent = self._parent(request.parent)
+        found = [b for b in self.bindings if b.parent == parent]
+        size = min(request.page_size or 300, 300)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return rm.ListTagBindingsResponse(
+            tag_bindings=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+    def create_tag_binding(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        binding = rm.TagBinding(request.tag_binding)
+        parent = self._parent(binding.parent)
+        if not TAG_VALUE_NAME.match(binding.tag_value):
+            raise _invalid(f"Invalid tag value: {binding.tag_value!r}")
+        if binding.tag_value not in self.tag_values:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Tag value {binding.tag_value} not found")
+        if any(b.parent == parent and b.tag_value == binding.tag_value for b in self.bindings):
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, "A binding already exists between the resource and tag")
+        binding.name = f"tagBindings/{parent.replace('/', '%2F')}/{binding.tag_value}"
+
+        def finish() -> Any:
+            with self.lock:
+                self.bindings.append(binding)
+            return binding
+
+        return self.operations.start("", finish, binding)
+
+
 class Fakes:
     """Every gRPC fake, served on one port; `counting` counts (and can slow) every call the server receives."""
 
@@ -765,6 +893,7 @@ class Fakes:
         secrets: SecretManager,
         logging_config: LoggingConfig,
         run: CloudRun,
+        resource_manager: ResourceManager,
         operations: Operations,
         counting: Counting,
         address: str,
@@ -772,6 +901,7 @@ class Fakes:
         self.secrets = secrets
         self.logging = logging_config
         self.run = run
+        self.resource_manager = resource_manager
         self.operations = operations
         self.counting = counting
         self.address = address
@@ -780,6 +910,7 @@ class Fakes:
         self.secrets.reset()
         self.logging.reset()
         self.run.reset()
+        self.resource_manager.reset()
         self.operations.reset()
         self.counting.reset()
 
@@ -787,14 +918,18 @@ class Fakes:
 @contextmanager
 def grpc_fakes() -> Iterator[Fakes]:
     from google.cloud.logging_v2.services.config_service_v2.transports.grpc import ConfigServiceV2GrpcTransport
+    from google.cloud.resourcemanager_v3.services.projects.transports.grpc import ProjectsGrpcTransport
+    from google.cloud.resourcemanager_v3.services.tag_bindings.transports.grpc import TagBindingsGrpcTransport
     from google.cloud.run_v2.services.services.transports.grpc import ServicesGrpcTransport
 
     secrets, logging_config, operations, counting = SecretManager(), LoggingConfig(), Operations(), Counting()
-    run = CloudRun(operations)
+    run, resource_manager = CloudRun(operations), ResourceManager(operations)
     services = [
         (SECRET_MANAGER, secrets, SecretManagerServiceGrpcTransport),
         (LOGGING_CONFIG, logging_config, ConfigServiceV2GrpcTransport),
         (CLOUD_RUN, run, ServicesGrpcTransport),
+        (RESOURCE_MANAGER_PROJECTS, resource_manager, ProjectsGrpcTransport),
+        (RESOURCE_MANAGER_TAG_BINDINGS, resource_manager, TagBindingsGrpcTransport),
     ]
     with serve_all(services, [operations.add_to], counting) as address:
-        yield Fakes(secrets, logging_config, run, operations, counting, address)
+        yield Fakes(secrets, logging_config, run, resource_manager, operations, counting, address)
