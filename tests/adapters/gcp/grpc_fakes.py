@@ -119,9 +119,18 @@ class Counting(grpc.ServerInterceptor):
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         with self.lock:
             self.calls[handler_call_details.method.rsplit("/", 1)[1]] += 1
-        if self.delay:
-            time.sleep(self.delay)
-        return continuation(handler_call_details)
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        def slowed(request: Any, context: grpc.ServicerContext) -> Any:
+            # Waiting here, in the call's own worker thread: waiting in the interceptor would hold up every call.
+            if self.delay:
+                time.sleep(self.delay)
+            return inner(request, context)
+
+        return handler._replace(unary_unary=slowed)
 
     def reset(self) -> None:
         with self.lock:
