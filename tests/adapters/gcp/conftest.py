@@ -3,6 +3,7 @@ wiped after every test; a fresh adapter per test; the conformance target."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from tests.adapters.gcp.grpc_fakes import Fakes, LoggingConfig, SecretManager
 from tests.adapters.gcp.grpc_fakes import grpc_fakes as serve_fakes
 from tests.adapters.gcp.pubsub import PubSubEmulator, emulator_missing, pubsub_emulator
 
+REPO = Path(__file__).resolve().parents[3]
 PROJECT = "mnops-test"
 IMAGE = "us-docker.pkg.dev/cloudrun/container/hello"
 PROJECT_NUMBER = "123456789012"
@@ -216,3 +218,40 @@ def build(name: str, spec: dict[str, Any], platform: str = "dev", tags: dict[str
     return Desired.build(
         ResourceKey(platform, name), contract_model(spec["contract"]).model_validate(spec), tags or {}, LOCATION
     )
+
+
+@pytest.fixture
+def dev_on_gcp(
+    gcs: GcsEmulator,
+    grpc_fakes: Fakes,
+    pubsub_proxy: PubSubEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """A copy of the shipped estate whose `dev` runs on gcp: the provider declared once in ecosystem.yaml, then the
+    one line that moves the instance. State under `tmp_path/.mnops`; the servers wiped afterwards."""
+    estate = tmp_path / "ecosystem"
+    shutil.copytree(REPO / "ecosystem", estate)
+    eco = estate / "ecosystem.yaml"
+    settings = (
+        f"{{project: {PROJECT}, anonymous: true, storage_endpoint: '{gcs.url}', grpc_endpoint: '{grpc_fakes.address}', "
+        f"pubsub_endpoint: '{pubsub_proxy.address}', default_image: '{IMAGE}', project_identity: labels, "
+        "retry_seconds: 1}"
+    )
+    eco.write_text(
+        eco.read_text().replace(
+            "    default_region: local\n",
+            f"    default_region: local\n  gcp:\n    default_region: {LOCATION}\n    settings: {settings}\n",
+        )
+    )
+    environment = estate / "platform-cloud" / "dev" / "environment.yaml"
+    environment.write_text(environment.read_text() + "provider: gcp\n")  # the one-line move
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MNOPS_HOME", str(tmp_path / ".mnops"))
+    monkeypatch.delenv("MNOPS_STATE_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    yield estate
+    gcs.wipe()
+    grpc_fakes.reset()
+    pubsub_proxy.wipe(PROJECT)
