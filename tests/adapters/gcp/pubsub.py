@@ -1,15 +1,17 @@
 """Pub/Sub for the tests: the official emulator (shipped with the Google Cloud CLI) on a free port, behind a gRPC proxy
-in this process that counts calls, can add latency, and corrects the one thing the emulator refuses that Pub/Sub does.
+in this process that counts calls, can add latency, and corrects the emulator where it differs from Pub/Sub.
 
-The emulator refuses `update_mask: labels` on topics and subscriptions ("labels is not a known Topic field"); Pub/Sub
-allows it. The proxy keeps such label updates itself (after checking the resource exists upstream) and writes them
-into every topic and subscription it answers with, until the resource is made again or deleted: labels set at creation
-are the emulator's own. Everything else passes through as bytes. Nothing of the client library is touched.
+The emulator refuses `update_mask: labels` on topics and subscriptions ("labels is not a known Topic field"), which
+Pub/Sub allows: the proxy keeps such label updates itself (after checking the resource exists upstream) and writes them
+into every topic and subscription it answers with, until the resource is made again or deleted (labels set at creation
+are the emulator's own). The emulator also takes label values Pub/Sub refuses: the proxy refuses them
+(INVALID_ARGUMENT). Everything else passes through as bytes. Nothing of the client library is touched.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -72,6 +74,39 @@ _FORGETS: dict[str, Callable[[bytes], str]] = {
 }
 
 
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# What each writing call's request carries labels in.
+_LABELLED: dict[str, Callable[[bytes], Any]] = {
+    "CreateTopic": lambda r: ps.Topic.deserialize(r),
+    "CreateSubscription": lambda r: ps.Subscription.deserialize(r),
+    "UpdateTopic": lambda r: ps.UpdateTopicRequest.deserialize(r).topic,
+    "UpdateSubscription": lambda r: ps.UpdateSubscriptionRequest.deserialize(r).subscription,
+}
+
+
+class _Refused(grpc.RpcError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.INVALID_ARGUMENT
+
+    def details(self) -> str:
+        return self.message
+
+
+def _refuse_bad_labels(name: str, request: bytes) -> None:
+    """The emulator takes label values Pub/Sub refuses (upper case, `/`): refuse them as Pub/Sub does."""
+    read = _LABELLED.get(name)
+    if read is None:
+        return
+    for key, value in read(request).labels.items():
+        if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+            raise _Refused(f"Invalid label: {key}")
+
+
 class PubSubProxy(grpc.GenericRpcHandler):
     """Forwards every unary call to the emulator; `calls` counts them by method, `delay` is added to each."""
 
@@ -104,6 +139,7 @@ class PubSubProxy(grpc.GenericRpcHandler):
 
     def _forward(self, method: str, request: bytes) -> bytes:
         name = method.rsplit("/", 1)[1]
+        _refuse_bad_labels(name, request)
         if name in ("UpdateTopic", "UpdateSubscription"):
             return self._update(method, name, request)
         answer = self._upstream(method, request)

@@ -101,3 +101,14 @@ def test_many_platforms_are_observed_from_one_listing(adapter: GcpAdapter, pubsu
     found = adapter.observe_many(platforms)
     assert all(list(found[p]) == ["jobs"] for p in platforms)
     assert pubsub_proxy.proxy.calls == {"ListSubscriptions": 1}
+
+
+def test_the_emulator_behind_its_proxy_refuses_labels_pubsub_refuses(
+    adapter: GcpAdapter, pubsub_proxy: PubSubEmulator
+) -> None:
+    from google.api_core import exceptions as api_exceptions
+
+    with pytest.raises(api_exceptions.InvalidArgument, match="Invalid label: team"):
+        adapter.gcp.publisher().create_topic(
+            request={"name": "projects/mnops-test/topics/t", "labels": {"team": "Shop"}}
+        )
