@@ -8,8 +8,9 @@ container named as the resource.
   kept in the service's annotation `mnops-command`, so observation shows `{port}` where it was declared.
 - `replicas`: the revision's scaling, `min_instance_count` = replicas and `max_instance_count` = replicas (at least
   1: Cloud Run has no stopped service, so 0 scales to zero when idle).
-- `cpu`/`memory_mb`: the container's limits; a CPU of one or more is rounded up to Cloud Run's next step (1, 2, 4, 6,
-  8), a fraction below one is kept in thousandths; `desired_fields` and observation show the real size.
+- `cpu`/`memory_mb`: the container's limits, rounded up to the smallest size Cloud Run runs (`limits.run_size`): a
+  fraction of a vCPU, in thousandths, with at most 512 MiB; else a whole step (1, 2, 4, 6, 8) with at most 4 GiB a
+  vCPU, and at least 2 GiB from 4 vCPUs and 4 GiB from 6; `desired_fields` and observation show the real size.
 - `env`: plain values as variables; `secret:<resource>` becomes a Secret Manager reference to the platform's secret
   (`latest` version), read by the service's identity when an instance starts: the value never passes through here.
   A plain value under a credential-like name is shown as its HMAC.
@@ -34,7 +35,7 @@ from google.api_core import exceptions as api_exceptions
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
 from adapters.gcp import PROVIDER, labels, names
 from adapters.gcp.driver import GcpDriver
-from adapters.gcp.limits import run_cpu
+from adapters.gcp.limits import run_size
 from adapters.gcp.secretstore import SecretsDriver
 from contracts.base import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME
 from contracts.compute.v1 import PORT_PLACEHOLDER
@@ -70,7 +71,8 @@ class ComputeDriver(GcpDriver):
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
         fields["image"] = self._image(desired)
-        fields["cpu"] = _cpu(run_cpu(desired.spec.cpu))
+        cpu, fields["memory_mb"] = run_size(desired.spec.cpu, desired.spec.memory_mb)
+        fields["cpu"] = _cpu(cpu)
         fields["env"] = {name: self._shown_env(desired.key, name, value) for name, value in desired.spec.env.items()}
         return fields
 
@@ -219,6 +221,7 @@ class ComputeDriver(GcpDriver):
         spec = desired.spec
         port = self.gcp.container_port
         command = self._command(list(spec.command))
+        cpu, memory = run_size(spec.cpu, spec.memory_mb)
         check: dict[str, Any] = {"http_get": {"path": spec.health.http}} if spec.health.http else {"tcp_socket": {}}
         period = min(MAX_PROBE_PERIOD, max(1, math.ceil(spec.health.timeout_seconds / MAX_PROBE_FAILURES)))
         container: dict[str, Any] = {
@@ -227,7 +230,7 @@ class ComputeDriver(GcpDriver):
             "command": command[:1],
             "args": command[1:],
             "env": self._env(desired, operation),
-            "resources": {"limits": {"cpu": run_cpu(spec.cpu), "memory": f"{spec.memory_mb}Mi"}},
+            "resources": {"limits": {"cpu": cpu, "memory": f"{memory}Mi"}},
             "ports": [{"container_port": port}],
             "startup_probe": {
                 **check,

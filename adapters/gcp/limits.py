@@ -28,19 +28,27 @@ RUN_MAX_CPU = 8.0
 RUN_CPU_STEPS = (1.0, 2.0, 4.0, 6.0, 8.0)
 RUN_MIN_MEMORY_MB = 128
 RUN_MAX_MEMORY_MB = 32 * 1024
-"""Cloud Run services: under one vCPU fractions, then whole steps up to 8; 128 MiB to 32 GiB a replica."""
+RUN_FRACTION_MAX_MEMORY_MB = 512
+RUN_MEMORY_PER_CPU_MB = {1.0: 4096, 2.0: 8192, 4.0: 16384, 6.0: 24576, 8.0: 32768}
+RUN_MIN_MEMORY_FOR_CPU_MB = {4.0: 2048, 6.0: 4096, 8.0: 4096}
+"""Cloud Run services: under one vCPU, a fraction with at most 512 MiB; then whole steps up to 8, each holding at most
+4 GiB a vCPU, and 4 vCPUs or more needing 2 or 4 GiB at least; 128 MiB to 32 GiB a replica."""
 RUN_RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 """Variables Cloud Run sets itself and refuses in a service's environment."""
 
 
-def run_cpu(cpu: float) -> str:
-    """Cloud Run's CPU limit for `cpu` vCPUs: a fraction under one (in thousandths), else the next whole step."""
-    if cpu < 1:
-        return f"{round(cpu * 1000)}m"
+def run_size(cpu: float, memory_mb: int) -> tuple[str, int]:
+    """The smallest size Cloud Run runs with at least `cpu` vCPUs and `memory_mb` MiB: its CPU limit (a fraction in
+    thousandths, `250m`, else a whole step) and its memory in MiB. Raises `ValueError` past Cloud Run's largest."""
+    if cpu < 1 and memory_mb <= RUN_FRACTION_MAX_MEMORY_MB:
+        return f"{round(cpu * 1000)}m", max(memory_mb, RUN_MIN_MEMORY_MB)
     for step in RUN_CPU_STEPS:
-        if step + 1e-9 >= cpu:
-            return f"{step:g}"
-    raise ValueError(f"Cloud Run runs at most {RUN_MAX_CPU:g} vCPUs a replica")
+        if step + 1e-9 >= cpu and RUN_MEMORY_PER_CPU_MB[step] >= memory_mb:
+            return f"{step:g}", max(memory_mb, RUN_MIN_MEMORY_FOR_CPU_MB.get(step, RUN_MIN_MEMORY_MB))
+    raise ValueError(
+        f"Cloud Run runs at most {RUN_MAX_CPU:g} vCPUs and {RUN_MAX_MEMORY_MB} MiB a replica, "
+        f"not {cpu:g} vCPUs with {memory_mb} MiB"
+    )
 
 
 def refusals(desired: Desired) -> list[Refusal]:
@@ -87,15 +95,9 @@ def _logging(desired: Desired) -> Iterator[Refusal]:
 def _compute(desired: Desired) -> Iterator[Refusal]:
     spec = desired.spec
     try:
-        run_cpu(spec.cpu)
+        run_size(spec.cpu, spec.memory_mb)
     except ValueError as exc:
-        yield ("cpu",), str(exc)
-    if not RUN_MIN_MEMORY_MB <= spec.memory_mb <= RUN_MAX_MEMORY_MB:
-        yield (
-            ("memory_mb",),
-            f"{spec.memory_mb} is outside the memory Cloud Run gives a replica "
-            f"({RUN_MIN_MEMORY_MB}-{RUN_MAX_MEMORY_MB} MiB)",
-        )
+        yield ("cpu", "memory_mb"), str(exc)
     reserved = sorted(set(spec.env) & set(RUN_RESERVED_ENV))
     if reserved:
         yield ("env",), f"Cloud Run sets {', '.join(reserved)} itself and refuses them in a service's environment"

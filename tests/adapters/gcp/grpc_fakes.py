@@ -548,6 +548,25 @@ RESERVED_ENV = {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
 SECRET_REF = re.compile(r"^(projects/[^/]+/secrets/)?[A-Za-z0-9_-]{1,255}$")
 
 
+def _check_size(cpu_limit: str, memory_limit: str) -> None:
+    """Cloud Run's CPU and memory rules: a fraction of a vCPU holds 512 MiB at most; a whole vCPU count is 1, 2, 4, 6
+    or 8 and holds 4 GiB a vCPU at most; 4 vCPUs need 2 GiB, 6 and 8 need 4 GiB; 128 MiB at least."""
+    cpu = int(cpu_limit[:-1]) / 1000 if cpu_limit.endswith("m") else float(cpu_limit)
+    memory = int(memory_limit[:-2]) * (1024 if memory_limit.endswith("Gi") else 1)
+    if memory < 128:
+        raise _invalid(f"Invalid value for memory: {memory_limit}: at least 128Mi")
+    if cpu < 1:
+        if memory > 512:
+            raise _invalid(f"Invalid value for memory: less than 1 CPU allows at most 512Mi, not {memory_limit}")
+        return
+    if cpu not in (1, 2, 4, 6, 8):
+        raise _invalid(f"Invalid value for cpu: {cpu_limit}: 1, 2, 4, 6 or 8 CPUs, or a fraction below 1")
+    if memory > cpu * 4096:
+        raise _invalid(f"Invalid value for memory: {cpu_limit} CPU allows at most {int(cpu) * 4}Gi")
+    if memory < {4: 2048, 6: 4096, 8: 4096}.get(int(cpu), 0):
+        raise _invalid(f"Invalid value for memory: {cpu_limit} CPU needs more than {memory_limit}")
+
+
 class Operations:
     """`google.longrunning.Operations` for the fakes whose methods are long-running: an operation is pending when it
     is made and done at its first poll, so clients really poll."""
@@ -655,6 +674,7 @@ class CloudRun:
                 raise _invalid(f"Invalid value for cpu: {limits['cpu']!r}")
             if "memory" in limits and not MEMORY.match(limits["memory"]):
                 raise _invalid(f"Invalid value for memory: {limits['memory']!r}")
+            _check_size(limits.get("cpu", "1"), limits.get("memory", "512Mi"))
             seen = set()
             for variable in container.env:
                 if not ENV_NAME.match(variable.name) or variable.name in seen:

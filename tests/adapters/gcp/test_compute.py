@@ -74,7 +74,11 @@ def test_without_an_image_or_a_default_it_is_refused_naming_image(make_adapter) 
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"cpu": 9.0}, "cpu"), ({"memory_mb": 64}, "memory_mb"), ({"env": {"PORT": "1"}}, "env")],
+    [
+        ({"cpu": 9.0}, "cpu, memory_mb"),
+        ({"cpu": 2.0, "memory_mb": 40000}, "cpu, memory_mb"),
+        ({"env": {"PORT": "1"}}, "env"),
+    ],
 )
 def test_what_cloud_run_cannot_hold_is_refused_before_any_call(
     adapter: GcpAdapter, grpc_fakes: Fakes, change: dict, field: str
@@ -82,6 +86,44 @@ def test_what_cloud_run_cannot_hold_is_refused_before_any_call(
     with pytest.raises(AdapterError, match=f"{field}: "):
         adapter.compute.create(build("api", {**API, **change}))
     assert grpc_fakes.counting.calls == {}
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory_mb", "limits"),
+    [
+        (0.25, 512, {"cpu": "250m", "memory": "512Mi"}),
+        (0.25, 64, {"cpu": "250m", "memory": "128Mi"}),
+        (0.5, 1024, {"cpu": "1", "memory": "1024Mi"}),  # a fraction holds 512 MiB at most
+        (1.0, 6144, {"cpu": "2", "memory": "6144Mi"}),  # one vCPU holds 4 GiB at most
+        (4.0, 512, {"cpu": "4", "memory": "2048Mi"}),  # four vCPUs need 2 GiB at least
+    ],
+)
+def test_the_size_is_the_smallest_cloud_run_runs_and_is_observed_as_such(
+    adapter: GcpAdapter, cpu: float, memory_mb: int, limits: dict
+) -> None:
+    desired = build("api", {**API, "cpu": cpu, "memory_mb": memory_mb})
+    made = adapter.compute.create(desired)
+    service = adapter.gcp.run_services().get_service(name=made.resource_id)
+    assert dict(service.template.containers[0].resources.limits) == limits
+    assert made.fields == adapter.compute.desired_fields(desired)
+
+
+def test_the_fake_refuses_sizes_cloud_run_refuses(adapter: GcpAdapter) -> None:
+    made = adapter.compute.create(build("api", API))
+    service = adapter.gcp.run_services().get_service(name=made.resource_id)
+    service.template.containers[0].resources.limits.update({"cpu": "500m", "memory": "2Gi"})
+    with pytest.raises(api_exceptions.InvalidArgument, match="less than 1 CPU"):
+        adapter.gcp.run_services().update_service(service=service)
+    with pytest.raises(api_exceptions.AlreadyExists):
+        adapter.gcp.run_services().create_service(
+            parent=adapter.compute.parent(), service=made_service(), service_id=made.resource_id.rsplit("/", 1)[1]
+        )
+    with pytest.raises(api_exceptions.NotFound):
+        adapter.gcp.run_services().get_service(name=made.resource_id + "x")
+
+
+def made_service() -> dict:
+    return {"template": {"containers": [{"image": IMAGE}]}}
 
 
 def test_a_write_with_a_stale_etag_is_aborted(adapter: GcpAdapter) -> None:

@@ -77,7 +77,9 @@ def test_validate_refuses_more_cpu_than_cloud_run_gives(dev_on_gcp):
     platform.write_text(platform.read_text() + "  api:\n    cpu: 16\n")
     result = runner.invoke(app, ["validate", "dev", "--estate", str(dev_on_gcp)], catch_exceptions=False)
     assert result.exit_code == 1, result.output
-    assert "resources.api.cpu: gcp refuses cpu: Cloud Run runs at most 8 vCPUs a replica" in result.output
+    assert (
+        "resources.api.cpu: gcp refuses cpu, memory_mb: Cloud Run runs at most 8 vCPUs and 32768 MiB" in result.output
+    )
 
 
 def test_values_within_the_limits_are_not_refused():
