@@ -191,7 +191,7 @@ def print_gcp(gcp: GcpFigures) -> None:
         f"{gcp.naive_calls / gcp.resources:.2f} calls per resource"
     )
     print(
-        f"  ours (bulk listings, {gcp.threads} threads):        {gcp.batched:.3f} s   "
+        f"{f'  ours (bulk listings, {gcp.threads} threads):':<48}{gcp.batched:.3f} s   "
         f"{gcp.batched_calls / gcp.resources:.2f} calls per resource   target <= 1.5"
     )
     print(f"  ratio naive / ours:                           {gcp.naive / gcp.batched:.1f}x  target >= 8x")
