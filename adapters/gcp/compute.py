@@ -98,7 +98,12 @@ class ComputeDriver(GcpDriver):
                 or service.name != self.service(key)
             ):
                 continue  # not ours, or labelled as a key whose service it is not (copied labels)
-            found.append(self._observation(key, service))
+            try:
+                # Showing a credential-like plain value reads the HMAC key: a failure there fails this service only.
+                with self.failures("observe", key):
+                    found.append(self._observation(key, service))
+            except AdapterError as exc:
+                found.append(exc)
         return found
 
     def _find(self, key: ResourceKey) -> Observed | None:

@@ -254,7 +254,8 @@ class GcpContext:
 
     @property
     def polling(self) -> Any:
-        """How a long-running operation is waited for: short delays first, bounded by the adapter's deadline."""
+        """How a long-running operation is waited for: polled after 10 ms, then less often up to every second, for ten
+        minutes (or the retry deadline, if longer): a Cloud Run revision can take minutes to become ready."""
         from google.api_core.future.polling import DEFAULT_POLLING
 
         return DEFAULT_POLLING.with_delay(initial=0.01, maximum=1.0).with_timeout(max(self.retry_seconds, 600.0))
