@@ -112,3 +112,15 @@ def test_the_emulator_behind_its_proxy_refuses_labels_pubsub_refuses(
         adapter.gcp.publisher().create_topic(
             request={"name": "projects/mnops-test/topics/t", "labels": {"team": "Shop"}}
         )
+
+
+def test_a_subscription_detached_from_its_deleted_topic_is_damaged_and_made_again(
+    adapter: GcpAdapter, pubsub_proxy: PubSubEmulator
+) -> None:
+    desired = build("jobs", JOBS)
+    made = adapter.queue.create(desired)
+    adapter.gcp.publisher().delete_topic(topic=adapter.queue.topic(made.key))
+    damaged = adapter.queue.find(made.key)
+    assert damaged is not None and "detached" in (damaged.problem or "")
+    repaired = adapter.queue.update(desired, damaged)
+    assert repaired.problem is None and repaired.fields == made.fields
