@@ -151,3 +151,12 @@ def test_many_platforms_are_observed_from_one_listing(adapter: GcpAdapter, grpc_
     found = adapter.compute.observe_platforms(platforms)
     assert all([o.key.name for o in found[p]] == ["api"] for p in platforms)
     assert grpc_fakes.counting.calls == {"ListServices": 1}
+
+
+def test_the_longest_names_make_a_service_id_cloud_run_takes(adapter: GcpAdapter) -> None:
+    longest = "a" + "b" * 38 + "c"
+    made = adapter.compute.create(build(longest, API, platform=longest))
+    service_id = made.resource_id.rsplit("/", 1)[1]
+    assert len(service_id) <= 49 and service_id.startswith("mnops-")
+    other = adapter.compute.create(build(longest[:-1] + "d", API, platform=longest))
+    assert other.resource_id != made.resource_id
