@@ -11,6 +11,7 @@ are the emulator's own). The emulator also takes label values Pub/Sub refuses: t
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import socket
@@ -243,16 +244,25 @@ def pubsub_emulator() -> Iterator[PubSubEmulator]:
 
 
 def _wait_for(process: subprocess.Popen[str], port: int) -> None:
-    """Until the emulator says it listens; its output is drained on a thread after that, so it never blocks."""
-    assert process.stdout is not None
+    """Until the emulator says it listens, at most `STARTUP_SECONDS`; its output is read on a thread of its own (to the
+    end, so it never blocks on a full pipe)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + STARTUP_SECONDS
     seen: list[str] = []
-    for line in process.stdout:
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise RuntimeError("the Pub/Sub emulator did not start:\n" + "".join(seen[-20:])) from None
+        if line is None:
+            raise RuntimeError("the Pub/Sub emulator exited:\n" + "".join(seen[-20:]))
         seen.append(line)
         if f"Server started, listening on {port}" in line:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError("the Pub/Sub emulator did not start:\n" + "".join(seen[-20:]))
-    else:
-        raise RuntimeError("the Pub/Sub emulator exited:\n" + "".join(seen[-20:]))
-    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
+            return
