@@ -13,6 +13,7 @@ from adapters.base import Adapter, AdapterError, Observed, build_drivers
 from adapters.gcp import DRIVERS, PROVIDER, names
 from adapters.gcp.context import SDK_ERRORS, GcpContext, credentials_for, failures, failures_reason
 from adapters.gcp.driver import GcpDriver
+from adapters.gcp.project import check_settings as project_identity_problem
 from contracts.errors import MnopsError
 
 DEFAULT_RETRY_SECONDS = 60.0
@@ -33,10 +34,14 @@ class GcpAdapter(Adapter):
     provider's `default_region`, says the same), `credentials_file` (a service-account key file;
     otherwise application default credentials), `anonymous` (no credentials: for emulators only),
     `storage_endpoint` (the Cloud Storage JSON API's root URL: an emulator), `grpc_endpoint` (`host:port` serving the
-    gRPC APIs, Secret Manager, over a plain channel without credentials: an emulator or a fake), `retry_seconds`
-    (how long a call is retried on transient errors, default 60), `max_concurrency` (threads reading secret values
-    while observing, default 16). `base_dir` is what `file:` secret sources are
-    relative to; `clock` (seconds since the epoch) is what rotation ages are measured by.
+    gRPC APIs, Secret Manager, Cloud Logging, Cloud Run, over a plain channel without credentials: an emulator or a
+    fake), `pubsub_endpoint` (`host:port` of a Pub/Sub emulator, likewise), `retry_seconds` (how long a call is
+    retried on transient errors, default 60), `max_concurrency` (threads reading secret values while observing,
+    default 16). For compute: `default_image` (for resources naming no `image`) and `container_port` (what `{port}`
+    becomes and Cloud Run sends requests to, default 8080). `project_identity`: how the project itself is marked as
+    mnops's through Resource Manager before the first write, `none` (default), `labels` or `tags` (binding
+    `tag_value`, `tagValues/<id>`). `base_dir` is what `file:` secret sources are relative to;
+    `clock` (seconds since the epoch) is what rotation ages are measured by.
     """
 
     provider: ClassVar[str] = PROVIDER
@@ -51,6 +56,11 @@ class GcpAdapter(Adapter):
         anonymous: bool = False,
         storage_endpoint: str | None = None,
         grpc_endpoint: str | None = None,
+        pubsub_endpoint: str | None = None,
+        default_image: str | None = None,
+        container_port: int = 8080,
+        project_identity: str = "none",
+        tag_value: str | None = None,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         base_dir: str | Path | None = None,
@@ -77,6 +87,9 @@ class GcpAdapter(Adapter):
                 None,
                 "no project: set the gcp provider's `project` setting or GOOGLE_CLOUD_PROJECT",
             )
+        refused = project_identity_problem(str(project_identity), tag_value or None)
+        if refused:
+            raise AdapterError(PROVIDER, "configure", None, refused)
         if not PROJECT_ID.match(chosen):
             raise AdapterError(PROVIDER, "configure", None, f"project {chosen!r} is not a GCP project id")
         self.gcp = GcpContext(
@@ -85,6 +98,11 @@ class GcpAdapter(Adapter):
             credentials=credentials,
             storage_endpoint=storage_endpoint or None,
             grpc_endpoint=grpc_endpoint or None,
+            pubsub_endpoint=pubsub_endpoint or None,
+            default_image=default_image or None,
+            container_port=int(container_port),
+            project_identity=str(project_identity),
+            tag_value=tag_value or None,
             retry_seconds=float(retry_seconds),
             max_concurrency=max(1, int(max_concurrency)),
             base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),

@@ -126,6 +126,12 @@ class GcpContext:
     base_dir: Path = field(default_factory=lambda: Path(os.getcwd()))
     clock: Callable[[], float] | None = None
     max_concurrency: int = 16
+    pubsub_endpoint: str | None = None
+    default_image: str | None = None
+    container_port: int = 8080
+    project_identity: str = "none"
+    tag_value: str | None = None
+    _project_marked: bool = field(default=False, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -189,6 +195,71 @@ class GcpContext:
                     self._clients["logging"] = ConfigServiceV2Client(credentials=self.credentials)
             return self._clients["logging"]
 
+    def _grpc_client(self, name: str, client: Any, transport: Any, endpoint: str | None) -> Any:
+        """A gRPC client made on first use: over a plain channel to `endpoint` when set (an emulator or a fake),
+        else to Google with the adapter's credentials."""
+        with self._lock:
+            if name not in self._clients:
+                if endpoint:
+                    import grpc
+
+                    self._clients[name] = client(transport=transport(channel=grpc.insecure_channel(endpoint)))
+                else:
+                    self._clients[name] = client(credentials=self.credentials)
+            return self._clients[name]
+
+    def publisher(self) -> Any:
+        """Pub/Sub's topic administration (gRPC), over a plain channel to `pubsub_endpoint` when set."""
+        from google.pubsub_v1 import PublisherClient
+        from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
+
+        return self._grpc_client("publisher", PublisherClient, PublisherGrpcTransport, self.pubsub_endpoint)
+
+    def subscriber(self) -> Any:
+        """Pub/Sub's subscription administration (gRPC), over a plain channel to `pubsub_endpoint` when set."""
+        from google.pubsub_v1 import SubscriberClient
+        from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
+
+        return self._grpc_client("subscriber", SubscriberClient, SubscriberGrpcTransport, self.pubsub_endpoint)
+
+    def run_services(self) -> Any:
+        """Cloud Run v2's services client (gRPC), over a plain channel to `grpc_endpoint` when set."""
+        from google.cloud.run_v2 import ServicesClient
+        from google.cloud.run_v2.services.services.transports.grpc import ServicesGrpcTransport
+
+        return self._grpc_client("run", ServicesClient, ServicesGrpcTransport, self.grpc_endpoint)
+
+    def projects(self) -> Any:
+        """Resource Manager v3's projects client (gRPC), over a plain channel to `grpc_endpoint` when set."""
+        from google.cloud.resourcemanager_v3 import ProjectsClient
+        from google.cloud.resourcemanager_v3.services.projects.transports.grpc import ProjectsGrpcTransport
+
+        return self._grpc_client("projects", ProjectsClient, ProjectsGrpcTransport, self.grpc_endpoint)
+
+    def tag_bindings(self) -> Any:
+        """Resource Manager v3's tag bindings client (gRPC), over a plain channel to `grpc_endpoint` when set."""
+        from google.cloud.resourcemanager_v3 import TagBindingsClient
+        from google.cloud.resourcemanager_v3.services.tag_bindings.transports.grpc import TagBindingsGrpcTransport
+
+        return self._grpc_client("tag_bindings", TagBindingsClient, TagBindingsGrpcTransport, self.grpc_endpoint)
+
+    def mark_project(self) -> None:
+        """The project's mark (`project_identity`), once per adapter; raises the library's error."""
+        if self._project_marked:
+            return
+        from adapters.gcp import project
+
+        project.ensure(self)
+        self._project_marked = True
+
+    @property
+    def polling(self) -> Any:
+        """How a long-running operation is waited for: polled after 10 ms, then less often up to every second, for ten
+        minutes (or the retry deadline, if longer): a Cloud Run revision can take minutes to become ready."""
+        from google.api_core.future.polling import DEFAULT_POLLING
+
+        return DEFAULT_POLLING.with_delay(initial=0.01, maximum=1.0).with_timeout(max(self.retry_seconds, 600.0))
+
     @property
     def grpc_retry(self) -> Any:
         """Retries of transient gRPC errors (UNAVAILABLE, RESOURCE_EXHAUSTED...), bounded by the adapter's deadline."""
@@ -196,11 +267,14 @@ class GcpContext:
 
         return retry.Retry(predicate=retry.if_transient_error, initial=0.05, maximum=2.0, timeout=self.retry_seconds)
 
-    def reconnect(self, storage_endpoint: str | None, grpc_endpoint: str | None) -> None:
+    def reconnect(
+        self, storage_endpoint: str | None, grpc_endpoint: str | None, pubsub_endpoint: str | None = None
+    ) -> None:
         """Use other endpoints from now on (an emulator restarted elsewhere); clients are made again on first use."""
         self.close()
         self.storage_endpoint = storage_endpoint
         self.grpc_endpoint = grpc_endpoint
+        self.pubsub_endpoint = pubsub_endpoint
 
     def map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """`function(item)` for every item, on up to `max_concurrency` threads, in order; the first error raised is

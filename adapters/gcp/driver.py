@@ -26,7 +26,7 @@ from adapters.base import (
     identity_tags,
 )
 from adapters.driver import ConvergingDriver
-from adapters.gcp import PROVIDER, labels, names
+from adapters.gcp import PROVIDER, labels, limits, names
 from adapters.gcp.context import GcpContext, failures
 
 
@@ -40,6 +40,20 @@ class GcpDriver(ConvergingDriver):
         self.gcp = gcp
 
     # -- the protocol ------------------------------------------------------------------------------------------------
+
+    def create(self, desired: Desired) -> Observed:
+        self._mark_project(desired, "create")
+        return super().create(desired)
+
+    def update(self, desired: Desired, current: Observed) -> Observed:
+        self._mark_project(desired, "update")
+        return super().update(desired, current)
+
+    def _mark_project(self, desired: Desired, operation: str) -> None:
+        """The project's mark (`project`) before the first write, after everything refused is refused."""
+        self.check(desired, operation)
+        with failures(operation, desired.key):
+            self.gcp.mark_project()
 
     def observe(self, platform: str) -> list[Observed]:
         if not names.is_name(platform):
@@ -129,6 +143,9 @@ class GcpDriver(ConvergingDriver):
             labels.to_labels(desired.tags)
         except labels.LabelRefused as exc:
             raise AdapterError(PROVIDER, operation, desired.key, str(exc)) from None
+        # What GCP cannot hold (`limits`, which `mnops validate` asks too), naming the fields.
+        for fields, why in limits.refusals(desired):
+            raise AdapterError(PROVIDER, operation, desired.key, f"{', '.join(fields)}: {why}")
 
     # -- for subclasses ----------------------------------------------------------------------------------------------
 

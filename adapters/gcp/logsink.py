@@ -26,7 +26,6 @@ from adapters.base import AdapterError, Desired, Observed, ResourceKey
 from adapters.gcp import PROVIDER, names
 from adapters.gcp.driver import GcpDriver
 
-MAX_RETENTION = 3650
 DESCRIPTION_PREFIX = "mnops:"
 SEVERITY = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "error": "ERROR"}
 LEVEL = {v: k for k, v in SEVERITY.items()}
@@ -46,17 +45,6 @@ class LoggingDriver(GcpDriver):
 
     def sink(self, key: ResourceKey) -> str:
         return f"projects/{self.gcp.project}/sinks/{names.log_bucket(key)}"
-
-    def check(self, desired: Desired, operation: str) -> None:
-        super().check(desired, operation)
-        if desired.spec.retention_days > MAX_RETENTION:
-            raise AdapterError(
-                PROVIDER,
-                operation,
-                desired.key,
-                f"retention_days: Cloud Logging keeps records at most {MAX_RETENTION} days, "
-                f"not {desired.spec.retention_days}",
-            )
 
     # -- observation -------------------------------------------------------------------------------------------------
 

@@ -66,3 +66,24 @@ HMAC_KEY_SECRET = f"{PREFIX}_hmac-key"
 def log_bucket(key: ResourceKey) -> str:
     """`mnops-<platform>_<resource>`, the id of the log bucket and of the sink that feeds it."""
     return f"{PREFIX}-{key.platform}_{key.name}"
+
+
+def topic(key: ResourceKey) -> str:
+    """`mnops-<platform>_<resource>`: the id of a queue's topic and of its subscription."""
+    return f"{PREFIX}-{key.platform}_{key.name}"
+
+
+def dead_letter_topic(key: ResourceKey) -> str:
+    """`mnops-<platform>_<resource>_dead`: names never contain `_`, so no resource's topic can be called that."""
+    return f"{topic(key)}_dead"
+
+
+SERVICE_MAX = 49
+
+
+def service(key: ResourceKey) -> str:
+    """`mnops-<platform>-<resource>-<hash>`, at most 49 characters (Cloud Run's service ids: lower-case letters,
+    digits and hyphens). The readable part is cut to fit; the hash over the two parts keeps it unique."""
+    suffix = digest("run", key.platform, key.name)
+    readable = f"{PREFIX}-{key.platform}-{key.name}"[: SERVICE_MAX - HASH_LENGTH - 1].rstrip("-")
+    return f"{readable}-{suffix}"

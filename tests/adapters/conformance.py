@@ -107,8 +107,9 @@ CASES: dict[str, Case] = {
     ),
     "queue/v1": Case(
         "jobs",
+        # Values every provider holds: Pub/Sub takes 5-100 delivery attempts and keeps messages at most 7 days.
         {"retention_seconds": 86400, "visibility_timeout_seconds": 60, "dead_letter": {"max_receives": 5}},
-        {"retention_seconds": 172800, "dead_letter": {"max_receives": 3}},
+        {"retention_seconds": 172800, "dead_letter": {"max_receives": 8}},
     ),
     "secrets/v1": Case("api-key", {"from": "generate", "length": 32, "rotation_days": 30}, {"rotation_days": 90}),
     "logging/v1": Case(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,11 +78,15 @@ def _patch(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any)
 
 # Requests served, by handler name (`ls`, `get`, `get_iam_policy`): what a test of observation's cost counts.
 CALLS: Counter[str] = Counter()
+# Seconds every request waits before it is served: a benchmark's stand-in for the network's round trip.
+LATENCY = {"seconds": 0.0}
 
 
 def _counted(handler: Callable[..., Any], name: str) -> Callable[..., Any]:
     def serve(*args: Any, **kwargs: Any) -> Any:
         CALLS[name] += 1
+        if LATENCY["seconds"]:
+            time.sleep(LATENCY["seconds"])
         return handler(*args, **kwargs)
 
     serve.counted = True  # type: ignore[attr-defined]

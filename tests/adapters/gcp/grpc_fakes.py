@@ -5,13 +5,18 @@ NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, field masks, pages) and the rest an
 
 `SecretManager` is Secret Manager v1 as the adapter uses it: secrets with labels, annotations and versions, strict on
 label and annotation syntax, update masks, automatic replication and the CRC32C of version payloads. `LoggingConfig`
-is Cloud Logging's bucket and sink configuration. `grpc_fakes()` serves both on one port.
+is Cloud Logging's bucket and sink configuration. `CloudRun` is Cloud Run v2's services, whose writes are long-running
+operations served by the shipped `OperationsServicer`; `ResourceManager` is Resource Manager v3's projects and tag
+bindings. `grpc_fakes()` serves them all on one port, behind an
+interceptor that counts every call.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -102,10 +107,45 @@ class Failure(Exception):
         self.message = message
 
 
+class Counting(grpc.ServerInterceptor):
+    """Counts every call the server receives, by method, and adds `delay` seconds to each: how benchmarks measure
+    what a scan costs at the server, whatever the client does."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.delay = 0.0
+        self.lock = threading.Lock()
+
+    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        with self.lock:
+            self.calls[handler_call_details.method.rsplit("/", 1)[1]] += 1
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        def slowed(request: Any, context: grpc.ServicerContext) -> Any:
+            # Waiting here, in the call's own worker thread: waiting in the interceptor would hold up every call.
+            if self.delay:
+                time.sleep(self.delay)
+            return inner(request, context)
+
+        return handler._replace(unary_unary=slowed)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.delay = 0.0
+
+
 @contextmanager
-def serve_all(services: list[tuple[str, Any, type]]) -> Iterator[str]:
+def serve_all(
+    services: list[tuple[str, Any, type]],
+    servicers: list[Callable[[grpc.Server], None]] = (),
+    counting: Counting | None = None,
+) -> Iterator[str]:
     """Serve each (service, fake, transport)'s methods, named as the client's (`create_secret`), on one port of
-    127.0.0.1; yields `host:port`."""
+    127.0.0.1, with `servicers` (each adds itself to the server: the long-running operations); yields `host:port`."""
     generic = []
     for service, fake, transport in services:
         handlers = {}
@@ -118,8 +158,12 @@ def serve_all(services: list[tuple[str, Any, type]]) -> Iterator[str]:
                 _answer(fake, name, implementation), request_deserializer=parse, response_serializer=write
             )
         generic.append(grpc.method_handlers_generic_handler(service, handlers))
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16), interceptors=[counting] if counting is not None else []
+    )
     server.add_generic_rpc_handlers(generic)
+    for add in servicers:
+        add(server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -492,27 +536,429 @@ class LoggingConfig:
         )
 
 
-class Fakes:
-    """Every gRPC fake, served on one port."""
+# -- Cloud Run v2 and long-running operations --------------------------------------------------------------------------
 
-    def __init__(self, secrets: SecretManager, logging_config: LoggingConfig, address: str) -> None:
+CLOUD_RUN = "google.cloud.run.v2.Services"
+SERVICE_ID = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
+LOCATION_PARENT = re.compile(r"^projects/[^/]+/locations/[^/]+$")
+CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
+MEMORY = re.compile(r"^[0-9]+(Mi|Gi)$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_ENV = {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+SECRET_REF = re.compile(r"^(projects/[^/]+/secrets/)?[A-Za-z0-9_-]{1,255}$")
+
+
+def _check_size(cpu_limit: str, memory_limit: str) -> None:
+    """Cloud Run's CPU and memory rules: a fraction of a vCPU holds 512 MiB at most; a whole vCPU count is 1, 2, 4, 6
+    or 8 and holds 4 GiB a vCPU at most; 4 vCPUs need 2 GiB, 6 and 8 need 4 GiB; 128 MiB at least."""
+    cpu = int(cpu_limit[:-1]) / 1000 if cpu_limit.endswith("m") else float(cpu_limit)
+    memory = int(memory_limit[:-2]) * (1024 if memory_limit.endswith("Gi") else 1)
+    if memory < 128:
+        raise _invalid(f"Invalid value for memory: {memory_limit}: at least 128Mi")
+    if cpu < 1:
+        if memory > 512:
+            raise _invalid(f"Invalid value for memory: less than 1 CPU allows at most 512Mi, not {memory_limit}")
+        return
+    if cpu not in (1, 2, 4, 6, 8):
+        raise _invalid(f"Invalid value for cpu: {cpu_limit}: 1, 2, 4, 6 or 8 CPUs, or a fraction below 1")
+    if memory > cpu * 4096:
+        raise _invalid(f"Invalid value for memory: {cpu_limit} CPU allows at most {int(cpu) * 4}Gi")
+    if memory < {4: 2048, 6: 4096, 8: 4096}.get(int(cpu), 0):
+        raise _invalid(f"Invalid value for memory: {cpu_limit} CPU needs more than {memory_limit}")
+
+
+class Operations:
+    """`google.longrunning.Operations` for the fakes whose methods are long-running: an operation is pending when it
+    is made and done at its first poll, so clients really poll."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, Callable[[], Any]] = {}
+        self.done: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def start(self, parent: str, finish: Callable[[], Any], metadata: Any) -> Any:
+        """A new pending operation under `parent`; `finish()` gives its response (a proto-plus message) when polled,
+        or raises `Failure`."""
+        from google.longrunning import operations_pb2
+        from google.protobuf import any_pb2
+
+        name = f"{parent}/operations/{uuid.uuid4()}" if parent else f"operations/{uuid.uuid4()}"
+        self.pending[name] = finish
+        packed = any_pb2.Any()
+        packed.Pack(type(metadata).pb(metadata))
+        return operations_pb2.Operation(name=name, done=False, metadata=packed)
+
+    def get(self, name: str) -> Any:
+        from google.longrunning import operations_pb2
+        from google.protobuf import any_pb2
+        from google.rpc import status_pb2
+
+        with self.lock:
+            if name in self.done:
+                return self.done[name]
+            finish = self.pending.pop(name, None)
+            if finish is None:
+                raise Failure(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
+            operation = operations_pb2.Operation(name=name, done=True)
+            try:
+                response = finish()
+            except Failure as failure:
+                operation.error.CopyFrom(status_pb2.Status(code=failure.code.value[0], message=failure.message))
+            else:
+                packed = any_pb2.Any()
+                packed.Pack(type(response).pb(response))
+                operation.response.CopyFrom(packed)
+            self.done[name] = operation
+            return operation
+
+    def reset(self) -> None:
+        with self.lock:
+            self.pending.clear()
+            self.done.clear()
+
+    def add_to(self, server: grpc.Server) -> None:
+        from google.longrunning import operations_pb2_grpc
+
+        operations = self
+
+        class Servicer(operations_pb2_grpc.OperationsServicer):
+            def GetOperation(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+                try:
+                    return operations.get(request.name)
+                except Failure as failure:
+                    context.abort(failure.code, failure.message)
+
+        operations_pb2_grpc.add_OperationsServicer_to_server(Servicer(), server)
+
+
+class CloudRun:
+    """Cloud Run v2 services as the adapter uses them: create, update and delete are long-running; strict on service
+    ids, labels, containers (image, CPU and memory formats, env names, reserved variables, secret references),
+    scaling bounds and probes; NOT_FOUND, ALREADY_EXISTS, and ABORTED on a stale etag. A service is Ready once its
+    operation is done; `crash(name)` makes its latest revision fail, as a crashing container does."""
+
+    def __init__(self, operations: Operations) -> None:
+        self.operations = operations
+        self.services: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.services.clear()
+            self.calls.clear()
+
+    def crash(self, name: str) -> None:
+        from google.cloud import run_v2
+
+        with self.lock:
+            service = self.services[name]
+            service.terminal_condition = run_v2.Condition(
+                type_="Ready",
+                state=run_v2.Condition.State.CONDITION_FAILED,
+                message="The user-provided container failed to start and listen on the port",
+            )
+
+    def _validate(self, service: Any) -> None:
+        for key, value in service.labels.items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+                raise _invalid(f"Invalid label: {key}")
+        template = service.template
+        if not template.containers:
+            raise _invalid("template.containers: at least one container is required")
+        for container in template.containers:
+            if not container.image:
+                raise _invalid("template.containers[0].image: an image is required")
+            limits = dict(container.resources.limits)
+            if "cpu" in limits and not CPU.match(limits["cpu"]):
+                raise _invalid(f"Invalid value for cpu: {limits['cpu']!r}")
+            if "memory" in limits and not MEMORY.match(limits["memory"]):
+                raise _invalid(f"Invalid value for memory: {limits['memory']!r}")
+            _check_size(limits.get("cpu", "1"), limits.get("memory", "512Mi"))
+            seen = set()
+            for variable in container.env:
+                if not ENV_NAME.match(variable.name) or variable.name in seen:
+                    raise _invalid(f"Invalid or repeated environment variable name: {variable.name!r}")
+                if variable.name in RESERVED_ENV:
+                    raise _invalid(f"The following reserved env names were provided: {variable.name}")
+                seen.add(variable.name)
+                if "value_source" in variable:
+                    if variable.value:
+                        raise _invalid(f"env {variable.name}: value and value_source are exclusive")
+                    ref = variable.value_source.secret_key_ref
+                    if not SECRET_REF.match(ref.secret) or not ref.version:
+                        raise _invalid(f"env {variable.name}: invalid secret reference {ref.secret!r}")
+            for probe in (container.startup_probe, container.readiness_probe):
+                if probe.period_seconds and not 1 <= probe.period_seconds <= 240:
+                    raise _invalid("probe period_seconds must be 1-240")
+                if probe.timeout_seconds and probe.period_seconds and probe.timeout_seconds > probe.period_seconds:
+                    raise _invalid("probe timeout_seconds must not exceed period_seconds")
+        scaling = template.scaling
+        if scaling.max_instance_count and scaling.min_instance_count > scaling.max_instance_count:
+            raise _invalid("template.scaling: min_instance_count exceeds max_instance_count")
+
+    def _service(self, name: str) -> Any:
+        if name not in self.services:
+            raise Failure(
+                grpc.StatusCode.NOT_FOUND, f"Resource '{name.rsplit('/', 1)[-1]}' of kind 'SERVICE' does not exist"
+            )
+        return self.services[name]
+
+    def _ready(self, service: Any) -> Any:
+        from google.cloud import run_v2
+
+        service.observed_generation = service.generation
+        service.reconciling = False
+        service.terminal_condition = run_v2.Condition(type_="Ready", state=run_v2.Condition.State.CONDITION_SUCCEEDED)
+        service.latest_ready_revision = f"{service.name}/revisions/r{service.generation}"
+        service.latest_created_revision = service.latest_ready_revision
+        return service
+
+    def create_service(self, request: Any) -> Any:
+        from google.cloud import run_v2
+
+        if not LOCATION_PARENT.match(request.parent):
+            raise _invalid(f"Invalid parent: {request.parent}")
+        if not SERVICE_ID.match(request.service_id):
+            raise _invalid(f"Invalid service id: {request.service_id!r}")
+        if request.service.name:
+            raise _invalid("service.name must be empty: the name comes from service_id")
+        name = f"{request.parent}/services/{request.service_id}"
+        if name in self.services:
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, f"Resource '{request.service_id}' already exists.")
+        self._validate(request.service)
+        service = run_v2.Service(request.service)
+        service.name = name
+        service.uid = str(uuid.uuid4())
+        service.generation = 1
+        service.etag = uuid.uuid4().hex
+        service.create_time = datetime.now(UTC)
+        service.uri = f"https://{request.service_id}-{service.uid[:10]}.a.run.app"
+        service.reconciling = True
+        self.services[name] = service
+        return self.operations.start(request.parent, lambda: self._finish(name), service)
+
+    def _finish(self, name: str) -> Any:
+        with self.lock:
+            return self._ready(self._service(name))
+
+    def get_service(self, request: Any) -> Any:
+        return self._service(request.name)
+
+    def list_services(self, request: Any) -> Any:
+        from google.cloud import run_v2
+
+        if not LOCATION_PARENT.match(request.parent):
+            raise _invalid(f"Invalid parent: {request.parent}")
+        found = [s for n, s in sorted(self.services.items()) if n.startswith(request.parent + "/services/")]
+        size = min(request.page_size or 100, 1000)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return run_v2.ListServicesResponse(
+            services=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+    def update_service(self, request: Any) -> Any:
+        from google.cloud import run_v2
+
+        if list(request.update_mask.paths):
+            raise _invalid("update_mask is not supported here: send the whole service")
+        current = self._service(request.service.name)
+        if request.service.etag and request.service.etag != current.etag:
+            raise Failure(grpc.StatusCode.ABORTED, "etag mismatch: the service was changed meanwhile")
+        self._validate(request.service)
+        service = run_v2.Service(request.service)
+        for kept in ("name", "uid", "create_time", "uri"):
+            setattr(service, kept, getattr(current, kept))
+        service.generation = current.generation + 1
+        service.etag = uuid.uuid4().hex
+        service.reconciling = True
+        service.terminal_condition = current.terminal_condition
+        self.services[service.name] = service
+        parent = service.name.rsplit("/services/", 1)[0]
+        return self.operations.start(parent, lambda: self._finish(service.name), service)
+
+    def delete_service(self, request: Any) -> Any:
+        current = self._service(request.name)
+        if request.etag and request.etag != current.etag:
+            raise Failure(grpc.StatusCode.ABORTED, "etag mismatch: the service was changed meanwhile")
+        del self.services[request.name]
+        parent = request.name.rsplit("/services/", 1)[0]
+        return self.operations.start(parent, lambda: current, current)
+
+
+# -- Resource Manager v3: projects and tag bindings --------------------------------------------------------------------
+
+RESOURCE_MANAGER_PROJECTS = "google.cloud.resourcemanager.v3.Projects"
+RESOURCE_MANAGER_TAG_BINDINGS = "google.cloud.resourcemanager.v3.TagBindings"
+PROJECT_NAME = re.compile(r"^projects/([^/]+)$")
+PROJECT_UPDATABLE = {"labels", "display_name"}
+TAG_VALUE_NAME = re.compile(r"^tagValues/[0-9]+$")
+FULL_PROJECT = re.compile(r"^//cloudresourcemanager\.googleapis\.com/projects/([0-9]+)$")
+
+
+class ResourceManager:
+    """Resource Manager v3's projects (get, and label updates as long-running operations) and tag bindings, strict
+    where GCP is: a project named by id or number, updates naming it by number with a mask of updatable fields, label
+    syntax, at most 64 labels, stale etags ABORTED; bindings of existing tag values to full resource names, once each.
+    A project it does not hold is PERMISSION_DENIED, as GCP answers for projects one cannot see."""
+
+    def __init__(self, operations: Operations) -> None:
+        self.operations = operations
+        self.projects: dict[str, Any] = {}
+        self.tag_values: set[str] = set()
+        self.bindings: list[Any] = []
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def add_project(self, project_id: str, number: str) -> None:
+        from google.cloud import resourcemanager_v3 as rm
+
+        with self.lock:
+            self.projects[number] = rm.Project(
+                name=f"projects/{number}",
+                project_id=project_id,
+                state=rm.Project.State.ACTIVE,
+                etag=uuid.uuid4().hex,
+            )
+
+    def reset(self) -> None:
+        with self.lock:
+            for project in self.projects.values():
+                project.labels.clear()
+            self.bindings.clear()
+            self.calls.clear()
+
+    def _project(self, name: str) -> Any:
+        match = PROJECT_NAME.match(name)
+        if not match:
+            raise _invalid(f"Invalid project name: {name}")
+        wanted = match.group(1)
+        for number, project in self.projects.items():
+            if wanted in (number, project.project_id):
+                return project
+        raise Failure(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"Permission 'resourcemanager.projects.get' denied on resource '{name}' (or it may not exist).",
+        )
+
+    def get_project(self, request: Any) -> Any:
+        return self._project(request.name)
+
+    def update_project(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        paths = list(request.update_mask.paths)
+        if not paths or any(p not in PROJECT_UPDATABLE for p in paths):
+            raise _invalid(f"update_mask must name updatable fields (labels, display_name), not {paths}")
+        current = self._project(request.project.name)
+        if request.project.name != current.name:
+            raise _invalid("a project is updated by its number: projects/<number>")
+        if request.project.etag and request.project.etag != current.etag:
+            raise Failure(grpc.StatusCode.ABORTED, "etag mismatch: the project was changed meanwhile")
+        if len(request.project.labels) > 64:
+            raise _invalid("a project holds at most 64 labels")
+        for key, value in request.project.labels.items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+                raise _invalid(f"Invalid label: {key}")
+        changed = rm.Project(current)
+        for path in paths:
+            setattr(changed, path, getattr(request.project, path))
+        changed.etag = uuid.uuid4().hex
+        number = current.name.removeprefix("projects/")
+        return self.operations.start("", lambda: self._store(number, changed), changed)
+
+    def _store(self, number: str, project: Any) -> Any:
+        with self.lock:
+            self.projects[number] = project
+            return project
+
+    def _parent(self, parent: str) -> str:
+        match = FULL_PROJECT.match(parent)
+        if not match:
+            raise _invalid(f"Invalid parent: {parent} (a full resource name, //cloudresourcemanager...)")
+        if match.group(1) not in self.projects:
+            raise Failure(grpc.StatusCode.PERMISSION_DENIED, f"Permission denied on resource '{parent}'")
+        return parent
+
+    def list_tag_bindings(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        parent = self._parent(request.parent)
+        found = [b for b in self.bindings if b.parent == parent]
+        size = min(request.page_size or 300, 300)
+        start = int(request.page_token or 0)
+        more = start + size < len(found)
+        return rm.ListTagBindingsResponse(
+            tag_bindings=found[start : start + size], next_page_token=str(start + size) if more else ""
+        )
+
+    def create_tag_binding(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        binding = rm.TagBinding(request.tag_binding)
+        parent = self._parent(binding.parent)
+        if not TAG_VALUE_NAME.match(binding.tag_value):
+            raise _invalid(f"Invalid tag value: {binding.tag_value!r}")
+        if binding.tag_value not in self.tag_values:
+            raise Failure(grpc.StatusCode.NOT_FOUND, f"Tag value {binding.tag_value} not found")
+        if any(b.parent == parent and b.tag_value == binding.tag_value for b in self.bindings):
+            raise Failure(grpc.StatusCode.ALREADY_EXISTS, "A binding already exists between the resource and tag")
+        binding.name = f"tagBindings/{parent.replace('/', '%2F')}/{binding.tag_value}"
+
+        def finish() -> Any:
+            with self.lock:
+                self.bindings.append(binding)
+            return binding
+
+        return self.operations.start("", finish, binding)
+
+
+class Fakes:
+    """Every gRPC fake, served on one port; `counting` counts (and can slow) every call the server receives."""
+
+    def __init__(
+        self,
+        secrets: SecretManager,
+        logging_config: LoggingConfig,
+        run: CloudRun,
+        resource_manager: ResourceManager,
+        operations: Operations,
+        counting: Counting,
+        address: str,
+    ) -> None:
         self.secrets = secrets
         self.logging = logging_config
+        self.run = run
+        self.resource_manager = resource_manager
+        self.operations = operations
+        self.counting = counting
         self.address = address
 
     def reset(self) -> None:
         self.secrets.reset()
         self.logging.reset()
+        self.run.reset()
+        self.resource_manager.reset()
+        self.operations.reset()
+        self.counting.reset()
 
 
 @contextmanager
 def grpc_fakes() -> Iterator[Fakes]:
     from google.cloud.logging_v2.services.config_service_v2.transports.grpc import ConfigServiceV2GrpcTransport
+    from google.cloud.resourcemanager_v3.services.projects.transports.grpc import ProjectsGrpcTransport
+    from google.cloud.resourcemanager_v3.services.tag_bindings.transports.grpc import TagBindingsGrpcTransport
+    from google.cloud.run_v2.services.services.transports.grpc import ServicesGrpcTransport
 
-    secrets, logging_config = SecretManager(), LoggingConfig()
+    secrets, logging_config, operations, counting = SecretManager(), LoggingConfig(), Operations(), Counting()
+    run, resource_manager = CloudRun(operations), ResourceManager(operations)
     services = [
         (SECRET_MANAGER, secrets, SecretManagerServiceGrpcTransport),
         (LOGGING_CONFIG, logging_config, ConfigServiceV2GrpcTransport),
+        (CLOUD_RUN, run, ServicesGrpcTransport),
+        (RESOURCE_MANAGER_PROJECTS, resource_manager, ProjectsGrpcTransport),
+        (RESOURCE_MANAGER_TAG_BINDINGS, resource_manager, TagBindingsGrpcTransport),
     ]
-    with serve_all(services) as address:
-        yield Fakes(secrets, logging_config, address)
+    with serve_all(services, [operations.add_to], counting) as address:
+        yield Fakes(secrets, logging_config, run, resource_manager, operations, counting, address)

@@ -18,6 +18,7 @@ from mnops_assets.cli import app
 from tests.adapters.gcp.conftest import LOCATION, PROJECT
 from tests.adapters.gcp.gcs import GcsEmulator
 from tests.adapters.gcp.grpc_fakes import Fakes
+from tests.adapters.gcp.pubsub import PubSubEmulator
 
 REPO = Path(__file__).resolve().parents[3]
 runner = CliRunner()
@@ -42,14 +43,18 @@ resources:
 
 @pytest.fixture
 def lab(
-    gcs: GcsEmulator, grpc_fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs: GcsEmulator,
+    grpc_fakes: Fakes,
+    pubsub_proxy: PubSubEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[Path, GcpAdapter]]:
     estate = tmp_path / "ecosystem"
     shutil.copytree(REPO / "ecosystem", estate)
     eco = estate / "ecosystem.yaml"
     settings = (
         f"{{project: {PROJECT}, location: {LOCATION}, anonymous: true, storage_endpoint: '{gcs.url}', "
-        f"grpc_endpoint: '{grpc_fakes.address}', retry_seconds: 1}}"
+        f"grpc_endpoint: '{grpc_fakes.address}', pubsub_endpoint: '{pubsub_proxy.address}', retry_seconds: 1}}"
     )
     eco.write_text(
         eco.read_text().replace(
@@ -72,12 +77,14 @@ def lab(
         anonymous=True,
         storage_endpoint=gcs.url,
         grpc_endpoint=grpc_fakes.address,
+        pubsub_endpoint=pubsub_proxy.address,
     )
     yield estate, adapter
     runner.invoke(app, ["destroy", INSTANCE, "--estate", str(estate)])
     adapter.close()
     gcs.wipe()
     grpc_fakes.reset()
+    pubsub_proxy.wipe(PROJECT)
 
 
 def mnops(estate: Path, *args: str, code: int = 0) -> str:
