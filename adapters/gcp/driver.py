@@ -29,6 +29,9 @@ from adapters.driver import ConvergingDriver
 from adapters.gcp import PROVIDER, labels, limits, names
 from adapters.gcp.context import GcpContext, failures
 
+# Keys of `Observed.private` holding addresses read along with a resource (see `GcpDriver.observed`).
+ADDRESS_PREFIX = "@"
+
 
 class GcpDriver(ConvergingDriver):
     """One contract version on one Google Cloud service."""
@@ -180,6 +183,14 @@ class GcpDriver(ConvergingDriver):
         return ResourceKey(tags[TAG_PLATFORM], tags[TAG_RESOURCE])
 
     def observed(
-        self, key: ResourceKey, resource_id: str, fields: dict[str, Any], tags: Mapping[str, str], problem: str | None
+        self,
+        key: ResourceKey,
+        resource_id: str,
+        fields: dict[str, Any],
+        tags: Mapping[str, str],
+        problem: str | None,
+        addresses: Mapping[str, str] | None = None,
     ) -> Observed:
-        return Observed(key, self.contract, resource_id, fields, dict(tags), problem)
+        """`addresses`: what the resource gave that its outputs need and no name implies (a service's URL)."""
+        private = {ADDRESS_PREFIX + k: v for k, v in (addresses or {}).items()}
+        return Observed(key, self.contract, resource_id, fields, dict(tags), problem, private)

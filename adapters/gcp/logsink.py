@@ -91,6 +91,9 @@ class LoggingDriver(GcpDriver):
         fields = {"retention_days": bucket.retention_days, "min_level": level}
         return self.observed(key, bucket.name, fields, _tags(bucket.description), problem)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"name": names.log_bucket(current.key)}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

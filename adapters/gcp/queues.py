@@ -94,6 +94,11 @@ class QueueDriver(GcpDriver):
         }
         return self.observed(key, subscription.name, fields, labels.from_labels(subscription.labels), problem)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        # Publishers write to the topic, subscribers read from the subscription of the same name.
+        dead_letter = self.dead_letter_topic(current.key) if current.fields.get("dead_letter") else ""
+        return {"url": self.topic(current.key), "dead_letter_url": dead_letter}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

@@ -123,6 +123,9 @@ class SecretsDriver(GcpDriver):
             key, self.contract, secret.name, fields, labels.from_labels(secret.labels), problem, annotations
         )
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"reference": current.resource_id}  # projects/<p>/secrets/<name>: what Cloud Run's secret key refers to
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

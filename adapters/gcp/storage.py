@@ -97,6 +97,9 @@ class StorageDriver(GcpDriver):
         }
         return self.observed(key, f"gs://{bucket.name}", fields, labels.from_labels(bucket.labels), problem)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"name": current.resource_id.removeprefix("gs://"), "url": current.resource_id}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:
