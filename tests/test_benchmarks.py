@@ -11,7 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_benchmarks_run_on_a_small_estate():
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--instances", "12", "--repeat", "1", "--aws-platforms", "3"],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--instances",
+            "12",
+            "--repeat",
+            "1",
+            "--aws-platforms",
+            "3",
+            "--azure-platforms",
+            "5",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -25,6 +37,7 @@ def test_benchmarks_run_on_a_small_estate():
         "ratio cold / no-op",
         "drift scan, 12 instances",
         "ratio naive / ours",
+        "azure drift scan",
     ):
         assert figure in result.stdout
     assert "(1 drifted, as planted)" in result.stdout

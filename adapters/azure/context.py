@@ -181,6 +181,13 @@ class AzureContext:
         except ResourceNotFoundError:
             return []
 
+    def platform_of(self, resource_id: str) -> str | None:
+        """The platform whose group (`mnops-<platform>`) a resource id is in, if any."""
+        parts = resource_id.split("/")
+        if len(parts) > 4 and parts[3].lower() == "resourcegroups":
+            return names.platform_of_group(parts[4])
+        return None
+
     def managed_groups(self, types: frozenset[str]) -> dict[str, set[str]]:
         """The platforms whose group holds at least one managed resource of `types` (lower-case ARM types), with the
         types found there: one tag-filtered listing of the whole subscription."""
@@ -188,11 +195,9 @@ class AzureContext:
         for row in self.client("resource").resources.list(filter=MANAGED_FILTER):
             if (row.type or "").lower() not in types:
                 continue
-            parts = (row.id or "").split("/")
-            if len(parts) > 4 and parts[3].lower() == "resourcegroups":
-                platform = names.platform_of_group(parts[4])
-                if platform is not None:
-                    found.setdefault(platform, set()).add((row.type or "").lower())
+            platform = self.platform_of(row.id or "")
+            if platform is not None:
+                found.setdefault(platform, set()).add((row.type or "").lower())
         return found
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ and a lifecycle management rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -39,13 +39,20 @@ class StorageDriver(AzureDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
+    def listing(self) -> Iterable[Any]:
+        return self.azure.client("storage").storage_accounts.list()
+
     def _read(self, key: ResourceKey) -> Observed | None:
         storage = self.azure.client("storage")
-        group, account = names.group(key.platform), self.resource_name(key)
         try:
-            found = storage.storage_accounts.get_properties(group, account)
+            found = storage.storage_accounts.get_properties(names.group(key.platform), self.resource_name(key))
         except ResourceNotFoundError:
             return None
+        return self._complete(key, found)
+
+    def _complete(self, key: ResourceKey, found: Any) -> Observed | None:
+        storage = self.azure.client("storage")
+        group, account = names.group(key.platform), self.resource_name(key)
         problem = None
         public = False
         try:

@@ -128,6 +128,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 PROVIDERS = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/([^/]+)/(.+)$", re.IGNORECASE)
 GROUP = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.IGNORECASE)
 GROUP_NAME = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
+TYPE_LISTING = re.compile(r"^/subscriptions/[^/]+/providers/([^/]+)/([^/]+)$", re.IGNORECASE)
 TAG_FILTER = re.compile(r"^tagName eq '([^']*)' and tagValue eq '([^']*)'$")
 
 
@@ -159,6 +160,8 @@ class FakeArm:
     operations: dict[str, Operation] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
     page_size: int = 5
+    latency: float = 0.0
+    """Seconds every call waits before it is answered (a network round trip to Azure), outside the store's lock."""
     calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     throttled: int = 0
@@ -196,6 +199,8 @@ class FakeArm:
     # -- the protocol ------------------------------------------------------------------------------------------------
 
     def handle(self, method: str, url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any]:
+        if self.latency:
+            time.sleep(self.latency)
         parts = urlsplit(url)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         path = parts.path.rstrip("/")
@@ -234,6 +239,13 @@ class FakeArm:
         if low == subscription + "/resourcegroups" and method == "GET":
             groups = [r for r in self.store.values() if r["type"] == "Microsoft.Resources/resourceGroups"]
             return self._page(self._tag_filter(groups, query.get("$filter"), keep_tags=True), query, path)
+        match = TYPE_LISTING.match(path)
+        if match and method == "GET":
+            # A resource provider's listing of one tracked type in the whole subscription, with tags and properties.
+            arm_type = f"{match.group(1)}/{match.group(2)}".lower()
+            if not KINDS.get(arm_type, Kind()).tracked:
+                raise Refusal(400, "NoRegisteredProviderFound", f"No subscription listing of type '{arm_type}'.")
+            return self._page([r for r in self._resources() if r["type"].lower() == arm_type], query, path)
         match = GROUP.match(path)
         if match:
             return self._group(method, path, match.group(2), payload)
