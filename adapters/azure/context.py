@@ -153,6 +153,18 @@ class AzureContext:
             return ServiceBusManagementClient(**arguments)
         raise ValueError(f"no Azure client for {service!r}")
 
+    def blobs(self, endpoint: str) -> Any:
+        """The Blob Storage data-plane client of a storage account, by its blob endpoint (`primaryEndpoints.blob`),
+        with the same credential and connection options; made once per endpoint."""
+        with self._lock:
+            key = "blob " + endpoint
+            if key not in self._clients:
+                from azure.storage.blob import BlobServiceClient
+
+                options = {k: v for k, v in self.client_options.items() if k != "polling_interval"}
+                self._clients[key] = BlobServiceClient(endpoint, credential=self.credential, **options)
+            return self._clients[key]
+
     # -- resource groups ---------------------------------------------------------------------------------------------
 
     def ensure_group(self, platform: str) -> str:
