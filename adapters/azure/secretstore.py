@@ -8,6 +8,8 @@ compared through `value_hmac`, an HMAC-SHA256 under a key kept as a secret of it
 The secret's tags hold its identity, the platform's and resource's tags, and the adapter's bookkeeping (`mnops:source`,
 `mnops:length`, `mnops:rotation-days`, `mnops:value-hmac`): Key Vault allows 15 tags a secret, so a resource whose
 tags would pass that is refused, naming `tags`. Key Vault tags belong to a version: every new value carries them again.
+The version's content type carries the start of the same HMAC (`text/plain; mnops-value=<16 hex digits>`), so that a
+listing of the vault tells a version written here from one written otherwise, and observation reads no value.
 
 Rotation: Key Vault's own rotation policies are for keys, not secrets, so `maintain` rotates, as on aws: when the
 current version is older than `rotation_days`, a generated value is regenerated and an `env:`/`file:` value read again.
