@@ -185,7 +185,7 @@ def main() -> None:
                 f"{azure.naive_calls / azure.resources:.2f} calls per resource"
             )
             print(
-                f"  ours (bulk listings, {azure.threads} threads):        {azure.bulk:.3f} s   "
+                f"  ours (bulk listings, {azure.threads} threads):              {azure.bulk:.3f} s   "
                 f"{azure.bulk_calls / azure.resources:.2f} calls per resource   target <= 1.5"
             )
             print(f"  ratio naive / ours:                           {azure.naive / azure.bulk:.1f}x  target >= 8x")
