@@ -240,6 +240,8 @@ class FakeArm:
     throttled: int = 0
     refusing: bool = False
     failing_operations: set[str] = field(default_factory=set)
+    failing_reads: set[str] = field(default_factory=set)
+    """Paths (lower-case) whose GETs answer 500, as a service having a bad day."""
     """ARM types (lower-case) whose next long-running PUT fails."""
     base: str = ""
     blobs: BlobData | None = None
@@ -258,6 +260,7 @@ class FakeArm:
             self.throttled = 0
             self.refusing = False
             self.failing_operations.clear()
+            self.failing_reads.clear()
             self.vaults.vaults.clear()
             if self.blobs is not None:
                 self.blobs.release_all()
@@ -286,6 +289,8 @@ class FakeArm:
             if self.throttled > 0:
                 self.throttled -= 1
                 raise Refusal(429, "TooManyRequests", "Rate limit exceeded.", {"Retry-After": "0"})
+        if method == "GET" and path.lower() in self.failing_reads:
+            raise Refusal(500, "InternalServerError", "The service had a bad day.")
         auth = headers.get("Authorization", "")
         if path.startswith("/kv/"):
             token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None

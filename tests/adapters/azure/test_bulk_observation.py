@@ -3,7 +3,9 @@ reads a listing cannot serve, counted at the fake's server; the result is what r
 
 from __future__ import annotations
 
+from adapters.azure import names
 from adapters.azure.adapter import BULK_FROM
+from adapters.base import AdapterError, ResourceKey
 from benchmarks.azure import RESOURCES, TAGS, bench_azure_observation
 from tests.adapters.azure.conftest import REGION, build
 
@@ -67,3 +69,23 @@ def test_the_benchmark_at_a_tiny_size_agrees_and_counts_its_calls():
     assert figures.resources == (BULK_FROM + 1) * len(RESOURCES)
     assert figures.bulk_calls / figures.resources <= 1.5
     assert figures.naive_calls / figures.resources > 2
+
+
+def test_a_listing_that_fails_fails_every_platform_and_a_read_that_fails_its_own(make_adapter, fake, arm):
+    builder = make_adapter()
+    for platform in PLATFORMS[:BULK_FROM]:
+        deploy(builder, platform)
+    scanner = make_adapter()
+    with arm.down():
+        found = scanner.observe_many(PLATFORMS[:BULK_FROM])
+    assert all(isinstance(f, AdapterError) and "listing of" in str(f) for f in found.values())
+    # One platform's queue answers with an error: that platform alone fails, naming the resource.
+    key = ResourceKey(PLATFORMS[0], "jobs")
+    namespace = names.namespace(scanner.azure.subscription_id, key)
+    fake.failing_reads.add(
+        f"/subscriptions/{scanner.azure.subscription_id}/resourcegroups/{names.group(key.platform)}"
+        f"/providers/microsoft.servicebus/namespaces/{namespace}/queues/jobs".lower()
+    )
+    found = scanner.observe_many(PLATFORMS[:BULK_FROM])
+    assert isinstance(found[PLATFORMS[0]], AdapterError) and found[PLATFORMS[0]].key == key
+    assert all(len(found[p]) == len(RESOURCES) for p in PLATFORMS[1:BULK_FROM])
