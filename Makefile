@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run stop ui test schema bench bench-peers clean
+.PHONY: setup azurite run stop ui test schema bench bench-peers clean
 
 setup: $(STAMP)
 
@@ -40,7 +40,16 @@ ui: setup
 	set -a; . ./$(EXAMPLE_SECRETS) 2>/dev/null || true; set +a; \
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: setup
+# Azurite (Microsoft's Blob Storage emulator, from npm) for the azure tests, which also install it here if missing.
+AZURITE_VERSION := 3.35.0
+AZURITE := .mnops/azurite/$(AZURITE_VERSION)/node_modules/.bin/azurite-blob
+
+azurite: $(AZURITE)
+
+$(AZURITE):
+	npm install --prefix .mnops/azurite/$(AZURITE_VERSION) --no-audit --no-fund azurite@$(AZURITE_VERSION)
+
+test: setup azurite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

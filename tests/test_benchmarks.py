@@ -23,6 +23,8 @@ def test_benchmarks_run_on_a_small_estate():
             "3",
             "--gcp-platforms",
             "3",
+            "--azure-platforms",
+            "5",
         ],
         cwd=REPO,
         capture_output=True,
@@ -38,6 +40,7 @@ def test_benchmarks_run_on_a_small_estate():
         "drift scan, 12 instances",
         "ratio naive / ours",
         "gcp drift scan",
+        "azure drift scan",
     ):
         assert figure in result.stdout
     assert "(1 drifted, as planted)" in result.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +19,9 @@ from adapters.base import Adapter, AdapterError, Observed, build_drivers
 from contracts.errors import MnopsError
 
 PUBLIC_ARM = "https://management.azure.com"
+BULK_FROM = 5
+"""From this many platforms on, observation lists the subscription once per tracked type (5 listings) rather than
+each platform's group."""
 CREDENTIALS = ("default", "managed-identity", "cli", "environment", "workload-identity")
 
 
@@ -35,6 +39,7 @@ class AzureAdapter(Adapter):
     challenge must name a Key Vault domain; off only for a vault reached by address, as tests do). Credentials never
     come from settings: only which chain finds them. `token_credential` is a ready `TokenCredential` to use instead.
     For compute: `default_image` (for resources naming no `image`) and `container_port` (what `{port}` becomes).
+    `max_concurrency` is how many platforms observation reads at once (8).
     `base_dir` is what `file:` secret sources are relative to; `clock` (seconds since the epoch) is what rotation ages
     are measured by.
     """
@@ -59,6 +64,7 @@ class AzureAdapter(Adapter):
         base_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
         token_credential: TokenCredential | None = None,
+        max_concurrency: int = 8,
     ) -> None:
         subscription_id = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID") or None
         if not subscription_id:
@@ -96,6 +102,7 @@ class AzureAdapter(Adapter):
             default_image=default_image or None,
             container_port=int(container_port),
         )
+        self.max_concurrency = max(1, int(max_concurrency))
         super().__init__(drivers=build_drivers(DRIVERS, self.azure))
 
     @property
@@ -113,21 +120,69 @@ class AzureAdapter(Adapter):
         return found
 
     def observe_many(self, platforms: Sequence[str]) -> dict[str, dict[str, Observed] | MnopsError]:
-        """Every managed resource of each platform: one listing of the platform's group (with tags) serves every
-        driver, then each resource of ours is read; a platform whose resources could not be read maps to the error."""
+        """Every managed resource of each platform; a platform whose resources could not be read maps to the error.
+
+        Fewer than `BULK_FROM` platforms: one listing of each platform's group (with tags) serves every driver, then
+        each resource of ours is read. From `BULK_FROM` on: one listing of the subscription per tracked type (each
+        row with its tags and properties; a failed listing fails every platform), so only what a listing does not
+        carry is read (child resources, a vault's secrets). Platforms are observed `max_concurrency` at a time."""
+        wanted = list(dict.fromkeys(platforms))
         drivers = [d for d in self.drivers.values() if isinstance(d, AzureDriver)]
-        found: dict[str, dict[str, Observed] | MnopsError] = {}
-        for platform in platforms:
+        if len(wanted) < BULK_FROM:
+            return dict(zip(wanted, self._each(wanted, lambda p: self._observe_group(p, drivers)), strict=True))
+        try:
+            rows = self._listings(drivers)
+        except MnopsError as exc:
+            return dict.fromkeys(wanted, exc)
+        return dict(zip(wanted, self._each(wanted, lambda p: self._observe_rows(p, drivers, rows)), strict=True))
+
+    def _each(
+        self, platforms: list[str], observe: Callable[[str], dict[str, Observed]]
+    ) -> list[dict[str, Observed] | MnopsError]:
+        def one(platform: str) -> dict[str, Observed] | MnopsError:
             try:
-                with failures("observe", None, subject=f"platform {platform}"):
-                    listed = self.azure.listed(platform)
-                observed: dict[str, Observed] = {}
-                for driver in drivers:
-                    observed.update((o.key.name, o) for o in driver.observe_listed(platform, listed))
-                found[platform] = observed
+                return observe(platform)
             except MnopsError as exc:
-                found[platform] = exc
-        return found
+                return exc
+
+        if self.max_concurrency <= 1 or len(platforms) <= 1:
+            return [one(p) for p in platforms]
+        with ThreadPoolExecutor(min(self.max_concurrency, len(platforms))) as pool:
+            return list(pool.map(one, platforms))
+
+    def _observe_group(self, platform: str, drivers: list[AzureDriver]) -> dict[str, Observed]:
+        with failures("observe", None, subject=f"platform {platform}"):
+            listed = self.azure.listed(platform)
+        observed: dict[str, Observed] = {}
+        for driver in drivers:
+            observed.update((o.key.name, o) for o in driver.observe_listed(platform, listed))
+        return observed
+
+    def _listings(self, drivers: list[AzureDriver]) -> dict[tuple[str, str], list[Any]]:
+        """Each driver's subscription listing, concurrently, by (ARM type in lower case, platform of the group)."""
+
+        def listing(driver: AzureDriver) -> list[Any]:
+            with failures("observe", None, subject=f"listing of {driver.arm_type}"):
+                return list(driver.listing())
+
+        with ThreadPoolExecutor(max(1, min(self.max_concurrency, len(drivers)))) as pool:
+            listed = list(pool.map(listing, drivers))
+        rows: dict[tuple[str, str], list[Any]] = {}
+        for driver, models in zip(drivers, listed, strict=True):
+            for model in models:
+                platform = self.azure.platform_of(str(model.id or ""))
+                if platform is not None:
+                    rows.setdefault((driver.arm_type.lower(), platform), []).append(model)
+        return rows
+
+    def _observe_rows(
+        self, platform: str, drivers: list[AzureDriver], rows: dict[tuple[str, str], list[Any]]
+    ) -> dict[str, Observed]:
+        observed: dict[str, Observed] = {}
+        for driver in drivers:
+            found = rows.get((driver.arm_type.lower(), platform), [])
+            observed.update((o.key.name, o) for o in driver.observe_found(platform, found))
+        return observed
 
     def platforms(self) -> list[str]:
         """Every platform with at least one managed resource in this subscription, sorted: one tag-filtered listing."""

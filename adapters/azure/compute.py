@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -84,12 +84,18 @@ class ComputeDriver(AzureDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
+    def listing(self) -> Iterable[Any]:
+        return self.azure.client("appcontainers").container_apps.list_by_subscription()
+
     def _read(self, key: ResourceKey) -> Observed | None:
         apps = self.azure.client("appcontainers").container_apps
         try:
             app = apps.get(names.group(key.platform), self.resource_name(key))
         except ResourceNotFoundError:
             return None
+        return self._complete(key, app)
+
+    def _complete(self, key: ResourceKey, app: Any) -> Observed | None:
         raw = dict(app)
         tags = dict(raw.get("tags") or {})
         visible = {k: v for k, v in tags.items() if not k.startswith("mnops:")}

@@ -153,6 +153,18 @@ class AzureContext:
             return ServiceBusManagementClient(**arguments)
         raise ValueError(f"no Azure client for {service!r}")
 
+    def blobs(self, endpoint: str) -> Any:
+        """The Blob Storage data-plane client of a storage account, by its blob endpoint (`primaryEndpoints.blob`),
+        with the same credential and connection options; made once per endpoint."""
+        with self._lock:
+            key = "blob " + endpoint
+            if key not in self._clients:
+                from azure.storage.blob import BlobServiceClient
+
+                options = {k: v for k, v in self.client_options.items() if k != "polling_interval"}
+                self._clients[key] = BlobServiceClient(endpoint, credential=self.credential, **options)
+            return self._clients[key]
+
     # -- resource groups ---------------------------------------------------------------------------------------------
 
     def ensure_group(self, platform: str) -> str:
@@ -181,6 +193,13 @@ class AzureContext:
         except ResourceNotFoundError:
             return []
 
+    def platform_of(self, resource_id: str) -> str | None:
+        """The platform whose group (`mnops-<platform>`) a resource id is in, if any."""
+        parts = resource_id.split("/")
+        if len(parts) > 4 and parts[3].lower() == "resourcegroups":
+            return names.platform_of_group(parts[4])
+        return None
+
     def managed_groups(self, types: frozenset[str]) -> dict[str, set[str]]:
         """The platforms whose group holds at least one managed resource of `types` (lower-case ARM types), with the
         types found there: one tag-filtered listing of the whole subscription."""
@@ -188,11 +207,9 @@ class AzureContext:
         for row in self.client("resource").resources.list(filter=MANAGED_FILTER):
             if (row.type or "").lower() not in types:
                 continue
-            parts = (row.id or "").split("/")
-            if len(parts) > 4 and parts[3].lower() == "resourcegroups":
-                platform = names.platform_of_group(parts[4])
-                if platform is not None:
-                    found.setdefault(platform, set()).add((row.type or "").lower())
+            platform = self.platform_of(row.id or "")
+            if platform is not None:
+                found.setdefault(platform, set()).add((row.type or "").lower())
         return found
 
     def close(self) -> None:

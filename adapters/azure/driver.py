@@ -9,7 +9,7 @@ Names are derived from the resource's key (see `names`), never taken from an obs
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from adapters.azure import PROVIDER, limits, names
@@ -67,6 +67,20 @@ class AzureDriver(ConvergingDriver):
                 found.append(observed)
         return sorted(found, key=lambda o: o.key)
 
+    def observe_found(self, platform: str, found: Sequence[Any]) -> list[Observed]:
+        """The observations of this driver's resources among `found` (the `listing` rows in the platform's group, each
+        with its tags and properties), sorted: only what a listing does not carry is read."""
+        observations: list[Observed] = []
+        for model in found:
+            key = self.identity(platform, dict(model.tags or {}))
+            if key is None or str(model.name or "").lower() != self.resource_name(key).lower():
+                continue  # tagged as ours but not named as this key's resource would be: someone else's copy
+            with failures("observe", key):
+                observed = self._complete(key, model)
+            if observed is not None:
+                observations.append(observed)
+        return sorted(observations, key=lambda o: o.key)
+
     def holds_any(self, platform: str) -> bool:
         """Whether the platform's tracked resource of `arm_type` still holds a managed resource (`per_resource` off)."""
         return True
@@ -120,6 +134,16 @@ class AzureDriver(ConvergingDriver):
     @abstractmethod
     def _read(self, key: ResourceKey) -> Observed | None:
         """The resource of `key` read in full, whether or not it is tagged; None if it does not exist."""
+
+    @abstractmethod
+    def listing(self) -> Iterable[Any]:
+        """Every tracked resource of `arm_type` in the subscription, with its tags and properties: one paged listing
+        (ARM's per-type listing, which unlike the tag-filtered `resources` listing keeps them)."""
+
+    @abstractmethod
+    def _complete(self, key: ResourceKey, found: Any) -> Observed | None:
+        """The observation of `key` from its tracked resource `found` (as a GET or `listing` gives it), reading
+        whatever else it needs (child resources); None if it is not there after all."""
 
     @abstractmethod
     def _tag(self, key: ResourceKey, tags: Mapping[str, str]) -> None:

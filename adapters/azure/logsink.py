@@ -12,7 +12,7 @@ retention is the contract's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -45,13 +45,20 @@ class LoggingDriver(AzureDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
+    def listing(self) -> Iterable[Any]:
+        return self.azure.client("loganalytics").workspaces.list()
+
     def _read(self, key: ResourceKey) -> Observed | None:
         client = self.azure.client("loganalytics")
-        group, workspace = names.group(key.platform), self.resource_name(key)
         try:
-            found = client.workspaces.get(group, workspace)
+            found = client.workspaces.get(names.group(key.platform), self.resource_name(key))
         except ResourceNotFoundError:
             return None
+        return self._complete(key, found)
+
+    def _complete(self, key: ResourceKey, found: Any) -> Observed | None:
+        client = self.azure.client("loganalytics")
+        group, workspace = names.group(key.platform), self.resource_name(key)
         tags = dict(found.tags or {})
         visible = {k: v for k, v in tags.items() if k != LEVEL_TAG}
         try:

@@ -84,3 +84,9 @@ def namespace(subscription: str, key: ResourceKey) -> str:
     suffix = digest("servicebus", subscription, key.platform, key.name, length=10)
     readable = f"{PREFIX}-{key.platform}-{key.name}"[: 50 - len(suffix) - 1].rstrip("-")
     return f"{readable}-{suffix}"
+
+
+def metadata(tags: dict[str, str]) -> dict[str, str]:
+    """Tags as Blob Storage metadata, whose names must be C# identifiers: `-` and `:` become `_`
+    (`mnops-platform` is `mnops_platform`)."""
+    return {name.replace("-", "_").replace(":", "_"): value for name, value in tags.items()}

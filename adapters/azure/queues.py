@@ -14,7 +14,7 @@ Service Bus is the Azure queue with dead-lettering and ordering (Storage queues 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import isodate
@@ -41,13 +41,19 @@ class QueueDriver(AzureDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
+    def listing(self) -> Iterable[Any]:
+        return self.azure.client("servicebus").namespaces.list()
+
     def _read(self, key: ResourceKey) -> Observed | None:
-        servicebus = self.azure.client("servicebus")
-        group, namespace = names.group(key.platform), self.resource_name(key)
         try:
-            found = servicebus.namespaces.get(group, namespace)
+            found = self.azure.client("servicebus").namespaces.get(names.group(key.platform), self.resource_name(key))
         except ResourceNotFoundError:
             return None
+        return self._complete(key, found)
+
+    def _complete(self, key: ResourceKey, found: Any) -> Observed | None:
+        servicebus = self.azure.client("servicebus")
+        group, namespace = names.group(key.platform), self.resource_name(key)
         try:
             queue = servicebus.queues.get(group, namespace, key.name)
         except ResourceNotFoundError:

@@ -8,6 +8,8 @@ compared through `value_hmac`, an HMAC-SHA256 under a key kept as a secret of it
 The secret's tags hold its identity, the platform's and resource's tags, and the adapter's bookkeeping (`mnops:source`,
 `mnops:length`, `mnops:rotation-days`, `mnops:value-hmac`): Key Vault allows 15 tags a secret, so a resource whose
 tags would pass that is refused, naming `tags`. Key Vault tags belong to a version: every new value carries them again.
+The version's content type carries the start of the same HMAC (`text/plain; mnops-value=<16 hex digits>`), so that a
+listing of the vault tells a version written here from one written otherwise, and observation reads no value.
 
 Rotation: Key Vault's own rotation policies are for keys, not secrets, so `maintain` rotates, as on aws: when the
 current version is older than `rotation_days`, a generated value is regenerated and an `env:`/`file:` value read again.
@@ -22,7 +24,7 @@ import hmac
 import secrets
 import string
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -98,16 +100,46 @@ class SecretsDriver(AzureDriver):
             client = self._client(platform)
             if client is None:
                 return []
-            found: list[Observed] = []
-            for properties in client.list_properties_of_secrets():
-                key = self.identity(platform, dict(properties.tags or {}))
-                if key is None or properties.name != key.name:
-                    continue
+            return self._observe_vault(platform, client)
+
+    def listing(self) -> Iterable[Any]:
+        return self.azure.client("keyvault").vaults.list_by_subscription()
+
+    def observe_found(self, platform: str, found: Sequence[Any]) -> list[Observed]:
+        vault = names.vault(self.azure.subscription_id, platform)
+        model = next((v for v in found if str(v.name or "").lower() == vault), None)
+        if model is None or model.properties is None or not model.properties.vault_uri:
+            return []
+        with self._lock:
+            self._uris[platform] = model.properties.vault_uri
+        with failures("observe", None, subject=f"vault {vault}"):
+            return self._observe_vault(platform, self.azure.client(model.properties.vault_uri))
+
+    def _observe_vault(self, platform: str, client: Any) -> list[Observed]:
+        """The platform's secrets from one listing of its vault, which shows each current version's tags and content
+        type. A version this adapter wrote carries its value's HMAC twice, both written in the same call as the value:
+        whole in the tag `mnops:value-hmac` and in part in its content type (`_content_type`). Where the two agree, the
+        tag is what observation shows, and no value is read; anything else (a version written by hand, even with the
+        tags copied over, has a content type of its own) is read and its value's HMAC computed."""
+        found: list[Observed] = []
+        for properties in client.list_properties_of_secrets():
+            tags = dict(properties.tags or {})
+            key = self.identity(platform, tags)
+            if key is None or properties.name != key.name:
+                continue
+            if properties.enabled is False:
+                found.append(self._observation(key, client.vault_url, tags, None, "secret is disabled"))
+            elif tags.get(HMAC_TAG) and properties.content_type == _content_type(tags[HMAC_TAG]):
+                found.append(self._observation(key, client.vault_url, tags, tags[HMAC_TAG], None))
+            else:
                 with failures("observe", key):
                     observed = self._read(key)
                 if observed is not None:
                     found.append(observed)
         return sorted(found, key=lambda o: o.key)
+
+    def _complete(self, key: ResourceKey, found: Any) -> Observed | None:
+        return self._read(key)
 
     def holds_any(self, platform: str) -> bool:
         """Whether the platform's vault holds a managed secret (the vault outlives its last secret)."""
@@ -196,9 +228,17 @@ class SecretsDriver(AzureDriver):
         operation = "update" if current is not None else "create"
         with failures(operation, key, redact=(value,) if value else ()):
             if value is not None:
-                client.set_secret(key.name, value, tags=tags, content_type=CONTENT_TYPE, enabled=True)
-            elif tags != tags_now or existing is None or not existing.properties.enabled:
-                client.update_secret_properties(key.name, tags=tags, enabled=True)
+                client.set_secret(key.name, value, tags=tags, content_type=_content_type(value_hmac), enabled=True)
+            elif (
+                tags != tags_now
+                or existing is None
+                or not existing.properties.enabled
+                or existing.properties.content_type != _content_type(value_hmac)
+            ):
+                # The stored value's HMAC was just computed from the value itself: the version may carry it.
+                client.update_secret_properties(
+                    key.name, tags=tags, content_type=_content_type(value_hmac), enabled=True
+                )
         observed = self._read(key)
         if observed is None:
             raise AdapterError(PROVIDER, operation, key, f"secret {key.name} vanished while it was being written")
@@ -271,9 +311,10 @@ class SecretsDriver(AzureDriver):
             source = tags.get(SOURCE_TAG, "generate")
             length = _integer(tags.get(LENGTH_TAG)) or 32
         value = _generate(length) if source == "generate" else self._from_source(key, source)
+        value_hmac = self._hmac(client, value)
         with failures("rotate", key, redact=(value,)):
             made = client.set_secret(
-                key.name, value, tags={**tags, HMAC_TAG: self._hmac(client, value)}, content_type=CONTENT_TYPE
+                key.name, value, tags={**tags, HMAC_TAG: value_hmac}, content_type=_content_type(value_hmac)
             )
         return Upkeep(rotated=True, detail=f"version {made.properties.version}")
 
@@ -388,6 +429,14 @@ def _bookkeeping(spec: Any, value_hmac: str | None) -> dict[str, str]:
     if value_hmac is not None:
         tags[HMAC_TAG] = value_hmac
     return tags
+
+
+def _content_type(value_hmac: str | None) -> str:
+    """The content type of a version this adapter writes: text, marked with the start of its value's HMAC, so that
+    a listing tells a version written here (its tag and content type agree) from one written otherwise."""
+    if not value_hmac:
+        return CONTENT_TYPE
+    return f"{CONTENT_TYPE}; mnops-value={value_hmac.removeprefix('hmac-sha256:')[:16]}"
 
 
 def _integer(text: str | None) -> int | None:

@@ -8,19 +8,28 @@ and a lifecycle management rule.
 - `versioning`: the account's blob service `isVersioningEnabled`.
 - `expire_after_days`: one lifecycle rule, `mnops-expire`, deleting base blobs that many days after their last
   modification; rules somebody else added to the policy are kept.
-- Deleting deletes the account, and with it every container and blob.
+- The container's metadata holds the resource's identity, for whoever sees only the data plane: metadata names must
+  be C# identifiers, so `mnops-platform` is `mnops_platform` there (`names.metadata`). Identity is still read from the
+  account's ARM tags.
+- Deleting first empties the container through the blob data plane (every blob with its snapshots, then every
+  previous version), with the adapter's credential, then deletes the account. Azure would delete the data with the
+  account, but a deleted account can be recovered for 14 days with its data; a deleted resource's data is gone, as on
+  aws, whose buckets are emptied of every version first.
+- `health` reads the account, then asks the data plane: the container's properties and one page of its blobs (no
+  probe blob is written: with versioning on, each write and delete would leave a version behind).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from adapters.azure import names
+from adapters.azure import PROVIDER, names
+from adapters.azure.context import failures
 from adapters.azure.driver import AzureDriver, provisioning_state
-from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey, identity_tags
 
 EXPIRY_RULE = "mnops-expire"
 SKU = "Standard_LRS"
@@ -39,13 +48,20 @@ class StorageDriver(AzureDriver):
 
     # -- observation -------------------------------------------------------------------------------------------------
 
+    def listing(self) -> Iterable[Any]:
+        return self.azure.client("storage").storage_accounts.list()
+
     def _read(self, key: ResourceKey) -> Observed | None:
         storage = self.azure.client("storage")
-        group, account = names.group(key.platform), self.resource_name(key)
         try:
-            found = storage.storage_accounts.get_properties(group, account)
+            found = storage.storage_accounts.get_properties(names.group(key.platform), self.resource_name(key))
         except ResourceNotFoundError:
             return None
+        return self._complete(key, found)
+
+    def _complete(self, key: ResourceKey, found: Any) -> Observed | None:
+        storage = self.azure.client("storage")
+        group, account = names.group(key.platform), self.resource_name(key)
         problem = None
         public = False
         try:
@@ -103,12 +119,14 @@ class StorageDriver(AzureDriver):
                 group, account, {"tags": tags, "properties": {"allowBlobPublicAccess": spec.public}}
             )
         access = "Blob" if spec.public else "None"
+        metadata = names.metadata(identity_tags(desired.key, self.contract))
         try:
             container = storage.blob_containers.get(group, account, names.CONTAINER)
         except ResourceNotFoundError:
             container = None
-        if container is None or _access(container) != access:
-            storage.blob_containers.create(group, account, names.CONTAINER, {"properties": {"publicAccess": access}})
+        if container is None or _access(container) != access or dict(container.metadata or {}) != metadata:
+            body = {"properties": {"publicAccess": access, "metadata": metadata}}
+            storage.blob_containers.create(group, account, names.CONTAINER, body)
         service = storage.blob_services.get_service_properties(group, account)
         if bool(service.is_versioning_enabled) != spec.versioning:
             storage.blob_services.set_service_properties(
@@ -136,10 +154,56 @@ class StorageDriver(AzureDriver):
 
     def _delete(self, key: ResourceKey) -> None:
         storage = self.azure.client("storage")
+        group, account = names.group(key.platform), self.resource_name(key)
         try:
-            storage.storage_accounts.delete(names.group(key.platform), self.resource_name(key))
+            found = storage.storage_accounts.get_properties(group, account)
         except ResourceNotFoundError:
             return  # the account, or its whole group, is gone already
+        self._empty(key, found)
+        try:
+            storage.storage_accounts.delete(group, account)
+        except ResourceNotFoundError:
+            return
+
+    def _empty(self, key: ResourceKey, account: Any) -> None:
+        """Delete every blob of the account's container through the data plane: current blobs with their snapshots,
+        then what versioning kept (deleting a current blob makes it a previous version)."""
+        container = self._container(key, account)
+        try:
+            for blob in container.list_blobs():
+                container.delete_blob(blob.name, delete_snapshots="include")
+            for blob in container.list_blobs(include=["versions"]):
+                if blob.version_id:
+                    container.delete_blob(blob.name, version_id=blob.version_id)
+        except ResourceNotFoundError:
+            return  # no container: nothing to empty
+        left = next(iter(container.list_blobs(include=["snapshots", "versions"])), None)
+        if left is not None:
+            raise AdapterError(PROVIDER, "delete", key, f"blob {left.name} of {account.name} could not be deleted")
+
+    def _container(self, key: ResourceKey, account: Any) -> Any:
+        """The data-plane client of the account's container, at the account's own blob endpoint."""
+        endpoint = account.primary_endpoints.blob if account.primary_endpoints is not None else None
+        if not endpoint:
+            raise AdapterError(PROVIDER, "blob data", key, f"storage account {account.name} has no blob endpoint")
+        return self.azure.blobs(endpoint).get_container_client(names.CONTAINER)
+
+    def health(self, current: Observed) -> HealthReport:
+        report = super().health(current)
+        if not report.healthy:
+            return report
+        storage = self.azure.client("storage")
+        try:
+            with failures("health", current.key):
+                found = storage.storage_accounts.get_properties(
+                    names.group(current.key.platform), self.resource_name(current.key)
+                )
+                container = self._container(current.key, found)
+                container.get_container_properties()
+                next(iter(container.list_blobs(results_per_page=1).by_page()), None)
+        except AdapterError as exc:
+            return HealthReport(False, f"blob data plane: {exc.reason}")
+        return HealthReport(True, f"container {names.CONTAINER} answers on the blob data plane")
 
     def _tag(self, key: ResourceKey, tags: Mapping[str, str]) -> None:
         self.azure.client("storage").storage_accounts.update(

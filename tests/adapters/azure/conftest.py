@@ -16,9 +16,11 @@ from adapters.azure import names
 from adapters.azure.adapter import AzureAdapter
 from adapters.base import Desired, Observed, ResourceKey
 from contracts import contract_model
-from tests.adapters.azure import fakearm
+from tests.adapters.azure import azurite, fakearm
 from tests.adapters.conformance import Target
 
+# Azurite's accounts, fixed when it starts: each storage account made through the fake is given a free one.
+BLOB_ACCOUNTS = [f"mnfake{index:03d}" for index in range(64)]
 REPO = Path(__file__).resolve().parents[3]
 # The shipped policies keep data in the EU: westeurope is one of the azure locations they allow.
 REGION = "westeurope"
@@ -38,12 +40,19 @@ UNSET = (
 
 @pytest.fixture(scope="session")
 def arm() -> Iterator[fakearm.Served]:
+    """The fake Resource Manager, its vaults and token endpoint, and Azurite holding its storage accounts' blobs
+    (over HTTPS with the same certificate, bearer tokens required)."""
     with pytest.MonkeyPatch.context() as patch, fakearm.serve() as served:
         patch.setenv("IDENTITY_ENDPOINT", served.identity_endpoint)
         patch.setenv("IDENTITY_HEADER", fakearm.IDENTITY_HEADER)
         for name in UNSET:
             patch.delenv(name, raising=False)
-        yield served
+        with azurite.serve(served.ca_bundle, served.key, BLOB_ACCOUNTS) as blobs:
+            served.fake.blobs = fakearm.BlobData(blobs.url, blobs.keys, served.ca_bundle)
+            try:
+                yield served
+            finally:
+                served.fake.blobs = None
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ keyed by resource id (lower-cased, as ARM's ids are case-insensitive); deleting 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import itertools
 import json
@@ -128,7 +129,80 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 PROVIDERS = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/([^/]+)/(.+)$", re.IGNORECASE)
 GROUP = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.IGNORECASE)
 GROUP_NAME = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
+TYPE_LISTING = re.compile(r"^/subscriptions/[^/]+/providers/([^/]+)/([^/]+)$", re.IGNORECASE)
+CSHARP_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TAG_FILTER = re.compile(r"^tagName eq '([^']*)' and tagValue eq '([^']*)'$")
+
+
+class BlobData:
+    """The blob data plane behind the fake's storage accounts: Azurite, whose accounts are fixed when it starts.
+
+    Each storage account made through the fake is given one of Azurite's accounts (its `primaryEndpoints.blob` is
+    that account's endpoint), which is emptied when the storage account is deleted and given to a later one. Containers
+    made or deleted through Resource Manager are made or deleted there too, with their metadata, by shared key.
+    """
+
+    def __init__(self, url: str, keys: dict[str, str], ca_bundle: Path) -> None:
+        self.url = url.rstrip("/")
+        self.keys = keys
+        self.ca_bundle = ca_bundle
+        self.free = sorted(keys)
+        self.used: set[str] = set()
+        self.left_at_release: dict[str, int] = {}
+        """How many blobs (snapshots included) each account still held when its storage account was deleted."""
+
+    def endpoint(self, account: str) -> str:
+        return f"{self.url}/{account}/"
+
+    def assign(self) -> str:
+        if not self.free:
+            raise Refusal(409, "StorageAccountQuotaExceeded", "The fake's blob service has no account left.")
+        account = self.free.pop(0)
+        self.used.add(account)
+        return account
+
+    def release(self, account: str) -> None:
+        service = self._service(account)
+        self.left_at_release[account] = self.count(account)
+        for container in service.list_containers():
+            service.delete_container(container.name)
+        self.used.discard(account)
+        self.free.append(account)
+
+    def release_all(self) -> None:
+        for account in sorted(self.used):
+            self.release(account)
+
+    def count(self, account: str) -> int:
+        """The blobs of every container of `account`, snapshots included."""
+        service = self._service(account)
+        return sum(
+            len(list(service.get_container_client(c.name).list_blobs(include=["snapshots"])))
+            for c in service.list_containers()
+        )
+
+    def ensure_container(self, account: str, name: str, metadata: dict[str, str]) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        container = self._service(account).get_container_client(name)
+        try:
+            container.create_container(metadata=metadata)
+        except ResourceExistsError:
+            container.set_container_metadata(metadata)
+
+    def delete_container(self, account: str, name: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._service(account).delete_container(name)
+        except ResourceNotFoundError:
+            pass
+
+    def _service(self, account: str) -> Any:
+        from azure.storage.blob import BlobServiceClient
+
+        credential = {"account_name": account, "account_key": self.keys[account]}
+        return BlobServiceClient(self.endpoint(account), credential=credential, connection_verify=str(self.ca_bundle))
 
 
 class Refusal(Exception):
@@ -159,13 +233,19 @@ class FakeArm:
     operations: dict[str, Operation] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
     page_size: int = 5
+    latency: float = 0.0
+    """Seconds every call waits before it is answered (a network round trip to Azure), outside the store's lock."""
     calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     throttled: int = 0
     refusing: bool = False
     failing_operations: set[str] = field(default_factory=set)
+    failing_reads: set[str] = field(default_factory=set)
+    """Paths (lower-case) whose GETs answer 500, as a service having a bad day."""
     """ARM types (lower-case) whose next long-running PUT fails."""
     base: str = ""
+    blobs: BlobData | None = None
+    """Where storage accounts keep their blobs (Azurite); without it, accounts name an endpoint nobody serves."""
     vaults: KeyVaults = field(default_factory=lambda: KeyVaults("", TENANT))
     open_vault: Any = None
     """Starts (or finds) the HTTPS endpoint of a vault by name; returns its URL. Set by `serve`."""
@@ -180,7 +260,10 @@ class FakeArm:
             self.throttled = 0
             self.refusing = False
             self.failing_operations.clear()
+            self.failing_reads.clear()
             self.vaults.vaults.clear()
+            if self.blobs is not None:
+                self.blobs.release_all()
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -196,6 +279,8 @@ class FakeArm:
     # -- the protocol ------------------------------------------------------------------------------------------------
 
     def handle(self, method: str, url: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any]:
+        if self.latency:
+            time.sleep(self.latency)
         parts = urlsplit(url)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         path = parts.path.rstrip("/")
@@ -204,6 +289,8 @@ class FakeArm:
             if self.throttled > 0:
                 self.throttled -= 1
                 raise Refusal(429, "TooManyRequests", "Rate limit exceeded.", {"Retry-After": "0"})
+        if method == "GET" and path.lower() in self.failing_reads:
+            raise Refusal(500, "InternalServerError", "The service had a bad day.")
         auth = headers.get("Authorization", "")
         if path.startswith("/kv/"):
             token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
@@ -234,6 +321,13 @@ class FakeArm:
         if low == subscription + "/resourcegroups" and method == "GET":
             groups = [r for r in self.store.values() if r["type"] == "Microsoft.Resources/resourceGroups"]
             return self._page(self._tag_filter(groups, query.get("$filter"), keep_tags=True), query, path)
+        match = TYPE_LISTING.match(path)
+        if match and method == "GET":
+            # A resource provider's listing of one tracked type in the whole subscription, with tags and properties.
+            arm_type = f"{match.group(1)}/{match.group(2)}".lower()
+            if not KINDS.get(arm_type, Kind()).tracked:
+                raise Refusal(400, "NoRegisteredProviderFound", f"No subscription listing of type '{arm_type}'.")
+            return self._page([r for r in self._resources() if r["type"].lower() == arm_type], query, path)
         match = GROUP.match(path)
         if match:
             return self._group(method, path, match.group(2), payload)
@@ -405,8 +499,21 @@ class FakeArm:
             # Key Vault ids are rooted at the vault's host (`https://<vault>.vault.azure.net/secrets/<name>`): each
             # vault gets an HTTPS port of its own.
             properties["vaultUri"] = self.open_vault(name.lower()) + "/"
+        if arm_type == "microsoft.storage/storageaccounts/blobservices/containers":
+            metadata = properties.get("metadata") or {}
+            wrong = sorted(k for k in metadata if not CSHARP_IDENTIFIER.match(k))
+            if wrong:
+                raise Refusal(400, "InvalidMetadata", f"Metadata names must be C# identifiers, not {', '.join(wrong)}.")
+            account = self.store.get(key.rsplit("/", 4)[0], {})
+            if self.blobs is not None and account.get("_blobs"):
+                self.blobs.ensure_container(account["_blobs"], name, metadata)
         if arm_type == "microsoft.storage/storageaccounts":
             resource["_key"] = (current or {}).get("_key") or secrets.token_urlsafe(32)
+            resource["_blobs"] = (current or {}).get("_blobs") or (self.blobs.assign() if self.blobs else None)
+            endpoint = (
+                self.blobs.endpoint(resource["_blobs"]) if self.blobs else f"https://{name}.blob.core.windows.net/"
+            )
+            properties["primaryEndpoints"] = {"blob": endpoint}
             # Every account has its blob service from birth, as on Azure.
             service = f"{key}/blobservices/default"
             self.store.setdefault(
@@ -440,11 +547,18 @@ class FakeArm:
         return self._start(key, done, kind.put, 202 if kind.put == "location" else 201, resource, failing)
 
     def _remove(self, key: str) -> None:
-        """Remove a resource (or group) and everything under it."""
+        """Remove a resource (or group) and everything under it: an account's blobs with it, as on Azure."""
         for rid in [r for r in self.store if r == key or r.startswith(key + "/")]:
             removed = self.store.pop(rid)
             if removed["type"].lower() == "microsoft.keyvault/vaults":
                 self.vaults.close(removed["name"])
+            kind = removed["type"].lower()
+            if self.blobs is not None and kind == "microsoft.storage/storageaccounts" and removed.get("_blobs"):
+                self.blobs.release(removed["_blobs"])
+            if self.blobs is not None and kind == "microsoft.storage/storageaccounts/blobservices/containers":
+                account = self.store.get(rid.rsplit("/", 4)[0], {})
+                if account.get("_blobs"):
+                    self.blobs.delete_container(account["_blobs"], removed["name"])
 
     # -- long-running operations -------------------------------------------------------------------------------------
 
@@ -634,6 +748,27 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_PATCH = do_DELETE = do_POST = do_HEAD = _serve
 
 
+def _jwt(resource: str) -> str:
+    """A token shaped as Entra ID's (a JWT for `resource`, issued by the tenant's STS), which Azurite checks (issuer,
+    audience, lifetime) and the fake looks up; signed with a key nobody keeps, as no one here checks signatures."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {
+        "aud": resource.rstrip("/"),
+        "iss": f"https://sts.windows.net/{TENANT}/",
+        "tid": TENANT,
+        "iat": now,
+        "nbf": now - 60,
+        "exp": now + 3600,
+        "jti": secrets.token_hex(8),
+    }
+    signature = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
+
+
 class _TokenHandler(BaseHTTPRequestHandler):
     """The App Service managed-identity endpoint (`IDENTITY_ENDPOINT`), which `DefaultAzureCredential` tries when the
     environment names it: a token for any resource, to whoever presents `IDENTITY_HEADER`."""
@@ -650,7 +785,7 @@ class _TokenHandler(BaseHTTPRequestHandler):
         if self.headers.get("X-IDENTITY-HEADER") != IDENTITY_HEADER or not query.get("resource"):
             status, payload = 400, {"error": "invalid_request", "error_description": "identity header or resource"}
         else:
-            token = "fake-" + secrets.token_urlsafe(24)
+            token = _jwt(query["resource"])
             self.fake.tokens.add(token)
             status = 200
             payload = {
@@ -673,6 +808,8 @@ class Served:
     url: str
     identity_endpoint: str
     ca_bundle: Path
+    key: Path
+    """The private key of `ca_bundle`'s certificate, for another server the adapter must trust (Azurite)."""
 
     @contextmanager
     def down(self) -> Iterator[None]:
@@ -728,6 +865,7 @@ def serve() -> Iterator[Served]:
                 fake.base,
                 f"http://127.0.0.1:{identity.server_address[1]}/msi/token",
                 cert_path,
+                key_path,
             )
         finally:
             for server in servers:
