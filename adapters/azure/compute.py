@@ -28,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import PROVIDER, names
 from adapters.azure.context import AzureContext
-from adapters.azure.driver import AzureDriver, provisioning_state
+from adapters.azure.driver import ADDRESS_PREFIX, AzureDriver, provisioning_state
 from adapters.azure.limits import app_size
 from adapters.azure.secretstore import SecretsDriver
 from adapters.base import (
@@ -114,6 +114,9 @@ class ComputeDriver(AzureDriver):
         elif running.lower() != "running":
             problem = f"container app {self.resource_name(key)} is {running}"
         fields = self._fields(key, properties, container, tags)
+        fqdn = ((properties.get("configuration") or {}).get("ingress") or {}).get("fqdn")
+        if fqdn:
+            private[ADDRESS_PREFIX + "fqdn"] = str(fqdn)
         return Observed(key, self.contract, raw.get("id", ""), fields, visible, problem, private)
 
     def _fields(
@@ -166,6 +169,12 @@ class ComputeDriver(AzureDriver):
         if report.healthy:
             return HealthReport(True, "container app is running")
         return report
+
+    def outputs(self, current: Observed) -> dict[str, str]:
+        # Reachable only where ingress is configured, which compute/v1 does not ask for.
+        fqdn = current.private.get(ADDRESS_PREFIX + "fqdn", "")
+        url = f"https://{fqdn}" if fqdn else ""
+        return {"name": self.resource_name(current.key), "url": url, "urls": url}
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ from adapters.base import (
 )
 from adapters.driver import ConvergingDriver
 
+# Keys of `Observed.private` holding endpoints read along with a resource (see `AzureDriver.observed`).
+ADDRESS_PREFIX = "@"
+
 
 class AzureDriver(ConvergingDriver):
     """One contract version on one Azure resource type, tagged with the resource's identity."""
@@ -177,8 +180,11 @@ class AzureDriver(ConvergingDriver):
         fields: dict[str, Any],
         tags: Mapping[str, str] | None,
         problem: str | None = None,
+        addresses: Mapping[str, str] | None = None,
     ) -> Observed:
-        return Observed(key, self.contract, resource_id, fields, dict(tags or {}), problem)
+        """`addresses`: endpoints the resource gave that its outputs need and no name implies, kept privately."""
+        private = {ADDRESS_PREFIX + k: v for k, v in (addresses or {}).items() if v}
+        return Observed(key, self.contract, resource_id, fields, dict(tags or {}), problem, private)
 
 
 def provisioning_state(resource: Any) -> str:

@@ -72,6 +72,9 @@ class LoggingDriver(AzureDriver):
         fields = {"retention_days": int(total) if total is not None else None, "min_level": tags.get(LEVEL_TAG)}
         return Observed(key, self.contract, found.id, fields, visible, problem, {LEVEL_TAG: tags.get(LEVEL_TAG, "")})
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"name": self.resource_name(current.key)}
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

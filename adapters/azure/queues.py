@@ -21,7 +21,7 @@ import isodate
 from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import names
-from adapters.azure.driver import AzureDriver, provisioning_state
+from adapters.azure.driver import ADDRESS_PREFIX, AzureDriver, provisioning_state
 from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
 
 SKU = {"name": "Standard", "tier": "Standard"}
@@ -58,7 +58,7 @@ class QueueDriver(AzureDriver):
             queue = servicebus.queues.get(group, namespace, key.name)
         except ResourceNotFoundError:
             problem = f"queue {key.name} of Service Bus namespace {namespace} is missing"
-            return self.observed(key, found.id, {}, found.tags, problem)
+            return self.observed(key, found.id, {}, found.tags, problem, _addresses(found))
         state = provisioning_state(found)
         problem = None if state.lower() == "succeeded" else f"Service Bus namespace {namespace} is {state}"
         deliveries = int(queue.max_delivery_count or 0)
@@ -69,7 +69,14 @@ class QueueDriver(AzureDriver):
             "encrypted": True,
             "dead_letter": None if deliveries >= UNLIMITED_DELIVERIES else {"max_receives": deliveries},
         }
-        return self.observed(key, found.id, fields, found.tags, problem)
+        return self.observed(key, found.id, fields, found.tags, problem, _addresses(found))
+
+    def outputs(self, current: Observed) -> dict[str, str]:
+        # Service Bus addresses a queue under its namespace's endpoint, and its dead-letter queue beneath it.
+        endpoint = current.private.get(ADDRESS_PREFIX + "endpoint", "")
+        url = f"{endpoint.rstrip('/')}/{current.key.name}" if endpoint else ""
+        dead_letter = f"{url}/$DeadLetterQueue" if url and current.fields.get("dead_letter") else ""
+        return {"url": url, "dead_letter_url": dead_letter}
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
@@ -142,3 +149,7 @@ def _queue_settings(queue: Any) -> dict[str, Any]:
         "requiresSession": bool(queue.requires_session),
         "maxDeliveryCount": int(queue.max_delivery_count or 0),
     }
+
+
+def _addresses(namespace: Any) -> dict[str, str]:
+    return {"endpoint": str(getattr(namespace, "service_bus_endpoint", None) or "")}

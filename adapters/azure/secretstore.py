@@ -199,6 +199,9 @@ class SecretsDriver(AzureDriver):
             return HealthReport(False, "stored value is not the one this provider wrote")
         return HealthReport(True)
 
+    def outputs(self, current: Observed) -> dict[str, str]:
+        return {"reference": current.resource_id}  # the versionless secret URL Container Apps' keyVaultUrl takes
+
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 
     def _ensure(self, desired: Desired, current: Observed | None) -> Observed:

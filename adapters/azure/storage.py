@@ -28,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import PROVIDER, names
 from adapters.azure.context import failures
-from adapters.azure.driver import AzureDriver, provisioning_state
+from adapters.azure.driver import ADDRESS_PREFIX, AzureDriver, provisioning_state
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey, identity_tags
 
 EXPIRY_RULE = "mnops-expire"
@@ -79,7 +79,9 @@ class StorageDriver(AzureDriver):
             "public": public,
             "expire_after_days": _expiry_days(self._rules(group, account)),
         }
-        return self.observed(key, found.id, fields, found.tags, problem)
+        endpoints = getattr(found, "primary_endpoints", None)
+        blob = (getattr(endpoints, "blob", None) or "") if endpoints is not None else ""
+        return self.observed(key, found.id, fields, found.tags, problem, {"blob": blob})
 
     def _rules(self, group: str, account: str) -> list[Any]:
         try:
@@ -87,6 +89,11 @@ class StorageDriver(AzureDriver):
         except ResourceNotFoundError:
             return []
         return list(((policy.policy or {}).get("rules")) or [])
+
+    def outputs(self, current: Observed) -> dict[str, str]:
+        blob = current.private.get(ADDRESS_PREFIX + "blob", "")
+        url = f"{blob.rstrip('/')}/{names.CONTAINER}" if blob else ""
+        return {"name": self.resource_name(current.key), "url": url}
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
 

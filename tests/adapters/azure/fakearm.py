@@ -507,6 +507,9 @@ class FakeArm:
             account = self.store.get(key.rsplit("/", 4)[0], {})
             if self.blobs is not None and account.get("_blobs"):
                 self.blobs.ensure_container(account["_blobs"], name, metadata)
+        if arm_type == "microsoft.servicebus/namespaces":
+            # As Azure answers: the namespace's AMQP/HTTPS endpoint, which queues are addressed under.
+            properties["serviceBusEndpoint"] = f"https://{name}.servicebus.windows.net:443/"
         if arm_type == "microsoft.storage/storageaccounts":
             resource["_key"] = (current or {}).get("_key") or secrets.token_urlsafe(32)
             resource["_blobs"] = (current or {}).get("_blobs") or (self.blobs.assign() if self.blobs else None)
