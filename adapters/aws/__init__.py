@@ -1,4 +1,4 @@
-"""The `aws` provider: S3, SQS, Secrets Manager, CloudWatch Logs and ECS Fargate through boto3.
+"""The `aws` provider: S3, SQS, Secrets Manager, CloudWatch Logs, ECS Fargate and RDS through boto3.
 
 This package's top level imports nothing from boto3, so the registry can read what it supports without the SDK
 installed; making an adapter imports it, and fails with the install command when it is missing.
@@ -14,5 +14,6 @@ DRIVERS = {
     "secrets/v1": ("adapters.aws.secretstore", "SecretsDriver"),
     "logging/v1": ("adapters.aws.logsink", "LoggingDriver"),
     "compute/v1": ("adapters.aws.compute", "ComputeDriver"),
+    "database/v1": ("adapters.aws.database", "DatabaseDriver"),
 }
 SUPPORTED_CONTRACTS = frozenset(DRIVERS)

@@ -62,6 +62,7 @@ class AwsAdapter(Adapter):
         container_port: int = 8080,
         health_poll_seconds: float = 5.0,
         deletion_recovery_days: int | None = None,
+        database_instance_class: str = "db.t4g.micro",
         base_dir: str | Path | None = None,
         clock: Callable[[], float] | None = None,
         session: boto3.Session | None = None,
@@ -102,6 +103,7 @@ class AwsAdapter(Adapter):
             base_dir=Path(base_dir).absolute() if base_dir is not None else Path(os.getcwd()),
             clock=clock or time.time,
             max_concurrency=max(1, int(max_concurrency)),
+            database_instance_class=str(database_instance_class),
         )
         super().__init__(drivers=build_drivers(DRIVERS, self.aws))
 

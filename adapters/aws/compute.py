@@ -51,7 +51,7 @@ from adapters.base import (
     ResourceDriver,
     ResourceKey,
 )
-from contracts.base import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME
+from contracts.base import SEALED_PREFIX, SECRET_REFERENCE_PREFIX, SENSITIVE_NAME, Sealed
 from contracts.compute.v1 import PORT_PLACEHOLDER
 
 # Fargate's task sizes: CPU units (1024 = 1 vCPU) and the memory (MiB) each allows.
@@ -70,6 +70,7 @@ LABEL_HEALTH_TIMEOUT = "mnops.health.timeout-seconds"
 LABEL_ADDED_ENV = "mnops.added-env"
 LABEL_FINGERPRINT = "mnops.fingerprint"
 PORT_ENV = "PORT"
+DATABASE_CONTRACT = "database/v1"
 # The versions of the secrets the tasks read when they started, so a new value restarts them (see `_ensure`).
 SECRETS_TAG = INTERNAL_TAG_PREFIX + "secret-versions"
 DESCRIBE_BATCH = 10  # the most DescribeServices takes at once
@@ -103,8 +104,10 @@ class ComputeDriver(AwsDriver):
         self._cache_lock = threading.Lock()
 
     def bind(self, drivers: Mapping[str, ResourceDriver]) -> None:
-        # A task is given the secrets its `env` refers to by ARN (ECS reads them at start): the secrets driver has them.
+        # A task is given the secrets its `env` refers to by ARN (ECS reads them at start): the secrets driver has them;
+        # and the sensitive outputs it reads (a database's url) by their own drivers' references.
         self._secrets: SecretsDriver = drivers[SecretsDriver.contract]
+        self._drivers = drivers
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)
@@ -199,8 +202,7 @@ class ComputeDriver(AwsDriver):
         env = {e["name"]: self._shown_env(e["name"], e["value"]) for e in container.get("environment", [])}
         env = {name: value for name, value in env.items() if name not in added}
         for secret in container.get("secrets", []):
-            resource = names.secret_resource(key.platform, secret["valueFrom"])
-            env[secret["name"]] = SECRET_REFERENCE_PREFIX + resource if resource else f"valueFrom:{secret['valueFrom']}"
+            env[secret["name"]] = self._shown_reference(key, secret["valueFrom"])
         timeout = labels.get(LABEL_HEALTH_TIMEOUT, "")
         return {
             "command": command,
@@ -384,6 +386,10 @@ class ComputeDriver(AwsDriver):
         key = desired.key
         found = {}
         for name, value in sorted(desired.spec.env.items()):
+            sealed = Sealed.parse(value)
+            if sealed is not None:
+                found[name] = self._sealed_reference(key, name, sealed, operation)
+                continue
             if not value.startswith(SECRET_REFERENCE_PREFIX):
                 continue
             resource = value.removeprefix(SECRET_REFERENCE_PREFIX)
@@ -401,13 +407,26 @@ class ComputeDriver(AwsDriver):
             found[name] = reference
         return found
 
+    def _sealed_reference(self, key: ResourceKey, name: str, sealed: Sealed, operation: str) -> tuple[str, str]:
+        producer = self._drivers.get(sealed.contract)
+        reference = getattr(producer, "output_reference", None)
+        if reference is None:
+            reason = f"env {name} reads a {sealed.contract} output that the aws provider does not hand to tasks"
+            raise AdapterError(PROVIDER, operation, key, reason)
+        try:
+            return reference(ResourceKey(sealed.platform, sealed.resource), sealed.output)
+        except AdapterError as exc:
+            reason = f"env {name} reads {sealed.platform}/{sealed.resource}.{sealed.output}: {exc.reason}"
+            raise AdapterError(PROVIDER, operation, key, reason) from exc
+
     def _task_definition_request(
         self, desired: Desired, operation: str, references: dict[str, tuple[str, str]]
     ) -> dict[str, Any]:
         spec = desired.spec
         key = desired.key
         units, memory = self._size(desired, operation)
-        environment = {name: value for name, value in spec.env.items() if not value.startswith(SECRET_REFERENCE_PREFIX)}
+        held = (SECRET_REFERENCE_PREFIX, SEALED_PREFIX)
+        environment = {name: value for name, value in spec.env.items() if not value.startswith(held)}
         added = []
         if PORT_ENV not in spec.env:
             environment[PORT_ENV] = str(self.aws.container_port)
@@ -477,8 +496,18 @@ class ComputeDriver(AwsDriver):
         except ValueError as exc:
             raise AdapterError(PROVIDER, operation, desired.key, str(exc)) from exc
 
+    def _shown_reference(self, key: ResourceKey, value_from: str) -> str:
+        """What a task definition's `valueFrom` was written from: `secret:<resource>`, or a sealed database URL."""
+        resource = names.secret_resource(key.platform, value_from)
+        if resource:
+            return SECRET_REFERENCE_PREFIX + resource
+        database = names.database_of_secret(value_from)
+        if database is not None:
+            return str(Sealed(DATABASE_CONTRACT, database.platform, database.name, "url"))
+        return f"valueFrom:{value_from}"
+
     def _shown_env(self, name: str, value: str) -> str:
-        if SENSITIVE_NAME.search(name) and not value.startswith(SECRET_REFERENCE_PREFIX):
+        if SENSITIVE_NAME.search(name) and not value.startswith((SECRET_REFERENCE_PREFIX, SEALED_PREFIX)):
             return self.aws.value_hmac(value)
         return value
 

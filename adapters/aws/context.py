@@ -44,7 +44,7 @@ Tagged = dict[str, Any]
 
 # botocore's DEBUG records carry whole request and response bodies; those of Secrets Manager carry secret values.
 BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers")
-VALUE_MARKERS = ("SecretString", "SecretBinary")
+VALUE_MARKERS = ("SecretString", "SecretBinary", "MasterUserPassword")
 
 
 class SecretBodies(logging.Filter):
@@ -170,6 +170,7 @@ class AwsContext:
         base_dir: Path,
         clock: Callable[[], float],
         max_concurrency: int,
+        database_instance_class: str = "db.t4g.micro",
     ) -> None:
         keep_secret_values_out_of_logs()
         self.session = session
@@ -196,6 +197,7 @@ class AwsContext:
         self.base_dir = base_dir
         self.clock = clock
         self.max_concurrency = max_concurrency
+        self.database_instance_class = database_instance_class
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None

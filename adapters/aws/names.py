@@ -98,6 +98,35 @@ def secret_resource(platform: str, arn_or_name: str) -> str | None:
     return rest if is_name(rest) else None
 
 
+DATABASE_MAX = 63
+DATABASE_SECRET_PREFIX = f"{PREFIX}/_db/"
+# Not a platform name (those start with a letter): a platform's secrets listing never sees these.
+
+
+def database(key: ResourceKey) -> str:
+    """An RDS instance identifier: letters, digits and single inner hyphens, 63 at most. The digest keeps "a-b"/"c"
+    apart from "a"/"b-c"; the resource's name follows for people reading the console."""
+    readable = re.sub("-+", "-", key.name)
+    return f"{PREFIX}-{digest(key.platform, key.name)}-{readable}"[:DATABASE_MAX].rstrip("-")
+
+
+def database_secret(key: ResourceKey) -> str:
+    return f"{DATABASE_SECRET_PREFIX}{key.platform}/{key.name}"
+
+
+def database_of_secret(arn_or_name: str) -> ResourceKey | None:
+    """The database whose connection secret this ARN (with or without a JSON key) or name is, if it is one."""
+    name = arn_or_name.split(":secret:", 1)[1] if ":secret:" in arn_or_name else arn_or_name
+    name = name.split(":", 1)[0]
+    if not name.startswith(DATABASE_SECRET_PREFIX):
+        return None
+    rest = name[len(DATABASE_SECRET_PREFIX) :]
+    if ":secret:" in arn_or_name and re.fullmatch(r".+-[A-Za-z0-9]{6}", rest):
+        rest = rest[:-7]
+    platform, _, resource = rest.partition("/")
+    return ResourceKey(platform, resource) if is_name(platform) and is_name(resource) else None
+
+
 def log_group(key: ResourceKey) -> str:
     return f"/{PREFIX}/{key.platform}/{key.name}"
 

@@ -106,6 +106,10 @@ def tamper(adapter: AwsAdapter, observed: Observed) -> None:
         aws.client("secretsmanager").put_secret_value(SecretId=names.secret(key), SecretString="someone else's value")
     elif observed.contract == "logging/v1":
         aws.client("logs").delete_retention_policy(logGroupName=names.log_group(key))
+    elif observed.contract == "database/v1":
+        aws.client("rds").modify_db_instance(
+            DBInstanceIdentifier=names.database(key), MultiAZ=not fields["high_availability"], ApplyImmediately=True
+        )
     else:
         aws.client("ecs").untag_resource(resourceArn=observed.resource_id, tagKeys=[_a_tag(observed)])
 
@@ -129,6 +133,9 @@ def break_resource(adapter: AwsAdapter, observed: Observed) -> None:
         aws.client("secretsmanager").delete_secret(SecretId=names.secret(key), ForceDeleteWithoutRecovery=True)
     elif observed.contract == "logging/v1":
         aws.client("logs").delete_log_group(logGroupName=names.log_group(key))
+    elif observed.contract == "database/v1":
+        # Its connection URL is gone: no service could reach it.
+        aws.client("secretsmanager").delete_secret(SecretId=names.database_secret(key), ForceDeleteWithoutRecovery=True)
     else:
         aws.client("ecs").update_service(
             cluster=names.cluster(key.platform), service=names.service(key), desiredCount=0
