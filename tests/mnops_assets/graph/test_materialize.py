@@ -34,6 +34,13 @@ def test_materializing_a_platform_deploys_it(graph_estate, tmp_path):
             "api-key",
             "app-logs",
         }
+        # What other resources may read of each (`ref:`), as recorded: the queue's URL, the secret's reference.
+        outputs = metadata["outputs"].value
+        assert set(outputs) == {"assets", "jobs", "api-key", "app-logs"}
+        assert (
+            outputs["jobs"]["url"].endswith("/queue/fixer/jobs/queue.db") and outputs["jobs"]["dead_letter_url"] == ""
+        )
+        assert outputs["api-key"]["reference"].startswith("file://")
         checks = {(e.asset_key.path[0], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
         assert checks == {
             ("config", "passes_blocking_policies"): True,
