@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -44,5 +45,17 @@ app.command()(maintain.maintain)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run `mnops` with `argv` (default: the process's arguments) and exit with the code `common.ExitCode` says."""
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="mnops")
+    """Run `mnops` with `argv` (default: the process's arguments) and exit with the code `common.ExitCode` says.
+
+    With `MNOPS_TRACE_FILE` (or an OTLP endpoint) set, the whole command is one trace: a root span named for the
+    command, the engine's spans beneath it."""
+    args = argv if argv is not None else sys.argv[1:]
+    if os.environ.get("MNOPS_TRACE_FILE") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from mnops_assets.engine import tracing  # only when asked: the SDK costs start-up time
+
+        if tracing.install_from_environment("mnops"):
+            words = [arg for arg in args[:2] if not arg.startswith("-")]
+            with tracing.span(" ".join(["mnops", *words[:1]]), command=" ".join(words)):
+                app(args=args, prog_name="mnops")
+            return
+    app(args=args, prog_name="mnops")

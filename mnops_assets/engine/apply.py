@@ -21,7 +21,7 @@ from typing import Any
 
 from adapters.base import Adapter, HealthReport, Observed
 from contracts.errors import MnopsError
-from mnops_assets.engine import audit, importing, maintenance
+from mnops_assets.engine import audit, importing, maintenance, tracing
 from mnops_assets.engine.errors import (
     DeployFailed,
     DestructiveChangeRefused,
@@ -123,7 +123,10 @@ class Engine:
 
     def view(self, spec: PlatformSpec) -> PlatformView:
         """The platform as it stands: observed, its state rows, its last version (see `PlatformView`)."""
-        return PlatformView.observe(self.adapter_for(spec.provider), self.store, spec.name)
+        with tracing.span("mnops.observe", platform=spec.name, provider=spec.provider) as current:
+            view = PlatformView.observe(self.adapter_for(spec.provider), self.store, spec.name)
+            current.set_attribute("mnops.resources", len(view.observed))
+            return view
 
     def operation(self, platform: str, kind: str, *, wait: bool = False) -> Operation:
         """A change to `platform` under its lock, with its deploy row and audit events (see `Operation`)."""
@@ -141,7 +144,8 @@ class Engine:
 
     def plan(self, spec: PlatformSpec) -> Plan:
         self.hooks.run(spec, "pre-plan", {"config_hash": spec.config_hash()})
-        return self.view(spec).plan(spec)
+        view = self.view(spec)
+        return _planned(view, spec)
 
     def health(self, spec: PlatformSpec) -> dict[str, HealthReport]:
         """Every declared resource's health check, as it stands now."""
@@ -155,7 +159,8 @@ class Engine:
         Platforms never deployed (or destroyed) are left out.
         """
         found: dict[str, DriftReport] = {}
-        views = deployed_views(self.store, self.adapter_for, specs)
+        with tracing.span("mnops.drift_observation", platforms=len(specs)):
+            views = deployed_views(self.store, self.adapter_for, specs)
         for spec in specs:
             view = views.get(spec.name)
             if view is None:
@@ -220,8 +225,14 @@ class Engine:
         self, spec: PlatformSpec, *, wait: bool = False, note: str = "", kind: str = "deploy", force: bool = False
     ) -> DeployResult:
         """Plan and apply `spec`; a protected platform's deletes and replaces need `force`."""
-        with self.operation(spec.name, kind, wait=wait) as op:
-            return self._deploy(spec, op, note, force)
+        with tracing.span("mnops.deploy", platform=spec.name, provider=spec.provider, kind=kind) as current:
+            with self.operation(spec.name, kind, wait=wait) as op:
+                result = self._deploy(spec, op, note, force)
+            current.set_attribute("mnops.changed", result.changed)
+            current.set_attribute("mnops.steps", len(result.plan.steps))
+            if result.version is not None:
+                current.set_attribute("mnops.version", result.version.version)
+            return result
 
     def rollback(
         self, spec_now: PlatformSpec, to: int | None = None, *, wait: bool = False, force: bool = False
@@ -250,7 +261,10 @@ class Engine:
         """Delete every resource of the platform, dependents first; refused for `protect: true` unless forced."""
         if spec.protect and not force:
             raise ProtectedPlatform(spec.name)
-        with self.operation(spec.name, "destroy", wait=wait) as op:
+        with (
+            tracing.span("mnops.destroy", platform=spec.name, provider=spec.provider),
+            self.operation(spec.name, "destroy", wait=wait) as op,
+        ):
             view = self.view(spec)
             # The last applied spec orders the deletes; `spec` does, for what a crashed first deploy left.
             plan = view.plan(None, previous=spec)
@@ -297,7 +311,7 @@ class Engine:
                 raise GovernanceRefused(name, findings)
         self.hooks.run(spec, "pre-plan", {"config_hash": config_hash})
         view = self.view(spec)
-        plan = view.plan(spec)
+        plan = _planned(view, spec)
         if not plan.changed:
             self._settle_state(spec, view.adapter, view.observed, view.state)
             return DeployResult(name, None, plan, None)
@@ -337,6 +351,14 @@ class Engine:
         return DeployResult(name, op.deploy_id, plan, version, health, tuple(op.seqs))
 
     def _health(self, spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed]) -> dict[str, HealthReport]:
+        with tracing.span("mnops.health", platform=spec.name, resources=len(spec.resources)) as checked:
+            reports = self._health_reports(spec, adapter, current)
+            checked.set_attribute("mnops.unhealthy", sum(1 for r in reports.values() if not r.healthy))
+            return reports
+
+    def _health_reports(
+        self, spec: PlatformSpec, adapter: Adapter, current: Mapping[str, Observed]
+    ) -> dict[str, HealthReport]:
         reports = {}
         for name, resource in spec.resources.items():
             observed = current.get(name)
@@ -351,6 +373,10 @@ class Engine:
 
     def roll_back(self, before: PlatformView, op: Operation, cause: Exception) -> None:
         """Converge to the spec `before` had applied (nothing, on a first deploy) from whatever exists now."""
+        with tracing.span("mnops.rollback", platform=before.platform):
+            self._roll_back(before, op, cause)
+
+    def _roll_back(self, before: PlatformView, op: Operation, cause: Exception) -> None:
         previous = before.previous
         target = "nothing" if previous is None else f"config {previous.config_hash()[:12]}"
         try:
@@ -396,3 +422,11 @@ class Engine:
         """Housekeeping of the deployed platforms among `specs`: expiry, purges, rotation of secrets, and a restart of
         the services reading a rotated secret (see `maintenance`); a platform's failure is its result's `error`."""
         return maintenance.maintain(self, specs, wait=wait)
+
+
+def _planned(view: PlatformView, spec: PlatformSpec) -> Plan:
+    with tracing.span("mnops.plan", platform=spec.name) as current:
+        plan = view.plan(spec)
+        for action, count in plan.counts().items():
+            current.set_attribute(f"mnops.{action}", count)
+        return plan

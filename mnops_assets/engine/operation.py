@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from adapters.base import Adapter, Observed
 from contracts.errors import MnopsError
-from mnops_assets.engine import audit
+from mnops_assets.engine import audit, tracing
 from mnops_assets.engine.errors import PlatformLocked
 from mnops_assets.engine.plan import Step, applied_record
 from mnops_assets.engine.state import Actor, Lock, StateStore, Version, new_deploy_id
@@ -132,6 +132,12 @@ class Operation:
     # -- the lock ----------------------------------------------------------------------------------------------------
 
     def __enter__(self) -> Operation:
+        with tracing.span("mnops.lock", platform=self.platform, wait=self.wait):
+            self._take_lock()
+        self._catch_sigterm()
+        return self
+
+    def _take_lock(self) -> None:
         deadline = time.monotonic() + self.lock_timeout
         while True:
             holder = self.store.try_lock(self.platform, self.deploy_id, self.actor)
@@ -144,8 +150,6 @@ class Operation:
             if not self.wait or time.monotonic() > deadline:
                 raise PlatformLocked(self.platform, holder.holder, holder.acquired_at, holder.deploy_id)
             time.sleep(LOCK_POLL_SECONDS)
-        self._catch_sigterm()
-        return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
@@ -249,7 +253,9 @@ class Operation:
         if step.desired is not None and step.source is not None and step.source.references():
             wiring = Wiring(self.platform, adapter, current or {}, self.store.resources)
             step = replace(step, desired=replace(step.desired, spec=wiring.settle(step.name, step.source)))
-        result = self._journalled(number, step.action.value, step.name, lambda: step.apply(adapter), undo=undo)
+        attributes = {"platform": self.platform, "resource": step.name, "action": step.action.value, "undo": undo}
+        with tracing.span("mnops.apply", contract=step.contract, **attributes):
+            result = self._journalled(number, step.action.value, step.name, lambda: step.apply(adapter), undo=undo)
         if result is None or step.desired is None:
             self.store.drop_resource(self.platform, step.name)
             if current is not None:

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from adapters.base import Adapter, Observed
 from contracts.errors import MnopsError
+from mnops_assets.engine import tracing
 from mnops_assets.engine.plan import Plan, make_plan, read_by_name, with_untagged
 from mnops_assets.engine.state import ResourceRecord, StateStore, Version
 from mnops_assets.engine.wiring import Rows, Wiring
@@ -103,7 +104,8 @@ def deployed_views(
     observations: dict[str, Mapping[str, Observed] | MnopsError] = {}
     for provider, platforms in by_provider.items():
         try:
-            observations.update(adapter_for(provider).observe_many(platforms))
+            with tracing.span("mnops.observe_many", provider=provider, platforms=len(platforms)):
+                observations.update(adapter_for(provider).observe_many(platforms))
         except MnopsError as exc:
             observations.update(dict.fromkeys(platforms, exc))
     views: dict[str, PlatformView | Unobservable] = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor
 
+from mnops_assets.engine import tracing
 from mnops_assets.governance import load_governed
 from mnops_assets.graph.factory import build_assets
 from mnops_assets.graph.resources import LocalProvider, Mnops
@@ -21,6 +22,8 @@ def build_definitions(estate_path: Path, *, state_url: str | None = None) -> Def
     """Every asset, check, sensor and schedule of the estate at `estate_path`; an invalid estate fails the load with its
     problems (file:line), so the UI shows them instead of a graph that would deploy the wrong thing."""
     estate, _ = load_governed(estate_path)
+    # The daemon's and webserver's processes trace as the CLI does when asked to (MNOPS_TRACE_FILE, OTLP).
+    tracing.install_from_environment("mnops-dagster")
     names = list(estate.platforms)
     return Definitions(
         assets=build_assets(estate),

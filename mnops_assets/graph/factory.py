@@ -33,6 +33,7 @@ from dagster import (
 )
 
 from contracts import CONTRACTS, ContractSpec
+from mnops_assets.engine import tracing
 from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.errors import DeployFailed, GovernanceRefused
 from mnops_assets.errors import MnopsError, dotted
@@ -259,7 +260,8 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
         force = context.run.tags.get(FORCE_TAG, "false") == "true"
         try:
             try:
-                result = engine.deploy(resolved.spec, wait=wait, force=force)
+                with tracing.within_run(context.run_id):
+                    result = engine.deploy(resolved.spec, wait=wait, force=force)
             except GovernanceRefused as exc:
                 raise Failure(description=str(exc), metadata={"findings": "\n".join(exc.findings)}) from exc
             except DeployFailed as exc:
