@@ -204,7 +204,8 @@ def destroy(
     """Delete every resource of an instance (or of all deployed ones), dependents first."""
     root, instances = one_or_all(instance, all_instances, estate_path)
     estate, engine = estate_and_engine(root, instances, fmt)
-    specs = [platform.spec for platform in estate.platforms.values()]
+    # Readers before the platforms whose outputs they read: the reverse of the order they deploy in.
+    specs = [platform.spec for platform in reversed(estate.deploy_order())]
     if all_instances:
         # Platforms whose folders are gone are still deployed: their last applied spec says what to remove.
         for name in engine.store.platforms():

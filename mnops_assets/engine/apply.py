@@ -27,6 +27,7 @@ from mnops_assets.engine.errors import (
     DestructiveChangeRefused,
     GovernanceRefused,
     HealthCheckFailed,
+    ProducerInUse,
     ProtectedPlatform,
     UnknownVersion,
 )
@@ -34,7 +35,7 @@ from mnops_assets.engine.hooks import HookRunner
 from mnops_assets.engine.operation import FAILPOINTS_ENV, Failpoints, InjectedFault, Operation, break_lock
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, drift_steps
 from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version
-from mnops_assets.engine.view import PlatformView, Unobservable, deployed_views
+from mnops_assets.engine.view import PlatformView, Unobservable, deployed_readers, deployed_views
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
@@ -258,9 +259,13 @@ class Engine:
         return result
 
     def destroy(self, spec: PlatformSpec, *, force: bool = False, wait: bool = False) -> DeployResult:
-        """Delete every resource of the platform, dependents first; refused for `protect: true` unless forced."""
+        """Delete every resource of the platform, dependents first; refused for `protect: true`, and for a platform
+        whose outputs deployed platforms read, unless forced."""
         if spec.protect and not force:
             raise ProtectedPlatform(spec.name)
+        readers = deployed_readers(self.store, spec.name) if not force else []
+        if readers:
+            raise ProducerInUse(spec.name, readers)
         with (
             tracing.span("mnops.destroy", platform=spec.name, provider=spec.provider),
             self.operation(spec.name, "destroy", wait=wait) as op,

@@ -78,3 +78,16 @@ class HealthCheckFailed(MnopsError):
         self.failures = dict(failures)
         listed = "; ".join(f"{name}: {report.detail or 'unhealthy'}" for name, report in sorted(failures.items()))
         super().__init__(f"health check failed{f' {when}' if when else ''}: {listed}")
+
+
+class ProducerInUse(MnopsError):
+    """A destroy of a platform whose outputs deployed platforms read: they could not plan again."""
+
+    def __init__(self, platform: str, readers: list[str]) -> None:
+        self.platform = platform
+        self.readers = readers
+        them = "them" if len(readers) > 1 else "it"
+        super().__init__(
+            f"platform {platform!r} is read by deployed {', '.join(readers)} (`ref:{platform}/...`): destroy {them} "
+            f"first, or pass --force to leave {them} unable to plan until {platform} is deployed again"
+        )

@@ -129,3 +129,15 @@ def spec_of(version: Version | None) -> PlatformSpec | None:
     if version is None or not version.spec:
         return None
     return PlatformSpec.model_validate(version.spec)
+
+
+def deployed_readers(store: StateStore, platform: str) -> list[str]:
+    """The deployed platforms whose last applied spec reads an output of `platform` (`ref:<platform>/...`), sorted:
+    removing `platform` would leave them unable to plan."""
+    others = [name for name in store.platforms() if name != platform]
+    readers = []
+    for name, version in sorted(store.latest_versions(others).items()):
+        spec = spec_of(version)
+        if spec is not None and platform in spec.producers():
+            readers.append(name)
+    return readers

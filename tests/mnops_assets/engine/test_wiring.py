@@ -239,7 +239,11 @@ def test_a_changed_output_of_the_producer_restarts_its_consumer(cli):
     cli("deploy", "shop")
     assert adapter.compute.running(worker)["supervisor"] != before
 
-    # Destroyed, the producer has no outputs to give: the consumer's next plan is refused, naming it.
+    # A producer read by a deployed platform is not destroyed without --force, naming its reader.
+    cli("destroy", "shared", code=1)
+    assert "is read by deployed shop" in cli.outputs[-1]
+    assert json.loads(cli("outputs", "shared", "--format", "json"))["version"] == 2
+    # Destroyed all the same, the producer has no outputs to give: the consumer's next plan is refused, naming it.
     cli("destroy", "shared", "--force")
     cli("plan", "shop", code=1)
     assert "deploy shared first" in cli.outputs[-1]
