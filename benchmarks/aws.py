@@ -27,8 +27,7 @@ import boto3
 from adapters.aws import testing
 from adapters.aws.adapter import AwsAdapter
 from adapters.aws.testing import Wire
-from adapters.base import Desired, ResourceKey
-from contracts import contract_model
+from benchmarks import scans
 
 REGION = testing.REGION
 RESOURCES: dict[str, dict[str, Any]] = {
@@ -117,7 +116,7 @@ def _bench(url: str, count: int, latency: float, threads: int) -> AwsFigures:
     builder = adapter(Wire(), threads)
     start = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda platform: _deploy(builder, platform), names))
+        list(pool.map(lambda platform: scans.deploy(builder, platform, RESOURCES, TAGS, REGION), names))
     setup = time.perf_counter() - start
     builder.close()
 
@@ -125,14 +124,14 @@ def _bench(url: str, count: int, latency: float, threads: int) -> AwsFigures:
     naive, batched = adapter(naive_wire, 1), adapter(batched_wire, threads)
     try:
         # Warm-up outside the measurement: both read the HMAC key once, and make their clients.
-        _naive_scan(naive, names[:1])
-        _batched_scan(batched, names[:1])
+        scans.naive_scan(naive, names[:1], RESOURCES)
+        scans.bulk_scan(batched, names[:1])
         with batched_wire.measured(latency) as fast:
-            batched_found = _batched_scan(batched, names)
+            batched_found = scans.bulk_scan(batched, names)
         with batched_wire.measured(latency) as warm:
-            _batched_scan(batched, names)
+            scans.bulk_scan(batched, names)
         with naive_wire.measured(latency) as slow:
-            naive_found = _naive_scan(naive, names)
+            naive_found = scans.naive_scan(naive, names, RESOURCES)
     finally:
         naive.close()
         batched.close()
@@ -152,29 +151,3 @@ def _bench(url: str, count: int, latency: float, threads: int) -> AwsFigures:
         warm[0],
         int(warm[1]),
     )
-
-
-def _deploy(adapter: AwsAdapter, platform: str) -> None:
-    for name, spec in RESOURCES.items():
-        key = ResourceKey(platform, name)
-        desired = Desired.build(key, contract_model(spec["contract"]).model_validate(spec), TAGS, REGION)
-        adapter.driver(desired.contract).create(desired)
-
-
-def _batched_scan(adapter: AwsAdapter, platforms: list[str]) -> dict[str, dict[str, Any]]:
-    found = adapter.observe_many(platforms)
-    failed = {p: r for p, r in found.items() if isinstance(r, Exception)}
-    if failed:
-        raise AssertionError(f"observation failed: {failed}")
-    return found  # type: ignore[return-value]
-
-
-def _naive_scan(adapter: AwsAdapter, platforms: list[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for platform in platforms:
-        found[platform] = {}
-        for name, spec in RESOURCES.items():
-            observed = adapter.driver(spec["contract"]).find(ResourceKey(platform, name))
-            if observed is not None:
-                found[platform][name] = observed
-    return found

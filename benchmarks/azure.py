@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.azure.adapter import AzureAdapter
-from adapters.base import Desired, ResourceKey
-from contracts import contract_model
+from benchmarks import scans
 from tests.adapters.azure import fakearm
 
 REGION = "westeurope"
@@ -96,7 +95,7 @@ def _bench(served: fakearm.Served, count: int, latency: float, threads: int) -> 
     builder = adapter(threads)
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda platform: _deploy(builder, platform), names))
+        list(pool.map(lambda platform: scans.deploy(builder, platform, RESOURCES, TAGS, REGION), names))
     setup = time.perf_counter() - start
     builder.close()
 
@@ -104,8 +103,8 @@ def _bench(served: fakearm.Served, count: int, latency: float, threads: int) -> 
     naive, bulk = adapter(1), adapter(threads)
     try:
         fake.latency = latency
-        bulk_found, bulk_time, bulk_calls = _measured(fake, lambda: _bulk_scan(bulk, names))
-        naive_found, naive_time, naive_calls = _measured(fake, lambda: _naive_scan(naive, names))
+        bulk_found, bulk_time, bulk_calls = _measured(fake, lambda: scans.bulk_scan(bulk, names))
+        naive_found, naive_time, naive_calls = _measured(fake, lambda: scans.naive_scan(naive, names, RESOURCES))
     finally:
         fake.latency = 0.0
         naive.close()
@@ -123,29 +122,3 @@ def _measured(fake: fakearm.FakeArm, scan: Any) -> tuple[dict[str, dict[str, Any
     start = time.perf_counter()
     found = scan()
     return found, time.perf_counter() - start, fake.count() - before
-
-
-def _deploy(adapter: AzureAdapter, platform: str) -> None:
-    for name, spec in RESOURCES.items():
-        key = ResourceKey(platform, name)
-        desired = Desired.build(key, contract_model(spec["contract"]).model_validate(spec), TAGS, REGION)
-        adapter.driver(desired.contract).create(desired)
-
-
-def _bulk_scan(adapter: AzureAdapter, platforms: list[str]) -> dict[str, dict[str, Any]]:
-    found = adapter.observe_many(platforms)
-    failed = {p: r for p, r in found.items() if isinstance(r, Exception)}
-    if failed:
-        raise AssertionError(f"observation failed: {failed}")
-    return found  # type: ignore[return-value]
-
-
-def _naive_scan(adapter: AzureAdapter, platforms: list[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for platform in platforms:
-        found[platform] = {}
-        for name, spec in RESOURCES.items():
-            observed = adapter.driver(spec["contract"]).find(ResourceKey(platform, name))
-            if observed is not None:
-                found[platform][name] = observed
-    return found

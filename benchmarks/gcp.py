@@ -17,9 +17,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import Desired, ResourceKey
 from adapters.gcp.adapter import GcpAdapter
-from contracts import contract_model
+from benchmarks import scans
 from tests.adapters.gcp import gcs
 from tests.adapters.gcp.grpc_fakes import Fakes, grpc_fakes
 from tests.adapters.gcp.pubsub import PubSubEmulator, emulator_missing, pubsub_emulator
@@ -104,19 +103,19 @@ def _bench(servers: Servers, count: int, latency: float, threads: int) -> GcpFig
     builder = adapter(threads)
     start = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda platform: _deploy(builder, platform), names))
+        list(pool.map(lambda platform: scans.deploy(builder, platform, RESOURCES, TAGS, LOCATION), names))
     setup = time.perf_counter() - start
     builder.close()
 
     naive, batched = adapter(1), adapter(threads)
     try:
         # Warm-up outside the measurement: both read the HMAC key once, and make their clients.
-        _naive_scan(naive, names[:1])
-        _batched_scan(batched, names[:1])
+        scans.naive_scan(naive, names[:1], RESOURCES)
+        scans.bulk_scan(batched, names[:1])
         with servers.measured(latency) as fast:
-            batched_found = _batched_scan(batched, names)
+            batched_found = scans.bulk_scan(batched, names)
         with servers.measured(latency) as slow:
-            naive_found = _naive_scan(naive, names)
+            naive_found = scans.naive_scan(naive, names, RESOURCES)
     finally:
         naive.close()
         batched.close()
@@ -124,29 +123,3 @@ def _bench(servers: Servers, count: int, latency: float, threads: int) -> GcpFig
     if batched_found != naive_found or resources != count * len(RESOURCES):
         raise AssertionError("the batched scan and the naive scan disagree")
     return GcpFigures(count, resources, latency * 1000, threads, setup, slow[0], int(slow[1]), fast[0], int(fast[1]))
-
-
-def _deploy(adapter: GcpAdapter, platform: str) -> None:
-    for name, spec in RESOURCES.items():
-        key = ResourceKey(platform, name)
-        desired = Desired.build(key, contract_model(spec["contract"]).model_validate(spec), TAGS, LOCATION)
-        adapter.driver(desired.contract).create(desired)
-
-
-def _batched_scan(adapter: GcpAdapter, platforms: list[str]) -> dict[str, dict[str, Any]]:
-    found = adapter.observe_many(platforms)
-    failed = {p: r for p, r in found.items() if isinstance(r, Exception)}
-    if failed:
-        raise AssertionError(f"observation failed: {failed}")
-    return found  # type: ignore[return-value]
-
-
-def _naive_scan(adapter: GcpAdapter, platforms: list[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for platform in platforms:
-        found[platform] = {}
-        for name, spec in RESOURCES.items():
-            observed = adapter.driver(spec["contract"]).find(ResourceKey(platform, name))
-            if observed is not None:
-                found[platform][name] = observed
-    return found
