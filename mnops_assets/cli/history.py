@@ -136,18 +136,26 @@ def audit_list(
 
 @audit_app.command("verify")
 def audit_verify(estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
-    """Check the hash chain of the whole audit trail: exit 1 if a record was altered or removed."""
+    """Check the hash chain and signatures of the whole audit trail: exit 1 if a record was altered or removed."""
     _, engine = estate_and_engine(estate_root(estate_path), [], fmt)
     from mnops_assets.engine import audit as audit_trail
     from mnops_assets.engine.errors import AuditBroken
 
-    problems = audit_trail.verify(engine.store)
-    count = len(audit_trail.records(engine.store))
+    found = audit_trail.check(engine.store)
+    problems, count = found.problems, found.count
     if fmt is Format.json:
-        write_json({"intact": not problems, "records": count, "problems": problems})
+        write_json(
+            {
+                "intact": not problems,
+                "records": count,
+                "problems": problems,
+                "unsigned_before": found.unsigned_before,
+                "notes": found.notes,
+            }
+        )
     else:
-        for problem in problems:
-            err.print(problem, markup=False)
+        for line in [*problems, *found.notes]:
+            err.print(line, markup=False)
     if problems:
         fail(AuditBroken(f"audit trail broken: {len(problems)} problem(s) in {count} record(s)"))
     if fmt is Format.table:

@@ -14,7 +14,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,6 +134,8 @@ audit_table = Table(
     Column("event", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # HMAC-SHA256 of the hash under the audit key, which never enters this database; null in stores older than it.
+    Column("signature", String(64)),
 )
 
 # One row: the hash and sequence number of the newest audit record, so removing records from the end shows too.
@@ -143,6 +145,7 @@ audit_head_table = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("signature", String(64)),
 )
 
 GENESIS = "0" * 64
@@ -285,8 +288,12 @@ def make_engine(url: str) -> Engine:
 class StateStore:
     """All state of every platform: open one per process (it holds a connection pool)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
         self.url = url
+        # Signs audit records (audit.py); kept outside the database so rewriting the database cannot re-sign.
+        self.audit_key = audit_key
+        # Called with each audit record once committed (audit export); must not block or raise.
+        self.audit_listeners: list[Callable[[Any], None]] = []
         try:
             self.engine = make_engine(url)
             self._create_schema()
@@ -542,7 +549,12 @@ def _chunks(names: list[str], size: int = 900) -> list[list[str]]:
 
 # Columns added to tables after their first release: a store made before them gains them when next opened (as
 # nullable columns, which every database can add in place), and rows written before read as empty.
-_ADDED_COLUMNS = ((resources_table, "outputs"), (versions_table, "outputs"))
+_ADDED_COLUMNS = (
+    (resources_table, "outputs"),
+    (versions_table, "outputs"),
+    (audit_table, "signature"),
+    (audit_head_table, "signature"),
+)
 
 
 def _add_missing_columns(conn: Any) -> None:

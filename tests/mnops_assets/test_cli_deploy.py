@@ -100,3 +100,30 @@ def test_a_platform_failing_governance_is_not_deployed(mnops, estate_copy, tmp_p
     assert result.exit_code == 1
     assert "refused by governance" in result.output and "GL-TAG-02 prod/exports" in result.output
     assert not (tmp_path / ".mnops" / "local" / "storage" / "prod").exists()
+
+
+def test_a_rewritten_and_rehashed_audit_trail_fails_verify(mnops, tmp_path):
+    import stat
+
+    from mnops_assets.engine.audit import chain_hash
+
+    mnops("deploy", "dev")
+    assert stat.S_IMODE((tmp_path / ".mnops" / "audit.key").stat().st_mode) == 0o600
+    with sqlite3.connect(tmp_path / ".mnops" / "state.db") as db:
+        rows = db.execute("SELECT seq, event FROM mnops_audit ORDER BY seq").fetchall()
+        db.execute("DELETE FROM mnops_audit WHERE seq = ?", (rows[0][0],))
+        prev = "0" * 64
+        for seq, text in rows[1:]:
+            event = json.loads(text)
+            event["data"]["actor"] = "mallory"
+            digest = chain_hash(prev, event)
+            db.execute(
+                "UPDATE mnops_audit SET event = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                (json.dumps(event, sort_keys=True), prev, digest, seq),
+            )
+            prev = digest
+        db.execute("UPDATE mnops_audit_head SET seq = ?, hash = ?", (rows[-1][0], prev))
+    shown = mnops("audit", "verify", "--format", "json", code=1)
+    report = json.loads(shown[: shown.index("\nerror:")])
+    assert report["intact"] is False and len(report["problems"]) == len(rows)  # each record left, and the head
+    assert all("signature does not match" in problem for problem in report["problems"])
