@@ -94,6 +94,28 @@ class StateSettings(_File):
         return value
 
 
+class AuditSettings(_File):
+    sinks: list[str] = Field(
+        default_factory=list,
+        description="Where every audit event is also sent: file:PATH (JSON lines; relative to the estate folder) or "
+        "an http(s):// webhook receiving CloudEvents JSON. MNOPS_AUDIT_SINKS adds more.",
+    )
+
+    @field_validator("sinks")
+    @classmethod
+    def _sink_forms(cls, value: list[str]) -> list[str]:
+        for sink in value:
+            if not sink.startswith(("file:", "http://", "https://")):
+                raise PydanticCustomError("audit_sink", "an audit sink is file:PATH or an http(s):// URL")
+            if _URL_WITH_PASSWORD.search(sink):
+                raise PydanticCustomError(
+                    "literal_secret",
+                    "a webhook URL with a password is a literal secret; "
+                    "put a bearer token in MNOPS_AUDIT_WEBHOOK_TOKEN",
+                )
+        return value
+
+
 class EcosystemFile(_File):
     """`ecosystem.yaml`: the root layer of every platform, the providers in use, the state backend."""
 
@@ -101,6 +123,7 @@ class EcosystemFile(_File):
     description: str | None = None
     providers: dict[str, ProviderSettings] = Field(description="Providers platforms may use, by name.")
     state: StateSettings = Field(default_factory=StateSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     defaults: Layer = Field(default_factory=Layer, description="The lowest layer of every platform.")
 
 

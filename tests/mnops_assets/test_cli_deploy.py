@@ -127,3 +127,32 @@ def test_a_rewritten_and_rehashed_audit_trail_fails_verify(mnops, tmp_path):
     report = json.loads(shown[: shown.index("\nerror:")])
     assert report["intact"] is False and len(report["problems"]) == len(rows)  # each record left, and the head
     assert all("signature does not match" in problem for problem in report["problems"])
+
+
+def test_a_trail_stripped_of_signatures_is_caught_against_its_export(mnops, estate_copy, tmp_path):
+    from mnops_assets.engine import export
+    from mnops_assets.engine.audit import chain_hash
+
+    ecosystem = estate_copy / "ecosystem.yaml"
+    ecosystem.write_text(ecosystem.read_text() + "audit:\n  sinks: [file:../exported/audit.jsonl]\n")
+    mnops("deploy", "dev")
+    for exporter in export._EXPORTERS.values():
+        assert exporter.flush(10)
+    sink = tmp_path / "exported" / "audit.jsonl"
+    assert "records verified, " not in mnops("audit", "verify")
+    assert "compared with" in mnops("audit", "verify", "--against", f"file:{sink}")
+    with sqlite3.connect(tmp_path / ".mnops" / "state.db") as db:
+        rows = db.execute("SELECT seq, event FROM mnops_audit ORDER BY seq").fetchall()
+        db.execute("DELETE FROM mnops_audit WHERE seq = ?", (rows[0][0],))
+        prev = "0" * 64
+        for seq, text in rows[1:]:
+            digest = chain_hash(prev, json.loads(text))
+            db.execute(
+                "UPDATE mnops_audit SET prev_hash = ?, hash = ?, signature = NULL WHERE seq = ?", (prev, digest, seq)
+            )
+            prev = digest
+        db.execute("UPDATE mnops_audit_head SET seq = ?, hash = ?, signature = NULL", (rows[-1][0], prev))
+    alone = mnops("audit", "verify")  # without the key's evidence it reads as a store older than signing...
+    assert "are unsigned" in alone and "intact" in alone
+    shown = mnops("audit", "verify", "--against", str(sink), code=1)  # ...which its export refutes
+    assert f"record {rows[0][0]} (io.mnops.deploy.started" in shown and "(removed)" in shown
