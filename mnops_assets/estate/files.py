@@ -7,13 +7,13 @@ layer fields are checked in every file; resources are checked once merged, again
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from contracts import ResourceName
-from contracts.base import SENSITIVE_NAME, TagKey, TagValue
+from contracts.base import MAX_DECLARED_TAGS, SENSITIVE_NAME, TagKey, TagValue
 from mnops_assets.estate.spec import DriftPolicy, Owner, Tier
 
 TemplateName = ResourceName
@@ -35,7 +35,7 @@ class Layer(_File):
     provider: str | None = None
     region: str | None = None
     owner: Owner | None = None
-    tags: dict[TagKey, TagValue | None] | None = None
+    tags: Annotated[dict[TagKey, TagValue | None], Field(max_length=MAX_DECLARED_TAGS)] | None = None
     drift: DriftLayer | None = None
     protect: bool | None = None
     enabled: bool | None = None

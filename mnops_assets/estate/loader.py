@@ -162,9 +162,11 @@ def _collector_paused() -> Iterator[None]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_model(path: Path, shown: str, model: type[M]) -> tuple[Document | None, M | None, list[Problem]]:
+def read_model(
+    path: Path, shown: str, model: type[M], within: Path | None = None
+) -> tuple[Document | None, M | None, list[Problem]]:
     """Parse one YAML file and validate it against `model`; every problem found points at its line and column."""
-    doc, problems = load_yaml(path, shown)
+    doc, problems = load_yaml(path, shown, within=within)
     if doc is None:
         return None, None, problems
     try:
@@ -178,12 +180,14 @@ class _Loader:
     root: Path
     problems: list[Problem] = field(default_factory=list)
     root_prefix: str = field(init=False)
+    resolved_root: Path = field(init=False)
     template_docs: dict[str, Document | None] = field(default_factory=dict)
     template_files: dict[str, TemplateFile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shown = display(self.root)
         self.root_prefix = "" if shown == "." else shown + os.sep
+        self.resolved_root = self.root.resolve()
 
     def show(self, path: Path) -> str:
         """`display(path)` for a path built from the root, without a relpath per file (it shows in profiles)."""
@@ -234,7 +238,7 @@ class _Loader:
     # -- reading files ---------------------------------------------------------------------------------------------
 
     def read(self, path: Path, model: type[M]) -> tuple[Document | None, M | None]:
-        doc, parsed, problems = read_model(path, self.show(path), model)
+        doc, parsed, problems = read_model(path, self.show(path), model, self.resolved_root)
         self.problems.extend(problems)
         return (doc, parsed) if parsed is not None else (None, None)
 
