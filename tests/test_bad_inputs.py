@@ -230,3 +230,22 @@ def test_a_file_of_too_many_keys_is_refused_without_blaming_aliases(tmp_path, mo
         "platform-cloud/dev/platform.yaml:1:1: yaml: holds more than 200,000 values (counting each use of an alias); "
         "split it, or share settings with a template"
     ]
+
+
+def test_file_secret_folders_are_allowed_per_tier_and_links_are_followed(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (root / "keys").mkdir()
+    (root / "keys" / "linked").symlink_to(vault / "api.key")  # inside the estate by name, outside by target
+    ecosystem = root / "ecosystem.yaml"
+    ecosystem.write_text(ecosystem.read_text() + f"secrets:\n  file_dirs:\n    dev: [{vault}]\n")
+    platform = "template: service\nresources:\n  api-key:\n    from: file:{}\n"
+    (root / "platform-cloud/dev/platform.yaml").write_text(platform.format(vault / "api.key"))
+    (root / "platform-cloud/prod/platform.yaml").write_text(platform.format("keys/linked"))
+    monkeypatch.chdir(root)
+    assert [str(p) for p in problems_of(root).problems] == [
+        "platform-cloud/prod/platform.yaml:4:11: resources.api-key.from: reads outside the estate folder; list its "
+        "folder under secrets.file_dirs.prod in ecosystem.yaml to allow that"
+    ]

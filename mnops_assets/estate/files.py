@@ -116,6 +116,14 @@ class AuditSettings(_File):
         return value
 
 
+class SecretSettings(_File):
+    file_dirs: dict[Tier, list[str]] = Field(
+        default_factory=dict,
+        description="By tier, folders outside the estate folder that `file:` secret sources may read (absolute, or "
+        "relative to the estate folder); without them `file:` reads only inside the estate folder.",
+    )
+
+
 class EcosystemFile(_File):
     """`ecosystem.yaml`: the root layer of every platform, the providers in use, the state backend."""
 
@@ -124,6 +132,7 @@ class EcosystemFile(_File):
     providers: dict[str, ProviderSettings] = Field(description="Providers platforms may use, by name.")
     state: StateSettings = Field(default_factory=StateSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
     defaults: Layer = Field(default_factory=Layer, description="The lowest layer of every platform.")
 
 
