@@ -259,11 +259,21 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite file made 0600 (in a 0700 folder, if mnops makes it) before SQLite opens it, and narrowed to 0600 if
+    an older mnops made it wider: it holds every platform's history. SQLite gives its -wal and -shm files the database
+    file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
