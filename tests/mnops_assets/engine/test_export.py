@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -152,3 +153,26 @@ def test_sink_forms(tmp_path):
     assert export.make_sink("https://u:pw@example.test/x", tmp_path).name == "https://u:***@example.test/x"
     with pytest.raises(export.SinkUnusable, match="use file:PATH or an http"):
         export.make_sink("ftp://example.test/x", tmp_path)
+
+
+def test_at_exit_the_wait_is_bounded_and_what_was_missed_is_reported(tmp_path):
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = f"""
+from pathlib import Path
+from mnops_assets.engine import audit, export
+from mnops_assets.engine.state import Actor, StateStore
+store = StateStore("sqlite:///{tmp_path / "state.db"}")
+export.attach(store, ["http://127.0.0.1:{port}/"], Path("{tmp_path}"))
+audit.record(store, "test.exit", None, {{}}, Actor("alice", "host-a", 1))
+print("deployed")
+"""
+    env = {**os.environ, export.WAIT_ENV: "0.5"}
+    run = [sys.executable, "-c", script]
+    done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout == "deployed\n"
+    assert done.stderr.startswith(f"warning: audit export to http://127.0.0.1:{port}/: 1 event(s) not delivered (")
