@@ -60,8 +60,9 @@ def sign_head(key: bytes, seq: int, digest: str) -> str:
     return hmac.new(key, f"mnops-audit-head\n{seq}\n{digest}".encode(), hashlib.sha256).hexdigest()
 
 
-def load_key(home: Path) -> bytes:
-    """The audit key: `MNOPS_AUDIT_KEY` (at least 32 bytes; hex is decoded), else `<home>/audit.key`, made on first use.
+def load_key(home: Path, *, create: bool = True) -> bytes:
+    """The audit key: `MNOPS_AUDIT_KEY` (at least 32 bytes; hex is decoded), else `<home>/audit.key`, made on first use
+    unless `create` is false (a store already signed: a new key would only make its records unverifiable).
 
     The file is made whole or not at all: written and synced under a private name, then linked into place, which
     fails if another process linked its own first (then theirs is read). It is 0600 in a 0700 folder.
@@ -77,6 +78,11 @@ def load_key(home: Path) -> bytes:
         return key
     path = home / KEY_FILE
     if not path.exists():
+        if not create:
+            raise AuditKeyUnusable(
+                f"the audit trail is signed, but there is no audit key here: set {KEY_ENV} to the key it was signed "
+                f"with, or restore {path}"
+            )
         _create_key(path)
     try:
         key = bytes.fromhex(path.read_text().strip())
@@ -85,6 +91,12 @@ def load_key(home: Path) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise AuditKeyUnusable(f"the audit key {path} is shorter than {MIN_KEY_BYTES} bytes; restore it from backup")
     return key
+
+
+def is_signed(store: StateStore) -> bool:
+    """Whether the newest record was signed (by whichever key): then the key must be found, not made."""
+    with store.engine.connect() as conn:
+        return conn.scalar(select(audit_head_table.c.signature).where(audit_head_table.c.id == 1)) is not None
 
 
 def _create_key(path: Path) -> None:

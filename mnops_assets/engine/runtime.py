@@ -41,7 +41,12 @@ def open_engine(
     pass theirs here).
     """
     adapters = EstateAdapters(estate, provider_settings or {})
-    store = StateStore(url or state_url(estate), audit_key=audit.load_key(home(estate)))
+    store = StateStore(url or state_url(estate))
+    try:
+        store.audit_key = audit.load_key(home(estate), create=not audit.is_signed(store))
+    except BaseException:
+        store.close()
+        raise
     export.attach(store, export.configured(estate.ecosystem.audit.sinks), estate.root)
     gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
     return Engine(store, adapters, hooks_cwd=estate.root, hooks_log=home(estate) / "hooks", gate=gate)

@@ -156,3 +156,11 @@ def test_a_trail_stripped_of_signatures_is_caught_against_its_export(mnops, esta
     assert "are unsigned" in alone and "intact" in alone
     shown = mnops("audit", "verify", "--against", str(sink), code=1)  # ...which its export refutes
     assert f"record {rows[0][0]} (io.mnops.deploy.started" in shown and "(removed)" in shown
+
+
+def test_a_lost_audit_key_is_an_error_not_a_new_key(mnops, tmp_path):
+    mnops("deploy", "dev")
+    (tmp_path / ".mnops" / "audit.key").unlink()
+    shown = mnops("audit", "verify", code=1)
+    assert "the audit trail is signed, but there is no audit key here: set MNOPS_AUDIT_KEY" in shown
+    assert not (tmp_path / ".mnops" / "audit.key").exists()

@@ -223,3 +223,13 @@ def test_the_key_from_the_environment(tmp_path, monkeypatch):
     with pytest.raises(audit.AuditKeyUnusable) as caught:
         audit.load_key(tmp_path)
     assert "too-short-secret" not in str(caught.value)
+
+
+def test_a_signed_store_never_gets_a_new_key_made_for_it(store, tmp_path, monkeypatch):
+    monkeypatch.delenv(audit.KEY_ENV, raising=False)
+    assert not audit.is_signed(store)
+    three_events(store)
+    assert audit.is_signed(store)
+    with pytest.raises(audit.AuditKeyUnusable, match="the audit trail is signed, but there is no audit key here"):
+        audit.load_key(tmp_path / "elsewhere", create=False)
+    assert not (tmp_path / "elsewhere").exists()
