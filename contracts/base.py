@@ -7,10 +7,12 @@ every version of the kind; a version overrides an answer only where its fields d
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 # DNS-label rules: the strictest naming any supported cloud applies to buckets, queues, log groups and services, so a
 # name that is valid here is valid on every provider once prefixed by the platform name.
@@ -19,9 +21,32 @@ ResourceName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A resource or platform name: 2-40 lower-case letters, digits and inner hyphens, starting with a letter."""
 
 TAG_KEY_PATTERN = r"^[a-z][a-z0-9_.:/=+@-]{0,127}$"
+TAG_VALUE_PUNCTUATION = "_.:/=+-@"
+MAX_TAGS = 50
+"""Tags on one resource: AWS's limit, the lowest of the supported clouds (Azure allows 50, GCP 64 labels)."""
+RESERVED_TAGS = 10
+"""Of those, kept for mnops's own: its identity tags and what adapters record (a secret's source, length, ...)."""
+MAX_DECLARED_TAGS = MAX_TAGS - RESERVED_TAGS
+
+
+def _tag_value_characters(value: str) -> str:
+    # AWS accepts letters, digits, spaces and _ . : / = + - @ in values; Azure and GCP labels (after adapters/gcp
+    # lowers them) accept those too. Control, newline, NUL, BiDi override and other invisible characters never pass.
+    for position, char in enumerate(value, 1):
+        category = unicodedata.category(char)
+        if category[0] not in "LN" and category != "Zs" and char not in TAG_VALUE_PUNCTUATION:
+            raise PydanticCustomError(
+                "tag_value",
+                "may hold letters, digits, spaces and {punctuation} only (what every supported cloud accepts); "
+                "U+{code} at position {position} is not",
+                {"punctuation": " ".join(TAG_VALUE_PUNCTUATION), "code": f"{ord(char):04X}", "position": position},
+            )
+    return value
+
+
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)]
-TagValue = Annotated[str, StringConstraints(max_length=256)]
-Tags = dict[TagKey, TagValue]
+TagValue = Annotated[str, StringConstraints(max_length=256), AfterValidator(_tag_value_characters)]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_DECLARED_TAGS)]
 
 SECRET_REFERENCE_PREFIX = "secret:"
 """A string field whose value is `secret:<resource>` carries that secrets resource's value, not those characters."""
@@ -105,7 +130,8 @@ class Sizing:
     memory_mb: int
 
 
-"""Tags (AWS), labels (GCP) and tags (Azure) reduced to what all three accept: lower-case keys, values <= 256 chars."""
+"""Tags (AWS), labels (GCP) and tags (Azure) reduced to what all three accept: lower-case keys, values <= 256 chars
+of letters, digits, spaces and `_ . : / = + - @`, at most `MAX_DECLARED_TAGS` declared per resource."""
 
 
 class ContractSpec(BaseModel):

@@ -166,3 +166,86 @@ def test_cli_validate_prints_problems_and_exits_1(name, tmp_path):
     assert summary == f"invalid: {len(lines)} problem{plural['problem']} in {files} file{plural['file']}"
     for secret in case.secrets:
         assert secret not in result.stdout + result.stderr
+
+
+def test_a_file_linked_out_of_the_estate_is_refused_unread(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    shadow = tmp_path / "shadow"
+    shadow.write_text("root: $6$hunter2hash$x\ndaemon: '*'\n")
+    (root / "platform-cloud/dev/platform.yaml").unlink()
+    (root / "platform-cloud/dev/platform.yaml").symlink_to(shadow)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "platform.yaml").write_text("template: service\nbin: hunter2bin\n")
+    (root / "platform-cloud/evil").symlink_to(outside)
+    monkeypatch.chdir(root)
+    error = problems_of(root)
+    assert [str(p) for p in error.problems] == [
+        "platform-cloud/dev/platform.yaml:1:1: (file): a symbolic link out of the estate; refused, not read",
+        "platform-cloud/evil/platform.yaml:1:1: (file): a symbolic link out of the estate; refused, not read",
+    ]
+    assert "hunter2" not in str(error) and "daemon" not in str(error)
+
+
+def test_a_link_within_the_estate_is_read(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    shutil.copy(root / "platform-cloud/dev/platform.yaml", root / "shared-dev.yaml")
+    (root / "platform-cloud/dev/platform.yaml").unlink()
+    (root / "platform-cloud/dev/platform.yaml").symlink_to(root / "shared-dev.yaml")
+    assert sorted(load_estate(root).platforms) == ["dev", "prod"]
+
+
+def test_nesting_a_thousand_deep_is_a_problem_not_a_recursion_error(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    (root / "platform-cloud/dev/platform.yaml").write_text("template: service\ndeep: " + "[" * 900 + "]" * 900 + "\n")
+    monkeypatch.chdir(root)
+    assert [str(p) for p in problems_of(root).problems] == [
+        "platform-cloud/dev/platform.yaml:2:70: deep[0]: nested more than 64 levels deep"
+    ]
+
+
+def test_a_file_over_10_mib_is_refused_unparsed(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    with (root / "platform-cloud/dev/platform.yaml").open("w") as handle:
+        handle.write("template: service\n")
+        handle.writelines(f"k{i}: {i}\n" for i in range(1_200_000))
+    monkeypatch.chdir(root)
+    assert [str(p) for p in problems_of(root).problems] == [
+        "platform-cloud/dev/platform.yaml:1:1: (file): 18.5 MiB; estate files are limited to 10 MiB"
+    ]
+
+
+def test_a_file_of_too_many_keys_is_refused_without_blaming_aliases(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    with (root / "platform-cloud/dev/platform.yaml").open("w") as handle:
+        handle.write("template: service\n")
+        handle.writelines(f"k{i}: {i}\n" for i in range(120_000))  # 2 MiB: counted as a stream, never composed
+    monkeypatch.chdir(root)
+    assert [str(p) for p in problems_of(root).problems] == [
+        "platform-cloud/dev/platform.yaml:1:1: yaml: holds more than 200,000 values (counting each use of an alias); "
+        "split it, or share settings with a template"
+    ]
+
+
+def test_file_secret_folders_are_allowed_per_tier_and_links_are_followed(tmp_path, monkeypatch):
+    root = tmp_path / "estate"
+    shutil.copytree(BASE, root)
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (root / "keys").mkdir()
+    (root / "keys" / "linked").symlink_to(vault / "api.key")  # inside the estate by name, outside by target
+    ecosystem = root / "ecosystem.yaml"
+    ecosystem.write_text(ecosystem.read_text() + f"secrets:\n  file_dirs:\n    dev: [{vault}]\n")
+    platform = "template: service\nresources:\n  api-key:\n    from: file:{}\n"
+    (root / "platform-cloud/dev/platform.yaml").write_text(platform.format(vault / "api.key"))
+    (root / "platform-cloud/prod/platform.yaml").write_text(platform.format("keys/linked"))
+    monkeypatch.chdir(root)
+    assert [str(p) for p in problems_of(root).problems] == [
+        "platform-cloud/prod/platform.yaml:4:11: resources.api-key.from: reads outside the estate folder; list its "
+        "folder under secrets.file_dirs.prod in ecosystem.yaml to allow that"
+    ]

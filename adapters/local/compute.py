@@ -158,6 +158,8 @@ class ComputeDriver(LocalDriver):
                 capture_output=True,
                 cwd=folder,
                 env=supervisor_env,
+                # The supervisor's and replicas' logs (and whatever the service writes) readable by this user only.
+                umask=0o077,
                 timeout=30,
                 check=False,
             )

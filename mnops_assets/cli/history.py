@@ -6,6 +6,7 @@ Their JSON documents are described in docs/cli.md.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -135,20 +136,51 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify(estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
-    """Check the hash chain of the whole audit trail: exit 1 if a record was altered or removed."""
+def audit_verify(
+    estate_path: EstateOption = None,
+    fmt: FormatOption = Format.table,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="SINK",
+            help="Also compare the store with an export sink: a JSON-lines file (file:PATH or PATH) that a file "
+            "sink wrote or a webhook receiver kept; records it holds that the store lost or altered fail.",
+        ),
+    ] = None,
+) -> None:
+    """Check the hash chain and signatures of the whole audit trail: exit 1 if a record was altered or removed."""
     _, engine = estate_and_engine(estate_root(estate_path), [], fmt)
     from mnops_assets.engine import audit as audit_trail
+    from mnops_assets.engine import export
     from mnops_assets.engine.errors import AuditBroken
 
-    problems = audit_trail.verify(engine.store)
-    count = len(audit_trail.records(engine.store))
+    found = audit_trail.check(engine.store)
+    problems, notes, count = list(found.problems), list(found.notes), found.count
+    if against is not None:
+        path = Path(against.removeprefix("file:")).expanduser()
+        try:
+            events, unreadable = export.read_sink(path)
+        except export.SinkUnusable as exc:
+            fail(exc)
+        differences, missing = export.compare(engine.store, events, str(path))
+        problems += differences
+        notes += unreadable + missing
     if fmt is Format.json:
-        write_json({"intact": not problems, "records": count, "problems": problems})
+        write_json(
+            {
+                "intact": not problems,
+                "records": count,
+                "problems": problems,
+                "unsigned_before": found.unsigned_before,
+                "notes": notes,
+            }
+        )
     else:
-        for problem in problems:
-            err.print(problem, markup=False)
+        for line in [*problems, *notes]:
+            err.print(line, markup=False)
     if problems:
         fail(AuditBroken(f"audit trail broken: {len(problems)} problem(s) in {count} record(s)"))
     if fmt is Format.table:
-        out.print(f"audit trail intact: {count} record(s) verified")
+        compared = f", {len(events)} compared with {path}" if against is not None else ""
+        out.print(f"audit trail intact: {count} record(s) verified{compared}")

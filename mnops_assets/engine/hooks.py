@@ -4,7 +4,7 @@ Each hook runs as its own process (so its time limit can be enforced by killing 
 event as JSON on stdin. A failing `pre-*` hook stops everything before any change; every run is audited with its
 outcome and duration, never its output (a hook may print what the audit trail must not keep): the output goes to a
 0600 log file whose path the failure names. Hooks get the deployer's environment minus what carries secrets: the
-master key, the state URL, and the variables the platform's `env:` secrets read.
+master key, the audit key, the state URL, and the variables the platform's `env:` secrets read.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class HookFailed(MnopsError):
 Audit = Callable[[str, str, dict[str, Any]], object]
 
 
-WITHHELD = ("MNOPS_MASTER_KEY", "MNOPS_STATE_URL")
+WITHHELD = ("MNOPS_MASTER_KEY", "MNOPS_STATE_URL", "MNOPS_AUDIT_KEY")
 
 
 class HookRunner:

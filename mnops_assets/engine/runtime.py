@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adapters import registry
 from adapters.base import Adapter
+from mnops_assets.engine import audit, export
 from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.state import STATE_URL_ENV, StateStore
 from mnops_assets.estate import Estate
@@ -41,6 +42,12 @@ def open_engine(
     """
     adapters = EstateAdapters(estate, provider_settings or {})
     store = StateStore(url or state_url(estate))
+    try:
+        store.audit_key = audit.load_key(home(estate), create=not audit.is_signed(store))
+    except BaseException:
+        store.close()
+        raise
+    export.attach(store, export.configured(estate.ecosystem.audit.sinks), estate.root)
     gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
     return Engine(store, adapters, hooks_cwd=estate.root, hooks_log=home(estate) / "hooks", gate=gate)
 

@@ -14,7 +14,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,6 +134,8 @@ audit_table = Table(
     Column("event", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # HMAC-SHA256 of the hash under the audit key, which never enters this database; null in stores older than it.
+    Column("signature", String(64)),
 )
 
 # One row: the hash and sequence number of the newest audit record, so removing records from the end shows too.
@@ -143,6 +145,7 @@ audit_head_table = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("signature", String(64)),
 )
 
 GENESIS = "0" * 64
@@ -256,11 +259,21 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite file made 0600 (in a 0700 folder, if mnops makes it) before SQLite opens it, and narrowed to 0600 if
+    an older mnops made it wider: it holds every platform's history. SQLite gives its -wal and -shm files the database
+    file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
@@ -285,8 +298,12 @@ def make_engine(url: str) -> Engine:
 class StateStore:
     """All state of every platform: open one per process (it holds a connection pool)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
         self.url = url
+        # Signs audit records (audit.py); kept outside the database so rewriting the database cannot re-sign.
+        self.audit_key = audit_key
+        # Called with each audit record once committed (audit export); must not block or raise.
+        self.audit_listeners: list[Callable[[Any], None]] = []
         try:
             self.engine = make_engine(url)
             self._create_schema()
@@ -542,7 +559,12 @@ def _chunks(names: list[str], size: int = 900) -> list[list[str]]:
 
 # Columns added to tables after their first release: a store made before them gains them when next opened (as
 # nullable columns, which every database can add in place), and rows written before read as empty.
-_ADDED_COLUMNS = ((resources_table, "outputs"), (versions_table, "outputs"))
+_ADDED_COLUMNS = (
+    (resources_table, "outputs"),
+    (versions_table, "outputs"),
+    (audit_table, "signature"),
+    (audit_head_table, "signature"),
+)
 
 
 def _add_missing_columns(conn: Any) -> None:

@@ -7,13 +7,13 @@ layer fields are checked in every file; resources are checked once merged, again
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from contracts import ResourceName
-from contracts.base import SENSITIVE_NAME, TagKey, TagValue
+from contracts.base import MAX_DECLARED_TAGS, SENSITIVE_NAME, TagKey, TagValue
 from mnops_assets.estate.spec import DriftPolicy, Owner, Tier
 
 TemplateName = ResourceName
@@ -35,7 +35,7 @@ class Layer(_File):
     provider: str | None = None
     region: str | None = None
     owner: Owner | None = None
-    tags: dict[TagKey, TagValue | None] | None = None
+    tags: Annotated[dict[TagKey, TagValue | None], Field(max_length=MAX_DECLARED_TAGS)] | None = None
     drift: DriftLayer | None = None
     protect: bool | None = None
     enabled: bool | None = None
@@ -94,6 +94,36 @@ class StateSettings(_File):
         return value
 
 
+class AuditSettings(_File):
+    sinks: list[str] = Field(
+        default_factory=list,
+        description="Where every audit event is also sent: file:PATH (JSON lines; relative to the estate folder) or "
+        "an http(s):// webhook receiving CloudEvents JSON. MNOPS_AUDIT_SINKS adds more.",
+    )
+
+    @field_validator("sinks")
+    @classmethod
+    def _sink_forms(cls, value: list[str]) -> list[str]:
+        for sink in value:
+            if not sink.startswith(("file:", "http://", "https://")):
+                raise PydanticCustomError("audit_sink", "an audit sink is file:PATH or an http(s):// URL")
+            if _URL_WITH_PASSWORD.search(sink):
+                raise PydanticCustomError(
+                    "literal_secret",
+                    "a webhook URL with a password is a literal secret; "
+                    "put a bearer token in MNOPS_AUDIT_WEBHOOK_TOKEN",
+                )
+        return value
+
+
+class SecretSettings(_File):
+    file_dirs: dict[Tier, list[str]] = Field(
+        default_factory=dict,
+        description="By tier, folders outside the estate folder that `file:` secret sources may read (absolute, or "
+        "relative to the estate folder); without them `file:` reads only inside the estate folder.",
+    )
+
+
 class EcosystemFile(_File):
     """`ecosystem.yaml`: the root layer of every platform, the providers in use, the state backend."""
 
@@ -101,6 +131,8 @@ class EcosystemFile(_File):
     description: str | None = None
     providers: dict[str, ProviderSettings] = Field(description="Providers platforms may use, by name.")
     state: StateSettings = Field(default_factory=StateSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
     defaults: Layer = Field(default_factory=Layer, description="The lowest layer of every platform.")
 
 

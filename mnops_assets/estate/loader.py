@@ -24,6 +24,7 @@ from adapters.base import Desired, ResourceKey
 from contracts import NAME_PATTERN, ContractSpec, contract_model
 from contracts.base import Reference
 from contracts.errors import MnopsError, UnknownContract, UnknownContractVersion
+from contracts.secrets import SecretsContract
 from mnops_assets.errors import EstateInvalid, Problem, UsageError, dotted
 from mnops_assets.estate.files import (
     FILE_ONLY_KEYS,
@@ -162,9 +163,11 @@ def _collector_paused() -> Iterator[None]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_model(path: Path, shown: str, model: type[M]) -> tuple[Document | None, M | None, list[Problem]]:
+def read_model(
+    path: Path, shown: str, model: type[M], within: Path | None = None
+) -> tuple[Document | None, M | None, list[Problem]]:
     """Parse one YAML file and validate it against `model`; every problem found points at its line and column."""
-    doc, problems = load_yaml(path, shown)
+    doc, problems = load_yaml(path, shown, within=within)
     if doc is None:
         return None, None, problems
     try:
@@ -178,12 +181,14 @@ class _Loader:
     root: Path
     problems: list[Problem] = field(default_factory=list)
     root_prefix: str = field(init=False)
+    resolved_root: Path = field(init=False)
     template_docs: dict[str, Document | None] = field(default_factory=dict)
     template_files: dict[str, TemplateFile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shown = display(self.root)
         self.root_prefix = "" if shown == "." else shown + os.sep
+        self.resolved_root = self.root.resolve()
 
     def show(self, path: Path) -> str:
         """`display(path)` for a path built from the root, without a relpath per file (it shows in profiles)."""
@@ -234,7 +239,7 @@ class _Loader:
     # -- reading files ---------------------------------------------------------------------------------------------
 
     def read(self, path: Path, model: type[M]) -> tuple[Document | None, M | None]:
-        doc, parsed, problems = read_model(path, self.show(path), model)
+        doc, parsed, problems = read_model(path, self.show(path), model, self.resolved_root)
         self.problems.extend(problems)
         return (doc, parsed) if parsed is not None else (None, None)
 
@@ -380,7 +385,12 @@ class _Loader:
             return None
         if resources_broken:
             return None
-        for loc, message in [*platform_checks(spec), *provider_checks(spec)]:
+        allowed = ecosystem.secrets.file_dirs.get(spec.tier, [])
+        for loc, message in [
+            *platform_checks(spec),
+            *provider_checks(spec),
+            *file_source_checks(spec, self.resolved_root, allowed),
+        ]:
             self.problem_at(provenance, platform_layer, loc, message)
         if len(self.problems) > before:
             return None
@@ -501,6 +511,27 @@ class _Loader:
             self.problems.append(Origin(layer, line, column).problem(path, message))
         else:
             self.problems.append(origin.problem(path, message))
+
+
+def file_source_checks(spec: PlatformSpec, root: Path, allowed: list[str]) -> list[tuple[tuple[str, ...], str]]:
+    """`file:` secret sources that would read outside the estate folder (links followed) and outside the folders
+    ecosystem.yaml allows for the platform's tier: a deploy must not be able to read any file the deployer can."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    folders: list[Path] | None = None
+    for name, resource in spec.resources.items():
+        source = getattr(resource, "source", None)
+        if not isinstance(resource, SecretsContract) or not isinstance(source, str) or not source.startswith("file:"):
+            continue
+        if folders is None:
+            folders = [root, *((root / Path(folder).expanduser()).resolve() for folder in allowed)]
+        path = (root / Path(source.removeprefix("file:")).expanduser()).resolve()
+        if not any(path.is_relative_to(folder) for folder in folders):
+            message = (
+                f"reads outside the estate folder; list its folder under secrets.file_dirs.{spec.tier} in "
+                "ecosystem.yaml to allow that"
+            )
+            found.append((("resources", name, "from"), message))
+    return found
 
 
 def provider_checks(spec: PlatformSpec) -> list[tuple[tuple[str, ...], str]]:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contracts import CONTRACTS, ContractSpec, ResourceName, Tags
-from contracts.base import SECRET_REFERENCE_PREFIX
+from contracts.base import MAX_DECLARED_TAGS, MAX_TAGS, RESERVED_TAGS, SECRET_REFERENCE_PREFIX
 from contracts.secrets import SecretsContract
 
 Tier = Literal["dev", "test", "staging", "prod"]
@@ -128,6 +128,13 @@ def platform_checks(spec: PlatformSpec) -> list[Finding]:
     found: list[Finding] = []
     names = set(spec.resources)
     for name, resource in spec.resources.items():
+        declared = len(spec.tags.keys() | resource.tags.keys())
+        if declared > MAX_DECLARED_TAGS:
+            message = (
+                f"{declared} tags with the platform's; at most {MAX_DECLARED_TAGS} may be declared per resource "
+                f"({MAX_TAGS}, AWS's limit, less {RESERVED_TAGS} kept for mnops)"
+            )
+            found.append((("resources", name, "tags"), message))
         for index, dep in enumerate(resource.depends_on):
             if dep not in names:
                 found.append((("resources", name, "depends_on", index), f"unknown resource {dep!r}"))

@@ -48,6 +48,8 @@ def _message(error: dict[str, Any]) -> str:
         return PATTERN_RULES[pattern]
     if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a mapping of keys"
+    if error["type"] == "too_long" and isinstance(error.get("input"), dict):
+        return f"more than {error['ctx']['max_length']} entries; at most {error['ctx']['max_length']} are allowed here"
     message = error["msg"].removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     if error["type"] == "string_type" and isinstance(error.get("input"), bool):

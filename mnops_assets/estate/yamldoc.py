@@ -60,9 +60,27 @@ class Document:
         return self.marks[path]
 
 
-def load_yaml(file: Path, display: str) -> tuple[Document | None, list[Problem]]:
-    """Parse `file`; return its document and every problem found (a document is returned only if there are none)."""
+MAX_BYTES = 10 * 1024 * 1024
+"""Far beyond any estate file; bigger ones are refused before parsing."""
+MAX_DEPTH = 64
+COUNT_FIRST_BYTES = 1024 * 1024
+"""Files bigger than this have their values counted as a stream before the tree is built."""
+"""Nesting levels of mappings and lists; the deepest contract field is a handful of levels down."""
+
+
+def load_yaml(file: Path, display: str, *, within: Path | None = None) -> tuple[Document | None, list[Problem]]:
+    """Parse `file`; return its document and every problem found (a document is returned only if there are none).
+
+    With `within` (a resolved folder), a file that is, or lies under, a symbolic link leading out of it is refused
+    unread: nothing of a file outside the estate may reach a message.
+    """
     try:
+        if within is not None and not file.resolve().is_relative_to(within):
+            return None, [Problem(display, 1, 1, "(file)", "a symbolic link out of the estate; refused, not read")]
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            message = f"{size / 1024 / 1024:.1f} MiB; estate files are limited to {MAX_BYTES // 1024 // 1024} MiB"
+            return None, [Problem(display, 1, 1, "(file)", message)]
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         before = exc.object[: exc.start].decode("utf-8", errors="replace")
@@ -79,6 +97,9 @@ def parse_yaml(text: str, display: str) -> tuple[Document | None, list[Problem]]
     if problems:
         # libyaml stops at the first tab with a message about tokens; naming every tabbed line is more useful.
         return None, problems
+    if len(text) > COUNT_FIRST_BYTES and _events_beyond(text, MAX_NODES):
+        # Counted as a stream first: composing the whole tree of a big file would cost ~60 bytes per byte of YAML.
+        return None, [Problem(display, 1, 1, "yaml", _too_many_values())]
     try:
         root = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
@@ -101,13 +122,33 @@ def parse_yaml(text: str, display: str) -> tuple[Document | None, list[Problem]]
     try:
         data = walker.walk(root, ())
     except _TooBig:
-        message = f"expands to more than {MAX_NODES:,} values through aliases; share settings with a template"
-        return None, [Problem(display, 1, 1, "yaml", message)]
+        return None, [Problem(display, 1, 1, "yaml", _too_many_values())]
     if not isinstance(data, dict):
         walker.problems.append(Problem(display, marks[()][0], marks[()][1], "(file)", "must be a mapping of keys"))
     if walker.problems:
         return None, walker.problems
     return Document(display, data, marks), []
+
+
+def _too_many_values() -> str:
+    return (
+        f"holds more than {MAX_NODES:,} values (counting each use of an alias); split it, or share settings "
+        "with a template"
+    )
+
+
+def _events_beyond(text: str, limit: int) -> bool:
+    """Whether `text` holds more than `limit` scalars, mappings and lists, read as a stream (nothing kept)."""
+    count = 0
+    try:
+        for parsed in yaml.parse(text, Loader=Loader):
+            if isinstance(parsed, yaml.NodeEvent):
+                count += 1
+                if count > limit:
+                    return True
+    except yaml.YAMLError:
+        return False  # compose reports it, at its line
+    return False
 
 
 def _tab_problems(text: str, display: str) -> list[Problem]:
@@ -138,6 +179,7 @@ class _Walker:
         self.problems: list[Problem] = []
         self._open: set[int] = set()
         self._count = 0
+        self._too_deep = False
 
     def walk(self, node: Node, path: Path_) -> Any:
         self._count += 1
@@ -145,6 +187,14 @@ class _Walker:
             raise _TooBig
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
+        if len(path) >= MAX_DEPTH:
+            # Reported once, at the first node too deep, naming the top of the branch: the path itself is that long.
+            if not self._too_deep:
+                self._too_deep = True
+                mark = node.start_mark
+                message = f"nested more than {MAX_DEPTH} levels deep"
+                self.problems.append(Problem(self.display, mark.line + 1, mark.column + 1, dotted(path[:2]), message))
+            return None
         if id(node) in self._open:
             self.fail(node, path, "an alias refers to the node that contains it")
             return None

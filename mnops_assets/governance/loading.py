@@ -67,7 +67,7 @@ def read_policies(
     shown = display(root)
     prefix = "" if shown == "." else shown + os.sep
     folder = root / GOVERNANCE_DIR
-    reader = _Reader(prefix, plugins)
+    reader = _Reader(prefix, plugins, root.resolve())
     rule_ids: dict[str, int] | None = {}
     rules: list[Rule] = []
     if (folder / POLICIES_FILE).is_file():
@@ -79,13 +79,14 @@ def read_policies(
 
 
 class _Reader:
-    def __init__(self, prefix: str, plugins: Mapping[str, PolicyPlugin] | None) -> None:
+    def __init__(self, prefix: str, plugins: Mapping[str, PolicyPlugin] | None, within: Path) -> None:
         self.prefix = prefix
         self.plugins = plugins
+        self.within = within
         self.problems: list[Problem] = []
 
     def document(self, path: Path, top: type[BaseModel], list_key: str) -> tuple[Document | None, list[Any]]:
-        doc, problems = load_yaml(path, self.prefix + f"{GOVERNANCE_DIR}/{path.name}")
+        doc, problems = load_yaml(path, self.prefix + f"{GOVERNANCE_DIR}/{path.name}", within=self.within)
         self.problems.extend(problems)
         if doc is None:
             return None, []

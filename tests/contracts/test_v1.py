@@ -114,3 +114,21 @@ def test_contract_model_tells_unknown_kind_from_unknown_version():
 
 def test_versions_lists_a_kind_oldest_first():
     assert versions("storage") == ["storage/v1"]
+
+
+@pytest.mark.parametrize("value", ["a\nb", "nul\x00", "rtl\u202eevil", "zero\u200bwidth", "tab\there", "line\u2028sep"])
+def test_tag_values_refuse_control_and_invisible_characters(value):
+    from contracts.queue.v1 import QueueV1
+
+    with pytest.raises(ValidationError, match=r"U\+[0-9A-F]{4} at position"):
+        QueueV1.model_validate({"contract": "queue/v1", "tags": {"team": value}})
+    assert QueueV1.model_validate({"contract": "queue/v1", "tags": {"team": "Équipe 7 a.b:c/d=e+f-g@h_i"}})
+
+
+def test_tags_on_one_resource_are_bounded():
+    from contracts.base import MAX_DECLARED_TAGS
+    from contracts.queue.v1 import QueueV1
+
+    QueueV1.model_validate({"contract": "queue/v1", "tags": {f"t{i}": "v" for i in range(MAX_DECLARED_TAGS)}})
+    with pytest.raises(ValidationError, match="at most 40 items"):
+        QueueV1.model_validate({"contract": "queue/v1", "tags": {f"t{i}": "v" for i in range(110_000)}})

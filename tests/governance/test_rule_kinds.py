@@ -146,7 +146,7 @@ CASES = [
         """\
         resources:
           api-key:
-            from: file:/run/keys/hunter2
+            from: file:keys/hunter2
         """,
         "prod/api-key",
         "resources.api-key.from",

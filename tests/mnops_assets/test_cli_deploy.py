@@ -100,3 +100,67 @@ def test_a_platform_failing_governance_is_not_deployed(mnops, estate_copy, tmp_p
     assert result.exit_code == 1
     assert "refused by governance" in result.output and "GL-TAG-02 prod/exports" in result.output
     assert not (tmp_path / ".mnops" / "local" / "storage" / "prod").exists()
+
+
+def test_a_rewritten_and_rehashed_audit_trail_fails_verify(mnops, tmp_path):
+    import stat
+
+    from mnops_assets.engine.audit import chain_hash
+
+    mnops("deploy", "dev")
+    assert stat.S_IMODE((tmp_path / ".mnops" / "audit.key").stat().st_mode) == 0o600
+    with sqlite3.connect(tmp_path / ".mnops" / "state.db") as db:
+        rows = db.execute("SELECT seq, event FROM mnops_audit ORDER BY seq").fetchall()
+        db.execute("DELETE FROM mnops_audit WHERE seq = ?", (rows[0][0],))
+        prev = "0" * 64
+        for seq, text in rows[1:]:
+            event = json.loads(text)
+            event["data"]["actor"] = "mallory"
+            digest = chain_hash(prev, event)
+            db.execute(
+                "UPDATE mnops_audit SET event = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                (json.dumps(event, sort_keys=True), prev, digest, seq),
+            )
+            prev = digest
+        db.execute("UPDATE mnops_audit_head SET seq = ?, hash = ?", (rows[-1][0], prev))
+    shown = mnops("audit", "verify", "--format", "json", code=1)
+    report = json.loads(shown[: shown.index("\nerror:")])
+    assert report["intact"] is False and len(report["problems"]) == len(rows)  # each record left, and the head
+    assert all("signature does not match" in problem for problem in report["problems"])
+
+
+def test_a_trail_stripped_of_signatures_is_caught_against_its_export(mnops, estate_copy, tmp_path):
+    from mnops_assets.engine import export
+    from mnops_assets.engine.audit import chain_hash
+
+    ecosystem = estate_copy / "ecosystem.yaml"
+    ecosystem.write_text(ecosystem.read_text() + "audit:\n  sinks: [file:../exported/audit.jsonl]\n")
+    mnops("deploy", "dev")
+    for exporter in export._EXPORTERS.values():
+        assert exporter.flush(10)
+    sink = tmp_path / "exported" / "audit.jsonl"
+    assert "records verified, " not in mnops("audit", "verify")
+    assert "compared with" in mnops("audit", "verify", "--against", f"file:{sink}")
+    with sqlite3.connect(tmp_path / ".mnops" / "state.db") as db:
+        rows = db.execute("SELECT seq, event FROM mnops_audit ORDER BY seq").fetchall()
+        db.execute("DELETE FROM mnops_audit WHERE seq = ?", (rows[0][0],))
+        prev = "0" * 64
+        for seq, text in rows[1:]:
+            digest = chain_hash(prev, json.loads(text))
+            db.execute(
+                "UPDATE mnops_audit SET prev_hash = ?, hash = ?, signature = NULL WHERE seq = ?", (prev, digest, seq)
+            )
+            prev = digest
+        db.execute("UPDATE mnops_audit_head SET seq = ?, hash = ?, signature = NULL", (rows[-1][0], prev))
+    alone = mnops("audit", "verify")  # without the key's evidence it reads as a store older than signing...
+    assert "are unsigned" in alone and "intact" in alone
+    shown = mnops("audit", "verify", "--against", str(sink), code=1)  # ...which its export refutes
+    assert f"record {rows[0][0]} (io.mnops.deploy.started" in shown and "(removed)" in shown
+
+
+def test_a_lost_audit_key_is_an_error_not_a_new_key(mnops, tmp_path):
+    mnops("deploy", "dev")
+    (tmp_path / ".mnops" / "audit.key").unlink()
+    shown = mnops("audit", "verify", code=1)
+    assert "the audit trail is signed, but there is no audit key here: set MNOPS_AUDIT_KEY" in shown
+    assert not (tmp_path / ".mnops" / "audit.key").exists()

@@ -220,6 +220,8 @@ def test_output_goes_to_log_files_in_the_service_folder(adapter, desired):
     assert eventually(lambda: b"hello out" in (folder / "replica-0.out.log").read_bytes())
     assert eventually(lambda: b"hello err" in (folder / "replica-0.err.log").read_bytes())
     assert b"replica 0 started" in (folder / "supervisor.log").read_bytes()
+    for log in ("replica-0.out.log", "replica-0.err.log", "supervisor.log"):
+        assert (folder / log).stat().st_mode & 0o777 == 0o600, log  # a service's output is its owner's only
 
 
 def test_an_unknown_command_is_refused_before_anything_starts(adapter, desired):

@@ -16,6 +16,8 @@ from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.state import StateStore
 from tests.mnops_assets.engine.platforms import MASTER_KEY, make_engine
 
+AUDIT_KEY = bytes(range(32))
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request, tmp_path) -> Iterator[str]:
@@ -27,7 +29,7 @@ def state_url(request, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def store(state_url) -> Iterator[StateStore]:
-    opened = StateStore(state_url)
+    opened = StateStore(state_url, audit_key=AUDIT_KEY)
     yield opened
     opened.close()
 

@@ -98,3 +98,20 @@ def test_an_unusable_url_is_a_clear_error():
         StateStore("postgresql+psycopg://bob:hunter2@127.0.0.1:1/db")
     with pytest.raises(StateUnavailable, match="bogus://x cannot be opened"):
         StateStore("bogus://x")
+
+
+def test_a_sqlite_store_is_private_to_its_user(tmp_path):
+    import stat
+
+    from mnops_assets.engine import audit
+
+    path = tmp_path / "home" / "state.db"
+    opened = StateStore(f"sqlite:///{path}")
+    audit.record(opened, "test.private", None, {}, ME)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    for made in path.parent.iterdir():  # the database and SQLite's -wal and -shm files
+        assert stat.S_IMODE(made.stat().st_mode) == 0o600, made.name
+    opened.close()
+    path.chmod(0o644)  # as an older mnops left it
+    StateStore(f"sqlite:///{path}").close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
