@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import boto3
 
@@ -30,14 +29,7 @@ from adapters.aws.testing import Wire
 from benchmarks import scans
 
 REGION = testing.REGION
-RESOURCES: dict[str, dict[str, Any]] = {
-    "exports": {"contract": "storage/v1", "versioning": True, "expire_after_days": 30},
-    "jobs": {"contract": "queue/v1", "retention_seconds": 86400, "dead_letter": {"max_receives": 5}},
-    "api-token": {"contract": "secrets/v1", "from": "generate", "length": 32},
-    "app-logs": {"contract": "logging/v1", "retention_days": 30},
-    "api": {"contract": "compute/v1", "command": ["serve", "--port", "{port}"], "replicas": 1},
-}
-TAGS = {"owner": "platform-team", "cost-center": "cc-1042", "environment": "bench"}
+RESOURCES, TAGS = scans.RESOURCES, scans.TAGS
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,7 @@ from tests.adapters.azure import fakearm
 
 REGION = "westeurope"
 IMAGE = "mcr.microsoft.com/azurelinux/base/python:3.12"
-RESOURCES: dict[str, dict[str, Any]] = {
-    "exports": {"contract": "storage/v1", "versioning": True, "expire_after_days": 30},
-    "jobs": {"contract": "queue/v1", "retention_seconds": 86400, "dead_letter": {"max_receives": 5}},
-    "api-token": {"contract": "secrets/v1", "from": "generate", "length": 32},
-    "app-logs": {"contract": "logging/v1", "retention_days": 30},
-    "api": {"contract": "compute/v1", "command": ["serve", "--port", "{port}"], "replicas": 1},
-}
-TAGS = {"owner": "platform-team", "cost-center": "cc-1042", "environment": "bench"}
+RESOURCES, TAGS = scans.RESOURCES, scans.TAGS
 # Variables that would send DefaultAzureCredential to another link of its chain.
 UNSET = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_USERNAME", "MSI_ENDPOINT", "MSI_SECRET")
 

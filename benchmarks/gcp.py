@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from adapters.gcp.adapter import GcpAdapter
 from benchmarks import scans
@@ -25,14 +24,7 @@ from tests.adapters.gcp.pubsub import PubSubEmulator, emulator_missing, pubsub_e
 
 PROJECT = "mnops-bench"
 LOCATION = "europe-west1"
-RESOURCES: dict[str, dict[str, Any]] = {
-    "exports": {"contract": "storage/v1", "versioning": True, "expire_after_days": 30},
-    "jobs": {"contract": "queue/v1", "retention_seconds": 86400, "dead_letter": {"max_receives": 5}},
-    "api-token": {"contract": "secrets/v1", "from": "generate", "length": 32},
-    "app-logs": {"contract": "logging/v1", "retention_days": 30},
-    "api": {"contract": "compute/v1", "command": ["serve", "--port", "{port}"], "replicas": 1},
-}
-TAGS = {"owner": "platform-team", "cost-center": "cc-1042", "environment": "bench"}
+RESOURCES, TAGS = scans.RESOURCES, scans.TAGS
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,16 @@ from contracts import contract_model
 Resources = Mapping[str, Mapping[str, Any]]
 """Resource name -> its spec as YAML gives it (`{"contract": "queue/v1", ...}`)."""
 
+# The platform every provider's scan benchmark makes many of: one resource of each contract the providers share.
+RESOURCES: dict[str, dict[str, Any]] = {
+    "exports": {"contract": "storage/v1", "versioning": True, "expire_after_days": 30},
+    "jobs": {"contract": "queue/v1", "retention_seconds": 86400, "dead_letter": {"max_receives": 5}},
+    "api-token": {"contract": "secrets/v1", "from": "generate", "length": 32},
+    "app-logs": {"contract": "logging/v1", "retention_days": 30},
+    "api": {"contract": "compute/v1", "command": ["serve", "--port", "{port}"], "replicas": 1},
+}
+TAGS = {"owner": "platform-team", "cost-center": "cc-1042", "environment": "bench"}
+
 
 def deploy(adapter: Adapter, platform: str, resources: Resources, tags: Mapping[str, str], region: str) -> None:
     """Make every resource of `resources` for `platform`, through the drivers."""
