@@ -32,7 +32,7 @@ SERVICE = textwrap.dedent("""\
     import psycopg
 
     def send(url, body):
-        with sqlite3.connect(url, uri=True) as db:
+        with sqlite3.connect(url, uri=True, timeout=30) as db:
             now = time.time()
             db.execute(
                 "INSERT INTO messages (id, body, encrypted, sent_at, visible_at) VALUES (?, ?, 0, ?, ?)",
@@ -41,7 +41,10 @@ SERVICE = textwrap.dedent("""\
 
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, item text)")
-        conn.execute("INSERT INTO orders (item) VALUES ('written through DATABASE_URL')")
+        # Once, even if the supervisor starts the service again.
+        conn.execute(
+            "INSERT INTO orders (item) SELECT 'written through DATABASE_URL' WHERE NOT EXISTS (SELECT 1 FROM orders)"
+        )
     send(os.environ["QUEUE_URL"], "hello from the worker")
     send(os.environ["EVENTS_URL"], "an event for the shared bus")
     bucket = urlsplit(os.environ["BUCKET_URL"]).path
