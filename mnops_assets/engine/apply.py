@@ -27,13 +27,15 @@ from mnops_assets.engine.errors import (
     DestructiveChangeRefused,
     GovernanceRefused,
     HealthCheckFailed,
+    LeaseLost,
+    LockHeld,
     ProtectedPlatform,
     UnknownVersion,
 )
 from mnops_assets.engine.hooks import HookRunner
 from mnops_assets.engine.operation import FAILPOINTS_ENV, Failpoints, InjectedFault, Operation, break_lock
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, drift_steps
-from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version
+from mnops_assets.engine.state import LEASE_SECONDS, Actor, Lock, ResourceRecord, StateStore, Version
 from mnops_assets.engine.view import PlatformView, Unobservable, deployed_views
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
@@ -100,6 +102,7 @@ class Engine:
         actor: Actor | None = None,
         failpoints: Failpoints | None = None,
         lock_timeout: float = 600.0,
+        lease_seconds: float = LEASE_SECONDS,
         hooks_cwd: Path | None = None,
         hooks_log: Path | None = None,
         gate: Gate | None = None,
@@ -109,6 +112,7 @@ class Engine:
         self.actor = actor or Actor.current()
         self.failpoints = failpoints if failpoints is not None else Failpoints.from_env()
         self.lock_timeout = lock_timeout
+        self.lease_seconds = lease_seconds
         self.gate = gate
         self.hooks = HookRunner(hooks_cwd or Path.cwd(), self.audit, hooks_log)
 
@@ -134,6 +138,7 @@ class Engine:
             kind,
             wait=wait,
             lock_timeout=self.lock_timeout,
+            lease_seconds=self.lease_seconds,
             failpoints=self.failpoints,
         )
 
@@ -276,10 +281,13 @@ class Engine:
             # Looked at under the lock: a deploy that finished meanwhile is seen, and refused or found in sync.
             return importing.adopt(spec, self.view(spec), op)
 
-    def unlock(self, platform: str) -> Lock | None:
-        """Break `platform`'s lock whoever holds it (a process that died on another host): its deploy is finished
-        `crashed` ("lock broken by" this actor) and `lock.broken` audited. None when it was not locked."""
+    def unlock(self, platform: str, *, force: bool = False) -> Lock | None:
+        """Break `platform`'s lock if its lease ran out, or whoever holds it with `force`: its deploy is finished
+        `crashed` ("lock broken by" this actor) and `lock.broken` audited. None when it was not locked; LockHeld
+        (nothing broken) when the lease is fresh and `force` is not given."""
         while (holder := self.store.lock_of(platform)) is not None:
+            if not force and not holder.expired():
+                raise LockHeld(platform, holder.holder, holder.deploy_id, holder.expires_at)
             reason = f"lock broken by {self.actor}"
             if break_lock(self.store, self.actor, holder, status_reason=reason, event="lock.broken"):
                 return holder
@@ -321,6 +329,8 @@ class Engine:
             for number, step in enumerate(plan.steps, start=1):
                 if step.action is Action.DELETE:
                     op.step(number, step, adapter, current)
+        except LeaseLost:
+            raise  # someone else holds the platform now: no rollback behind their back; the next deploy converges
         except Exception as exc:
             op.failed(exc)
             self.roll_back(view, op, exc)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,8 @@ from contracts.errors import MnopsError
 STATE_URL_ENV = "MNOPS_STATE_URL"
 SQLITE_BUSY_SECONDS = 30
 """How long a SQLite connection waits for another's write lock before "database is locked"."""
+LEASE_SECONDS = 30.0
+"""How long a platform's lock stays fresh without being renewed (`state.lock_lease_seconds` in ecosystem.yaml)."""
 
 metadata = MetaData()
 
@@ -123,6 +125,7 @@ locks_table = Table(
     Column("host", String(200), nullable=False),
     Column("pid", Integer, nullable=False),
     Column("acquired_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=True),  # the lease: added after the first release
 )
 
 audit_table = Table(
@@ -164,6 +167,10 @@ def _reason(exc: BaseException) -> str:
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _later(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -229,12 +236,22 @@ class Version:
 
 @dataclass(frozen=True)
 class Lock:
+    """A platform's lock, held as a lease: fresh until `expires_at` unless its holder renews it. A lock without a
+    lease (taken before leases existed) never expires by itself: `mnops unlock --force` breaks it."""
+
     platform: str
     deploy_id: str
     holder: str
     host: str
     pid: int
     acquired_at: str
+    expires_at: str | None = None
+
+    def expired(self, at: datetime | None = None) -> bool:
+        """Whether the lease ran out (by this machine's clock): only then may the lock be broken without --force."""
+        if not self.expires_at:
+            return False
+        return datetime.fromisoformat(self.expires_at) <= (at or datetime.now(UTC))
 
 
 def default_url(state_dir: Path) -> str:
@@ -487,8 +504,11 @@ class StateStore:
 
     # -- locks -------------------------------------------------------------------------------------------------------
 
-    def try_lock(self, platform: str, deploy_id: str, actor: Actor) -> Lock | None:
-        """Take the platform's lock; return None if taken, or the current holder's lock if someone else has it."""
+    def try_lock(
+        self, platform: str, deploy_id: str, actor: Actor, lease_seconds: float = LEASE_SECONDS
+    ) -> Lock | None:
+        """Take the platform's lock with a lease of `lease_seconds`; return None if taken, or the current holder's
+        lock if someone else has it."""
         row = {
             "platform": platform,
             "deploy_id": deploy_id,
@@ -496,6 +516,7 @@ class StateStore:
             "host": actor.host,
             "pid": actor.pid,
             "acquired_at": now(),
+            "expires_at": _later(lease_seconds),
         }
         try:
             with self.engine.begin() as conn:
@@ -505,6 +526,15 @@ class StateStore:
             holder = self.lock_of(platform)
             # Released between our insert and our read: report it as free-but-lost so the caller simply retries.
             return holder or Lock(platform, "", "nobody", "", 0, "")
+
+    def renew_lock(self, platform: str, deploy_id: str, lease_seconds: float = LEASE_SECONDS) -> str | None:
+        """Extend `deploy_id`'s lease on the platform's lock; the new expiry, or None if it no longer holds the lock
+        (broken by someone else)."""
+        expires = _later(lease_seconds)
+        key = (locks_table.c.platform == platform) & (locks_table.c.deploy_id == deploy_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(locks_table).where(key).values(expires_at=expires))
+        return expires if result.rowcount == 1 else None
 
     def lock_of(self, platform: str) -> Lock | None:
         with self.engine.connect() as conn:
@@ -542,7 +572,7 @@ def _chunks(names: list[str], size: int = 900) -> list[list[str]]:
 
 # Columns added to tables after their first release: a store made before them gains them when next opened (as
 # nullable columns, which every database can add in place), and rows written before read as empty.
-_ADDED_COLUMNS = ((resources_table, "outputs"), (versions_table, "outputs"))
+_ADDED_COLUMNS = ((resources_table, "outputs"), (versions_table, "outputs"), (locks_table, "expires_at"))
 
 
 def _add_missing_columns(conn: Any) -> None:
