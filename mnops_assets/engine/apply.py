@@ -371,6 +371,17 @@ class Engine:
             op.finish("failed", f"{cause}; rollback failed: {exc}")
             op.audit("undo.failed", {"target": target, "error": str(exc)})
             raise DeployFailed(before.platform, str(cause), rolled_back=False, rollback_error=str(exc)) from exc
+        if previous is not None:
+            # Converged is not recovered: what the last good version runs must pass its health checks again.
+            after = PlatformView.observe(before.adapter, self.store, before.platform)
+            health = self._health(previous, before.adapter, after.observed)
+            failures = {n: r for n, r in health.items() if not r.healthy}
+            if failures:
+                unhealthy = HealthCheckFailed(failures, "after rolling back")
+                error = f"converged back to {target}, but the platform is not healthy: {unhealthy}"
+                op.finish("failed", f"{cause}; {error}")
+                op.audit("undo.failed", {"target": target, "error": str(unhealthy), "converged": True})
+                raise DeployFailed(before.platform, str(cause), rolled_back=False, rollback_error=error)
         op.finish("rolled-back", str(cause))
         op.audit("undo.succeeded", {"target": target, "cause": str(cause)})
 

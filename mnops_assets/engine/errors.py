@@ -55,6 +55,7 @@ class DeployFailed(MnopsError):
         self.platform = platform
         self.reason = reason
         self.rolled_back = rolled_back
+        self.rollback_error = rollback_error
         outcome = "rolled back to the last good version" if rolled_back else f"ROLLBACK FAILED: {rollback_error}"
         super().__init__(f"deploy of {platform!r} failed: {reason}; {outcome}")
 

@@ -221,8 +221,12 @@ def _after_rotation(
     except Exception as exc:
         op.failed(exc)
         # Back to the last applied version from what exists now; the old value is gone, so that means repairing.
-        engine.roll_back(before, op, exc)
-        raise DeployFailed(name, f"restart after rotation: {exc}", rolled_back=True) from exc
+        reason = f"restart after rotation: {exc}"
+        try:
+            engine.roll_back(before, op, exc)
+        except DeployFailed as undo:
+            raise DeployFailed(name, reason, rolled_back=False, rollback_error=undo.rollback_error) from exc
+        raise DeployFailed(name, reason, rolled_back=True) from exc
     restarted = tuple(step.name for step in plan.steps)
     _settle(op, applied, adapter, current, restarted)
     if missing:

@@ -464,3 +464,26 @@ def test_drift_a_direct_read_no_longer_shows_is_not_drift(store, tmp_path):
         for observed in LocalAdapter.observe(lagging, "dev").values():
             lagging.driver(observed.contract).delete(observed)
         lagging.close()
+
+
+def test_a_rollback_to_a_version_that_is_down_reports_failure_not_recovery(engine, adapter, tmp_path):
+    """The last good version converged back is no recovery if it does not pass its health checks again."""
+    broken = tmp_path / "dependency-gone"
+    script = f"import os, sys, time; sys.exit(3) if os.path.exists({str(broken)!r}) else time.sleep(600)"
+    data = copy.deepcopy(BASE)
+    data["resources"]["api"] = {
+        "contract": "compute/v1",
+        "command": ["python", "-c", script],
+        "health": {"timeout_seconds": 1},
+    }
+    engine.deploy(PlatformSpec.model_validate(data))
+    broken.touch()  # what v1 runs on went away: v1 itself can no longer come up
+    data["resources"]["api"]["env"] = {"RELEASE": "two"}
+    down = r"ROLLBACK FAILED: converged back to config \w+, but the platform is not healthy: .* after rolling back: api"
+    with pytest.raises(DeployFailed, match=down) as failed:
+        engine.deploy(PlatformSpec.model_validate(data))
+    assert failed.value.rolled_back is False
+    deploys = engine.store.deploys("dev")
+    assert deploys[-1]["status"] == "failed" and "not healthy" in deploys[-1]["error"]
+    kinds = [r.type.removeprefix("io.mnops.") for r in audit.records(engine.store, "dev")]
+    assert kinds[-2:] == ["step.update", "undo.failed"] and "undo.succeeded" not in kinds
