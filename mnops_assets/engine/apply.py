@@ -12,6 +12,7 @@ any instant is safe too: the next deploy observes what really exists (by identit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,15 @@ from mnops_assets.engine.errors import (
 from mnops_assets.engine.hooks import HookRunner
 from mnops_assets.engine.operation import FAILPOINTS_ENV, Failpoints, InjectedFault, Operation, break_lock
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, drift_steps
-from mnops_assets.engine.state import LEASE_SECONDS, Actor, Lock, ResourceRecord, StateStore, Version
+from mnops_assets.engine.state import (
+    LEASE_SECONDS,
+    Actor,
+    Lock,
+    ResourceRecord,
+    StateStore,
+    StateUnavailable,
+    Version,
+)
 from mnops_assets.engine.view import PlatformView, Unobservable, deployed_views
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
@@ -332,7 +341,10 @@ class Engine:
         except LeaseLost:
             raise  # someone else holds the platform now: no rollback behind their back; the next deploy converges
         except Exception as exc:
-            op.failed(exc)
+            try:
+                op.failed(exc)
+            except StateUnavailable:
+                pass  # recording the failure failed: the rollback matters more, and is attempted all the same
             self.roll_back(view, op, exc)
             self.hooks.run(spec, "on-rollback", {"automatic": True, "deploy_id": op.deploy_id, "error": str(exc)})
             raise DeployFailed(name, str(exc), rolled_back=True) from exc
@@ -368,8 +380,9 @@ class Engine:
             for number, step in enumerate(now.plan(previous).steps, start=1):
                 op.step(number, step, before.adapter, undo=True)
         except Exception as exc:
-            op.finish("failed", f"{cause}; rollback failed: {exc}")
-            op.audit("undo.failed", {"target": target, "error": str(exc)})
+            with contextlib.suppress(StateUnavailable):  # the store may be what failed: report the rollback's error
+                op.finish("failed", f"{cause}; rollback failed: {exc}")
+                op.audit("undo.failed", {"target": target, "error": str(exc)})
             raise DeployFailed(before.platform, str(cause), rolled_back=False, rollback_error=str(exc)) from exc
         if previous is not None:
             # Converged is not recovered: what the last good version runs must pass its health checks again.

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from mnops_assets.engine.state import GENESIS, Actor, StateStore, audit_head_table, audit_table, now
+from mnops_assets.engine.state import GENESIS, Actor, StateStore, audit_head_table, audit_table, guarded, now
 
 EVENT_PREFIX = "io.mnops."
 SPEC_VERSION = "1.0"
@@ -36,6 +36,7 @@ def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
+@guarded("append to the audit trail", "the audit head row")
 def record(
     store: StateStore, kind: str, platform: str | None, data: dict[str, Any], actor: Actor, source: str = "mnops"
 ) -> AuditRecord:
@@ -67,6 +68,7 @@ def record(
     return AuditRecord(seq, platform, event["type"], event, prev, digest)
 
 
+@guarded("read the audit trail", "the audit rows")
 def records(store: StateStore, platform: str | None = None) -> list[AuditRecord]:
     query = select(audit_table).order_by(audit_table.c.seq)
     if platform is not None:
@@ -76,6 +78,7 @@ def records(store: StateStore, platform: str | None = None) -> list[AuditRecord]
     return [AuditRecord(r.seq, r.platform, r.type, json.loads(r.event), r.prev_hash, r.hash) for r in rows]
 
 
+@guarded("verify the audit trail", "the audit rows")
 def verify(store: StateStore) -> list[str]:
     """Every break in the chain, as a sentence naming the record; an empty list means the trail is intact."""
     problems = []

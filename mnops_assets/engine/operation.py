@@ -25,7 +25,15 @@ from contracts.errors import MnopsError
 from mnops_assets.engine import audit
 from mnops_assets.engine.errors import LeaseLost, PlatformLocked
 from mnops_assets.engine.plan import Step, applied_record
-from mnops_assets.engine.state import LEASE_SECONDS, Actor, Lock, StateStore, Version, new_deploy_id
+from mnops_assets.engine.state import (
+    LEASE_SECONDS,
+    Actor,
+    Lock,
+    StateStore,
+    StateUnavailable,
+    Version,
+    new_deploy_id,
+)
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
@@ -200,11 +208,21 @@ class Operation:
                     # Stopped by a person or a supervisor: no rollback behind their back; the next deploy converges.
                     self.finish("interrupted", "interrupted")
                     self.audit(f"{self.kind}.interrupted", {"reason": type(exc).__name__})
+        except StateUnavailable:
+            if exc is None:
+                raise
+            # The store failed while this failure was being recorded (each write tried again already): the error
+            # that stopped the operation is the one to report; the row is marked crashed when the lease runs out.
         finally:
             self._restore_sigterm()
             if self.heartbeat is not None:
                 self.heartbeat.stop()
-            self.store.release_lock(self.platform, self.deploy_id)
+            try:
+                self.store.release_lock(self.platform, self.deploy_id)
+            except StateUnavailable:
+                if exc is None:
+                    raise
+                # Unreleased, the lock's lease runs out by itself: the original error is the one to report.
 
     def _catch_sigterm(self) -> None:
         """Turn SIGTERM into an exception while the lock is held, so the row and the lock are put right; only where
@@ -236,11 +254,12 @@ class Operation:
 
     def failed(self, error: BaseException) -> None:
         """Audit `<kind>.failed`, leaving the row open for what the caller does about it (a deploy rolls back)."""
-        self._failure_audited = True
         self.audit(f"{self.kind}.failed", {"error": str(error)})
+        self._failure_audited = True
 
     def fail(self, error: BaseException) -> None:
-        """Finish the row `failed` and audit `<kind>.failed`, unless `failed` did already."""
+        """Finish the row `failed` and audit `<kind>.failed`, unless `failed` did already; the row first, so that
+        it is finished even if the audit cannot be written."""
         self.finish("failed", str(error))
         if not self._failure_audited:
             self.failed(error)
