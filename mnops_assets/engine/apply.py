@@ -1,7 +1,7 @@
 """Apply: run a plan under the platform's lock, journal every step, check health, defer deletes, roll back on failure.
 
 The order of one deploy (the lock, the deploy row, journal and audit are an `Operation`'s; the plan a `PlatformView`'s):
-1. take the platform's lock (a stale lock of a dead process on this host is broken and its deploy marked crashed);
+1. take the platform's lock (a lock whose lease ran out unrenewed is broken and its deploy marked crashed);
 2. observe, plan; a plan that changes nothing touches no provider (state is only caught up if a crash left it
    behind), while one whose only change is the config hash (a hook edited) records a version without a step;
 3. creates, updates and replaces in dependency order, each journalled before and after, state written per step;
