@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import os
+import secrets
 import stat
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -62,23 +66,67 @@ class Keyring:
 
     @staticmethod
     def _read_or_create(path: Path) -> bytes:
+        """The key in `path`, made the first time: written whole to a temporary file and synced, then linked into
+        place (link fails if the name exists: O_EXCL's semantics), under a lock that makes concurrent first users
+        agree on one key. A key file is therefore complete or absent, never empty, even on a full disk."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # O_EXCL: two deployers starting at once must agree on one key, not each write their own.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            mode = path.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        key = _read(path)
+        if key:
+            return key
+        with _creation_lock(path):
+            key = _read(path)
+            if key:
+                return key
+            key = Fernet.generate_key()
+            temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(key + b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                if path.exists():
+                    os.replace(temp, path)  # an empty file an older version left on a full disk: no key in it
+                else:
+                    os.link(temp, path)
+                _sync_folder(path.parent)
+            except OSError as exc:
                 raise AdapterError(
-                    PROVIDER, "load master key", None, f"{path} is readable by others; run: chmod 600 {path}"
+                    PROVIDER, "create master key", None, f"cannot write {path}: {exc.strerror or exc}; nothing was left"
                 ) from None
-            return path.read_bytes().strip()
-        key = Fernet.generate_key()
-        with os.fdopen(fd, "wb") as f:
-            f.write(key + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        return key
+            finally:
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+            return key
+
+
+def _read(path: Path) -> bytes | None:
+    """The key file's content, or None when there is none yet (missing, or empty)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise AdapterError(PROVIDER, "load master key", None, f"{path} is readable by others; run: chmod 600 {path}")
+    return path.read_bytes().strip() or None
+
+
+@contextlib.contextmanager
+def _creation_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _checked(key: bytes, where: str) -> bytes:

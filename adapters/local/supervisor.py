@@ -26,6 +26,8 @@ MARKER_ENV = "MNOPS_SERVICE"
 POLL_SECONDS = 0.05
 # With nothing to do, wake now and then anyway: a lost SIGCHLD then costs seconds, not a dead replica forever.
 IDLE_SECONDS = 5.0
+# A file it could not write (a full disk) is tried again this often.
+RETRY_WRITE_SECONDS = 0.5
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 _EVENT_DRIVEN = hasattr(signal, "sigtimedwait")
 _PR_SET_PDEATHSIG = 1
@@ -80,6 +82,9 @@ class Supervisor:
         self.replicas = [Replica(i, port) for i, port in enumerate(config["ports"])]
         self.stopping = False
         self.pid = os.getpid()
+        self._unwritten: dict[str, str] = {}
+        """Files whose last write failed (a full disk), newest content by name: written again at every wake."""
+        self._write_failing = False
         self._libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
     def run(self) -> None:
@@ -98,13 +103,15 @@ class Supervisor:
                         self._start(replica)
                 elif (code := replica.process.poll()) is not None:
                     self._exited(replica, code, now)
+            self._write_pending()
             self._wait(now)
         self._stop_all()
 
     def _wait(self, now: float) -> None:
         """Until a replica exits, a stop signal comes, or the next restart is due."""
         pending = [r.next_start - now for r in self.replicas if r.process is None]
-        timeout = max(min(pending, default=IDLE_SECONDS), 0.0)
+        idle = RETRY_WRITE_SECONDS if self._unwritten else IDLE_SECONDS
+        timeout = max(min(pending, default=idle), 0.0)
         if not _EVENT_DRIVEN:
             time.sleep(min(timeout, POLL_SECONDS))
             return
@@ -141,7 +148,7 @@ class Supervisor:
             self._exited(replica, 127, time.monotonic())
             return
         replica.started = time.monotonic()
-        write_atomically(self.folder / f"replica-{replica.index}.pid", f"{replica.process.pid}\n")
+        self._write(f"replica-{replica.index}.pid", f"{replica.process.pid}\n")
         say(f"replica {replica.index} started as pid {replica.process.pid} on port {port}")
         self._write_status()
 
@@ -200,7 +207,27 @@ class Supervisor:
                 for r in self.replicas
             ],
         }
-        write_atomically(self.folder / STATUS, json.dumps(status, indent=1))
+        self._write(STATUS, json.dumps(status, indent=1))
+
+    def _write(self, name: str, text: str) -> None:
+        """A file of the service folder; failing to write it (a full disk) must not stop the supervisor, whose
+        replicas would die with it: the file stays as it was, and the next write tries again."""
+        self._unwritten[name] = text
+        self._write_pending()
+
+    def _write_pending(self) -> None:
+        for name, text in list(self._unwritten.items()):
+            try:
+                write_atomically(self.folder / name, text)
+            except OSError as exc:
+                if not self._write_failing:
+                    say(f"cannot write {name}: {exc.strerror or exc}; replicas keep running, retrying")
+                self._write_failing = True
+                return
+            del self._unwritten[name]
+        if self._write_failing:
+            say("the service folder is writable again")
+        self._write_failing = False
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -210,12 +237,19 @@ def _signal_group(pid: int, signum: int) -> None:
 
 def write_atomically(path: Path, text: str) -> None:
     temp = path.with_name(f".tmp-{path.name}")
-    temp.write_text(text)
-    os.replace(temp, path)
+    try:
+        temp.write_text(text)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()  # a half-written temporary file would hold on to the little space left
+        raise
 
 
 def say(message: str) -> None:
-    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}", flush=True)
+    # The log may be on a full disk too: a line lost there must not stop the supervisor.
+    with contextlib.suppress(OSError):
+        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}", flush=True)
 
 
 if __name__ == "__main__":

@@ -262,11 +262,22 @@ def import_platform(
         _print_import(result, platform)
 
 
-def unlock(instance: InstanceArgument, estate_path: EstateOption = None, fmt: FormatOption = Format.table) -> None:
-    """Break a platform's lock left by a process that died on another host (locks of this host heal themselves)."""
+def unlock(
+    instance: InstanceArgument,
+    estate_path: EstateOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Break the lock even though its lease is fresh (its holder may be alive).")
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Break a platform's lock whose lease ran out; a fresh lease (its holder may be alive) needs --force. Exit 0:
+    broken or not locked; 1: refused (a fresh lease), naming who holds it and until when."""
     root, instance = resolve_instance(instance, estate_path)
     _, engine = estate_and_engine(root, [instance], fmt)
-    lock = engine.unlock(instance)
+    try:
+        lock = engine.unlock(instance, force=force)
+    except MnopsError as exc:
+        fail(exc)
     if fmt is Format.json:
         write_json(
             {
@@ -274,6 +285,7 @@ def unlock(instance: InstanceArgument, estate_path: EstateOption = None, fmt: Fo
                 "locked": lock is not None,
                 "holder": None if lock is None else lock.holder,
                 "deploy_id": None if lock is None else lock.deploy_id,
+                "lease_until": None if lock is None else lock.expires_at,
             }
         )
     elif lock is None:

@@ -1,7 +1,7 @@
 """Apply: run a plan under the platform's lock, journal every step, check health, defer deletes, roll back on failure.
 
 The order of one deploy (the lock, the deploy row, journal and audit are an `Operation`'s; the plan a `PlatformView`'s):
-1. take the platform's lock (a stale lock of a dead process on this host is broken and its deploy marked crashed);
+1. take the platform's lock (a lock whose lease ran out unrenewed is broken and its deploy marked crashed);
 2. observe, plan; a plan that changes nothing touches no provider (state is only caught up if a crash left it
    behind), while one whose only change is the config hash (a hook edited) records a version without a step;
 3. creates, updates and replaces in dependency order, each journalled before and after, state written per step;
@@ -12,6 +12,7 @@ any instant is safe too: the next deploy observes what really exists (by identit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,8 @@ from mnops_assets.engine.errors import (
     DestructiveChangeRefused,
     GovernanceRefused,
     HealthCheckFailed,
+    LeaseLost,
+    LockHeld,
     ProducerInUse,
     ProtectedPlatform,
     UnknownVersion,
@@ -34,7 +37,15 @@ from mnops_assets.engine.errors import (
 from mnops_assets.engine.hooks import HookRunner
 from mnops_assets.engine.operation import FAILPOINTS_ENV, Failpoints, InjectedFault, Operation, break_lock
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, drift_steps
-from mnops_assets.engine.state import Actor, Lock, ResourceRecord, StateStore, Version
+from mnops_assets.engine.state import (
+    LEASE_SECONDS,
+    Actor,
+    Lock,
+    ResourceRecord,
+    StateStore,
+    StateUnavailable,
+    Version,
+)
 from mnops_assets.engine.view import PlatformView, Unobservable, deployed_readers, deployed_views
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
@@ -101,6 +112,7 @@ class Engine:
         actor: Actor | None = None,
         failpoints: Failpoints | None = None,
         lock_timeout: float = 600.0,
+        lease_seconds: float = LEASE_SECONDS,
         hooks_cwd: Path | None = None,
         hooks_log: Path | None = None,
         gate: Gate | None = None,
@@ -110,6 +122,7 @@ class Engine:
         self.actor = actor or Actor.current()
         self.failpoints = failpoints if failpoints is not None else Failpoints.from_env()
         self.lock_timeout = lock_timeout
+        self.lease_seconds = lease_seconds
         self.gate = gate
         self.hooks = HookRunner(hooks_cwd or Path.cwd(), self.audit, hooks_log)
 
@@ -138,6 +151,7 @@ class Engine:
             kind,
             wait=wait,
             lock_timeout=self.lock_timeout,
+            lease_seconds=self.lease_seconds,
             failpoints=self.failpoints,
         )
 
@@ -295,10 +309,13 @@ class Engine:
             # Looked at under the lock: a deploy that finished meanwhile is seen, and refused or found in sync.
             return importing.adopt(spec, self.view(spec), op)
 
-    def unlock(self, platform: str) -> Lock | None:
-        """Break `platform`'s lock whoever holds it (a process that died on another host): its deploy is finished
-        `crashed` ("lock broken by" this actor) and `lock.broken` audited. None when it was not locked."""
+    def unlock(self, platform: str, *, force: bool = False) -> Lock | None:
+        """Break `platform`'s lock if its lease ran out, or whoever holds it with `force`: its deploy is finished
+        `crashed` ("lock broken by" this actor) and `lock.broken` audited. None when it was not locked; LockHeld
+        (nothing broken) when the lease is fresh and `force` is not given."""
         while (holder := self.store.lock_of(platform)) is not None:
+            if not force and not holder.expired():
+                raise LockHeld(platform, holder.holder, holder.deploy_id, holder.expires_at)
             reason = f"lock broken by {self.actor}"
             if break_lock(self.store, self.actor, holder, status_reason=reason, event="lock.broken"):
                 return holder
@@ -340,8 +357,13 @@ class Engine:
             for number, step in enumerate(plan.steps, start=1):
                 if step.action is Action.DELETE:
                     op.step(number, step, adapter, current)
+        except LeaseLost:
+            raise  # someone else holds the platform now: no rollback behind their back; the next deploy converges
         except Exception as exc:
-            op.failed(exc)
+            try:
+                op.failed(exc)
+            except StateUnavailable:
+                pass  # recording the failure failed: the rollback matters more, and is attempted all the same
             self.roll_back(view, op, exc)
             self.hooks.run(spec, "on-rollback", {"automatic": True, "deploy_id": op.deploy_id, "error": str(exc)})
             raise DeployFailed(name, str(exc), rolled_back=True) from exc
@@ -389,9 +411,21 @@ class Engine:
             for number, step in enumerate(now.plan(previous).steps, start=1):
                 op.step(number, step, before.adapter, undo=True)
         except Exception as exc:
-            op.finish("failed", f"{cause}; rollback failed: {exc}")
-            op.audit("undo.failed", {"target": target, "error": str(exc)})
+            with contextlib.suppress(StateUnavailable):  # the store may be what failed: report the rollback's error
+                op.finish("failed", f"{cause}; rollback failed: {exc}")
+                op.audit("undo.failed", {"target": target, "error": str(exc)})
             raise DeployFailed(before.platform, str(cause), rolled_back=False, rollback_error=str(exc)) from exc
+        if previous is not None:
+            # Converged is not recovered: what the last good version runs must pass its health checks again.
+            after = PlatformView.observe(before.adapter, self.store, before.platform)
+            health = self._health(previous, before.adapter, after.observed)
+            failures = {n: r for n, r in health.items() if not r.healthy}
+            if failures:
+                unhealthy = HealthCheckFailed(failures, "after rolling back")
+                error = f"converged back to {target}, but the platform is not healthy: {unhealthy}"
+                op.finish("failed", f"{cause}; {error}")
+                op.audit("undo.failed", {"target": target, "error": str(unhealthy), "converged": True})
+                raise DeployFailed(before.platform, str(cause), rolled_back=False, rollback_error=error)
         op.finish("rolled-back", str(cause))
         op.audit("undo.succeeded", {"target": target, "cause": str(cause)})
 

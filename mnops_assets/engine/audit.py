@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from contracts.errors import MnopsError
-from mnops_assets.engine.state import GENESIS, Actor, StateStore, audit_head_table, audit_table, now
+from mnops_assets.engine.state import GENESIS, Actor, StateStore, audit_head_table, audit_table, guarded, now
 
 EVENT_PREFIX = "io.mnops."
 SPEC_VERSION = "1.0"
@@ -116,6 +116,7 @@ def _create_key(path: Path) -> None:
         draft.unlink(missing_ok=True)
 
 
+@guarded("append to the audit trail", "the audit head row")
 def record(
     store: StateStore, kind: str, platform: str | None, data: dict[str, Any], actor: Actor, source: str = "mnops"
 ) -> AuditRecord:
@@ -158,6 +159,7 @@ def record(
     return written
 
 
+@guarded("read the audit trail", "the audit rows")
 def records(store: StateStore, platform: str | None = None) -> list[AuditRecord]:
     query = select(audit_table).order_by(audit_table.c.seq)
     if platform is not None:
@@ -186,6 +188,7 @@ class Verification:
         ]
 
 
+@guarded("verify the audit trail", "the audit rows")
 def verify(store: StateStore) -> list[str]:
     """Every break in the chain or its signatures, as a sentence naming the record; empty means the trail is intact."""
     return check(store).problems

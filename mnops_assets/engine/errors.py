@@ -11,13 +11,40 @@ from contracts.errors import MnopsError
 class PlatformLocked(MnopsError):
     """Another deployment of the same platform holds its lock."""
 
-    def __init__(self, platform: str, holder: str, since: str, deploy_id: str) -> None:
+    def __init__(self, platform: str, holder: str, since: str, deploy_id: str, until: str | None = None) -> None:
         self.platform = platform
         self.holder = holder
+        self.until = until
+        lease = f"its lease renewed until {until}" if until else "no lease (taken before leases)"
         super().__init__(
-            f"platform {platform!r} is being changed by {holder} since {since} (deploy {deploy_id}); "
-            "retry later, wait for it with --wait, or, if that process is gone from another host, run "
-            f"`mnops unlock {platform}`"
+            f"platform {platform!r} is being changed by {holder} since {since} (deploy {deploy_id}; {lease}); "
+            "retry later or wait for it with --wait: a lock whose holder died is broken once its lease runs out"
+        )
+
+
+class LockHeld(MnopsError):
+    """`unlock` without --force of a lock whose lease is still fresh: its holder may be alive."""
+
+    def __init__(self, platform: str, holder: str, deploy_id: str, until: str | None) -> None:
+        self.platform = platform
+        self.holder = holder
+        self.until = until
+        lease = f"a lease renewed until {until}" if until else "no lease (taken before leases existed)"
+        super().__init__(
+            f"platform {platform!r} is locked by {holder} (deploy {deploy_id}) with {lease}: its holder renews it "
+            f"while it runs, so it may be alive; nothing was broken. A dead holder's lease runs out by itself; "
+            f"`mnops unlock {platform} --force` breaks it now, if you know that deploy is gone"
+        )
+
+
+class LeaseLost(MnopsError):
+    """This operation's lock was broken by someone else (its lease had run out, or `unlock --force`)."""
+
+    def __init__(self, platform: str, deploy_id: str) -> None:
+        self.platform = platform
+        super().__init__(
+            f"platform {platform!r}: the lock of deploy {deploy_id} was broken by someone else (its lease ran out or "
+            "`mnops unlock --force`); stopped before the next step"
         )
 
 
@@ -28,6 +55,7 @@ class DeployFailed(MnopsError):
         self.platform = platform
         self.reason = reason
         self.rolled_back = rolled_back
+        self.rollback_error = rollback_error
         outcome = "rolled back to the last good version" if rolled_back else f"ROLLBACK FAILED: {rollback_error}"
         super().__init__(f"deploy of {platform!r} failed: {reason}; {outcome}")
 

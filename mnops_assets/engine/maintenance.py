@@ -18,6 +18,7 @@ platform with nothing to do writes nothing at all, so a daily schedule leaves no
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ from mnops_assets.engine.audit import AuditRecord
 from mnops_assets.engine.errors import DeployFailed, HealthCheckFailed
 from mnops_assets.engine.operation import Operation
 from mnops_assets.engine.plan import Action, Plan, Step, applied_record, desired_resources, read_by_name
-from mnops_assets.engine.state import StateStore
+from mnops_assets.engine.state import StateStore, StateUnavailable
 from mnops_assets.engine.view import PlatformView
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
@@ -219,10 +220,15 @@ def _after_rotation(
         if failures:
             raise HealthCheckFailed(failures, "after the restart")
     except Exception as exc:
-        op.failed(exc)
+        with contextlib.suppress(StateUnavailable):  # recording the failure failed: repairing matters more
+            op.failed(exc)
         # Back to the last applied version from what exists now; the old value is gone, so that means repairing.
-        engine.roll_back(before, op, exc)
-        raise DeployFailed(name, f"restart after rotation: {exc}", rolled_back=True) from exc
+        reason = f"restart after rotation: {exc}"
+        try:
+            engine.roll_back(before, op, exc)
+        except DeployFailed as undo:
+            raise DeployFailed(name, reason, rolled_back=False, rollback_error=undo.rollback_error) from exc
+        raise DeployFailed(name, reason, rolled_back=True) from exc
     restarted = tuple(step.name for step in plan.steps)
     _settle(op, applied, adapter, current, restarted)
     if missing:

@@ -1,7 +1,8 @@
 """One change to a platform's deployed state (deploy, rollback, destroy, import), from taking its lock to finishing
 its deploy row: the bookkeeping every kind of change shares, written once.
 
-An `Operation` takes the platform's lock (breaking a stale one of a dead process on this host), and once `start`ed
+An `Operation` takes the platform's lock as a lease, renewed by a heartbeat thread while it holds it (a lock whose
+lease ran out is stale, whatever its host or pid, and is broken), and once `start`ed
 owns a deploy row and its audit events `<kind>.started`, `step.<action>` per step, then `<kind>.succeeded`. However
 it ends the row is finished and the lock released: `failed` (audit `<kind>.failed`) on an error, `interrupted` (audit
 `<kind>.interrupted`) on anything else that stops it, Ctrl-C and SIGTERM included. Only SIGKILL leaves a `running`
@@ -22,9 +23,17 @@ from typing import Any, TypeVar
 from adapters.base import Adapter, Observed
 from contracts.errors import MnopsError
 from mnops_assets.engine import audit, tracing
-from mnops_assets.engine.errors import PlatformLocked
+from mnops_assets.engine.errors import LeaseLost, PlatformLocked
 from mnops_assets.engine.plan import Step, applied_record
-from mnops_assets.engine.state import Actor, Lock, StateStore, Version, new_deploy_id
+from mnops_assets.engine.state import (
+    LEASE_SECONDS,
+    Actor,
+    Lock,
+    StateStore,
+    StateUnavailable,
+    Version,
+    new_deploy_id,
+)
 from mnops_assets.engine.wiring import Wiring
 from mnops_assets.estate.spec import PlatformSpec
 
@@ -100,6 +109,40 @@ def break_lock(store: StateStore, actor: Actor, holder: Lock, *, status_reason: 
     return True
 
 
+class Heartbeat:
+    """Renews an operation's lease every third of its length, in a daemon thread, until stopped. A renewal the store
+    refuses (the lock was broken) marks the lease `lost`; one that fails (the store unreachable) is tried again at the
+    next beat, and the lease runs out if the store stays away."""
+
+    def __init__(self, store: StateStore, platform: str, deploy_id: str, lease_seconds: float) -> None:
+        self.store = store
+        self.platform = platform
+        self.deploy_id = deploy_id
+        self.lease_seconds = lease_seconds
+        self.lost = False
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"mnops-lease-{platform}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            try:
+                renewed = self.store.renew_lock(self.platform, self.deploy_id, self.lease_seconds)
+            except Exception:  # noqa: BLE001 - the store may come back before the lease runs out; try at the next beat
+                continue
+            if renewed is None:
+                self.lost = True
+                return
+            self.renewals += 1
+
+
 class Operation:
     """A context manager: `with Operation(...) as op:` holds the platform's lock; `op.start` opens the deploy row."""
 
@@ -112,9 +155,11 @@ class Operation:
         *,
         wait: bool = False,
         lock_timeout: float = 600.0,
+        lease_seconds: float = LEASE_SECONDS,
         failpoints: Failpoints | None = None,
     ) -> None:
         self.store = store
+        self.lease_seconds = lease_seconds
         self.actor = actor
         self.platform = platform
         self.kind = kind
@@ -128,27 +173,32 @@ class Operation:
         self.finished = False
         self._failure_audited = False
         self._sigterm: Any = None
+        self.heartbeat: Heartbeat | None = None
 
     # -- the lock ----------------------------------------------------------------------------------------------------
 
     def __enter__(self) -> Operation:
         with tracing.span("mnops.lock", platform=self.platform, wait=self.wait):
             self._take_lock()
+        self.heartbeat = Heartbeat(self.store, self.platform, self.deploy_id, self.lease_seconds)
+        self.heartbeat.start()
         self._catch_sigterm()
         return self
 
     def _take_lock(self) -> None:
         deadline = time.monotonic() + self.lock_timeout
         while True:
-            holder = self.store.try_lock(self.platform, self.deploy_id, self.actor)
+            holder = self.store.try_lock(self.platform, self.deploy_id, self.actor, self.lease_seconds)
             if holder is None:
                 break
-            if holder.deploy_id and _is_stale(holder, self.actor):
-                reason = f"process {holder.pid} on {holder.host} died holding the lock"
+            if holder.deploy_id and holder.expired():
+                reason = f"the lease of {holder.holder} expired at {holder.expires_at} without being renewed"
                 break_lock(self.store, self.actor, holder, status_reason=reason, event="deploy.crashed")
                 continue
             if not self.wait or time.monotonic() > deadline:
-                raise PlatformLocked(self.platform, holder.holder, holder.acquired_at, holder.deploy_id)
+                raise PlatformLocked(
+                    self.platform, holder.holder, holder.acquired_at, holder.deploy_id, holder.expires_at
+                )
             time.sleep(LOCK_POLL_SECONDS)
 
     def __exit__(
@@ -162,9 +212,21 @@ class Operation:
                     # Stopped by a person or a supervisor: no rollback behind their back; the next deploy converges.
                     self.finish("interrupted", "interrupted")
                     self.audit(f"{self.kind}.interrupted", {"reason": type(exc).__name__})
+        except StateUnavailable:
+            if exc is None:
+                raise
+            # The store failed while this failure was being recorded (each write tried again already): the error
+            # that stopped the operation is the one to report; the row is marked crashed when the lease runs out.
         finally:
             self._restore_sigterm()
-            self.store.release_lock(self.platform, self.deploy_id)
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
+            try:
+                self.store.release_lock(self.platform, self.deploy_id)
+            except StateUnavailable:
+                if exc is None:
+                    raise
+                # Unreleased, the lock's lease runs out by itself: the original error is the one to report.
 
     def _catch_sigterm(self) -> None:
         """Turn SIGTERM into an exception while the lock is held, so the row and the lock are put right; only where
@@ -196,11 +258,12 @@ class Operation:
 
     def failed(self, error: BaseException) -> None:
         """Audit `<kind>.failed`, leaving the row open for what the caller does about it (a deploy rolls back)."""
-        self._failure_audited = True
         self.audit(f"{self.kind}.failed", {"error": str(error)})
+        self._failure_audited = True
 
     def fail(self, error: BaseException) -> None:
-        """Finish the row `failed` and audit `<kind>.failed`, unless `failed` did already."""
+        """Finish the row `failed` and audit `<kind>.failed`, unless `failed` did already; the row first, so that
+        it is finished even if the audit cannot be written."""
         self.finish("failed", str(error))
         if not self._failure_audited:
             self.failed(error)
@@ -277,6 +340,9 @@ class Operation:
     def _journalled(self, number: int, action: str, resource: str, call: Callable[[], T], *, undo: bool) -> T:
         phase = "undo-" if undo else ""
         failpoints = Failpoints() if undo else self.failpoints
+        if self.heartbeat is not None and self.heartbeat.lost and not undo:
+            # Someone broke this lock: another deploy may be running now. Change nothing more.
+            raise LeaseLost(self.platform, self.deploy_id)
         self._journal(number, action, resource, f"{phase}started")
         try:
             failpoints.hit("before", number)
@@ -293,16 +359,3 @@ class Operation:
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(f"signal {signal.Signals(signum).name}")
-
-
-def _is_stale(lock: Lock, me: Actor) -> bool:
-    """Only a lock of this host can be judged: its process is gone. Other hosts' locks need `mnops unlock`."""
-    if lock.host != me.host:
-        return False
-    try:
-        os.kill(lock.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

@@ -11,10 +11,12 @@ from adapters.base import Adapter
 from mnops_assets.engine import audit, export
 from mnops_assets.engine.apply import Engine
 from mnops_assets.engine.state import STATE_URL_ENV, StateStore
+from mnops_assets.errors import UsageError
 from mnops_assets.estate import Estate
 from mnops_assets.governance import PolicySet, deploy_gate
 
 HOME_ENV = "MNOPS_HOME"
+LEASE_ENV = "MNOPS_LOCK_LEASE_SECONDS"
 
 
 def home(estate: Estate) -> Path:
@@ -49,7 +51,28 @@ def open_engine(
         raise
     export.attach(store, export.configured(estate.ecosystem.audit.sinks), estate.root)
     gate = None if policies is None else deploy_gate(estate.platforms, policies, today or datetime.date.today())
-    return Engine(store, adapters, hooks_cwd=estate.root, hooks_log=home(estate) / "hooks", gate=gate)
+    return Engine(
+        store,
+        adapters,
+        hooks_cwd=estate.root,
+        hooks_log=home(estate) / "hooks",
+        gate=gate,
+        lease_seconds=lease_seconds(estate),
+    )
+
+
+def lease_seconds(estate: Estate) -> float:
+    """MNOPS_LOCK_LEASE_SECONDS, else ecosystem.yaml's `state.lock_lease_seconds` (default 30)."""
+    given = os.environ.get(LEASE_ENV)
+    if given is None:
+        return float(estate.ecosystem.state.lock_lease_seconds)
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:
+        raise UsageError(f"{LEASE_ENV}={given!r}: give a number of seconds, more than 0 and at most 3600")
+    return seconds
 
 
 class EstateAdapters:

@@ -6,6 +6,7 @@ short transaction, so a process killed at any instant leaves the store consisten
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -17,9 +18,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -42,13 +43,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from contracts.errors import MnopsError
 
 STATE_URL_ENV = "MNOPS_STATE_URL"
 SQLITE_BUSY_SECONDS = 30
 """How long a SQLite connection waits for another's write lock before "database is locked"."""
+PG_LOCK_TIMEOUT_SECONDS = 30.0
+"""How long a PostgreSQL statement waits for a row or table lock another transaction holds (`lock_timeout`)."""
+PG_STATEMENT_TIMEOUT_SECONDS = 120.0
+"""How long one PostgreSQL statement may run (`statement_timeout`): no wait on the store is ever unbounded."""
+ATTEMPTS = 3
+"""Tries of one state-store operation that hit a transient fault (a dropped connection, "database is locked")."""
+RETRY_SECONDS = 0.2
+"""The first pause between tries; it doubles each time."""
+LEASE_SECONDS = 30.0
+"""How long a platform's lock stays fresh without being renewed (`state.lock_lease_seconds` in ecosystem.yaml)."""
 
 metadata = MetaData()
 
@@ -123,6 +134,7 @@ locks_table = Table(
     Column("host", String(200), nullable=False),
     Column("pid", Integer, nullable=False),
     Column("acquired_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=True),  # the lease: added after the first release
 )
 
 audit_table = Table(
@@ -165,8 +177,65 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
+# SQLSTATEs of PostgreSQL faults worth another try: connection exceptions, an administrator's shutdown or terminated
+# backend, serialization failures and deadlocks (the transaction was rolled back whole).
+_PG_TRANSIENT = ("08", "57P01", "57P02", "57P03", "40001", "40P01")
+_PG_LOCK_TIMEOUT = "55P03"
+_PG_STATEMENT_TIMEOUT = "57014"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(what: str, waits_on: str = "its rows") -> Callable[[F], F]:
+    """A state-store operation (a StateStore method, or a function taking the store first): transient faults are
+    tried again (`ATTEMPTS`, with backoff), and any database error reaches the caller as StateUnavailable saying what
+    was being done and what it waited on, never the SQL or its parameters."""
+
+    def wrap(function: F) -> F:
+        @functools.wraps(function)
+        def run(store: StateStore, *args: Any, **kwargs: Any) -> Any:
+            for attempt in range(1, ATTEMPTS + 1):
+                began = time.monotonic()
+                try:
+                    return function(store, *args, **kwargs)
+                except SQLAlchemyError as exc:
+                    # "database is locked" after SQLite's whole busy timeout was waited already: no second wait.
+                    waited = time.monotonic() - began >= store.busy_seconds * 0.9
+                    if attempt < ATTEMPTS and _transient(exc) and not (waited and _sqlite_locked(exc)):
+                        time.sleep(RETRY_SECONDS * 2 ** (attempt - 1))
+                        continue
+                    raise store.unavailable(what, waits_on, exc, attempt) from None
+            raise AssertionError("unreachable")
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def _sqlstate(exc: BaseException) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+
+
+def _sqlite_locked(exc: SQLAlchemyError) -> bool:
+    return isinstance(getattr(exc, "orig", None), sqlite3.OperationalError) and "locked" in str(exc.orig)
+
+
+def _transient(exc: SQLAlchemyError) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    code = _sqlstate(exc)
+    if code and code.startswith(_PG_TRANSIENT):
+        return True
+    message = str(getattr(exc, "orig", exc)).lower()
+    return any(sign in message for sign in ("database is locked", "database table is locked", "connection"))
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _later(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -232,23 +301,33 @@ class Version:
 
 @dataclass(frozen=True)
 class Lock:
+    """A platform's lock, held as a lease: fresh until `expires_at` unless its holder renews it. A lock without a
+    lease (taken before leases existed) never expires by itself: `mnops unlock --force` breaks it."""
+
     platform: str
     deploy_id: str
     holder: str
     host: str
     pid: int
     acquired_at: str
+    expires_at: str | None = None
+
+    def expired(self, at: datetime | None = None) -> bool:
+        """Whether the lease ran out (by this machine's clock): only then may the lock be broken without --force."""
+        if not self.expires_at:
+            return False
+        return datetime.fromisoformat(self.expires_at) <= (at or datetime.now(UTC))
 
 
 def default_url(state_dir: Path) -> str:
     return os.environ.get(STATE_URL_ENV) or f"sqlite:///{state_dir / 'state.db'}"
 
 
-def _switch_to_wal(cursor: Any) -> None:
+def _switch_to_wal(cursor: Any, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
     """`PRAGMA journal_mode=WAL`, waiting for other connections as a write would: the switch needs the database to
     itself, and SQLite answers "database is locked" at once, without its busy handler, while a new database is being
     opened by several processes together."""
-    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    deadline = time.monotonic() + busy_seconds
     while True:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -269,20 +348,25 @@ def _private_file(path: Path) -> None:
         path.chmod(0o600)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(
+    url: str,
+    busy_seconds: float = SQLITE_BUSY_SECONDS,
+    lock_timeout: float = PG_LOCK_TIMEOUT_SECONDS,
+    statement_timeout: float = PG_STATEMENT_TIMEOUT_SECONDS,
+) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             _private_file(Path(path))
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        engine = create_engine(url, connect_args={"timeout": busy_seconds})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # Let SQLAlchemy own transactions, so BEGIN IMMEDIATE below takes the write lock up front.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
-            _switch_to_wal(cursor)
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+            _switch_to_wal(cursor, busy_seconds)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -292,20 +376,35 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    if url.startswith("postgresql"):
+        # Every wait bounded: on a lock another transaction holds, and on any one statement.
+        options = f"-c lock_timeout={int(lock_timeout * 1000)} -c statement_timeout={int(statement_timeout * 1000)}"
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
     return create_engine(url, pool_pre_ping=True)
 
 
 class StateStore:
     """All state of every platform: open one per process (it holds a connection pool)."""
 
-    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        audit_key: bytes | None = None,
+        busy_seconds: float = SQLITE_BUSY_SECONDS,
+        lock_timeout: float = PG_LOCK_TIMEOUT_SECONDS,
+        statement_timeout: float = PG_STATEMENT_TIMEOUT_SECONDS,
+    ) -> None:
         self.url = url
         # Signs audit records (audit.py); kept outside the database so rewriting the database cannot re-sign.
         self.audit_key = audit_key
         # Called with each audit record once committed (audit export); must not block or raise.
         self.audit_listeners: list[Callable[[Any], None]] = []
+        self.busy_seconds = busy_seconds
+        self.lock_timeout = lock_timeout
+        self.statement_timeout = statement_timeout
         try:
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, busy_seconds, lock_timeout, statement_timeout)
             self._create_schema()
         except (SQLAlchemyError, OSError, ImportError) as exc:
             raise StateUnavailable(f"state store {redact(url)} cannot be opened: {_reason(exc)}") from exc
@@ -327,13 +426,38 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def unavailable(self, what: str, waits_on: str, exc: SQLAlchemyError, attempts: int = 1) -> StateUnavailable:
+        """`exc` as the user may see it: what was being done, on what it waited, how long; no SQL, no parameters."""
+        where = f"state store {redact(self.url)}"
+        code = _sqlstate(exc)
+        tried = f" ({attempts} tries)" if attempts > 1 else ""
+        if code == _PG_LOCK_TIMEOUT:
+            return StateUnavailable(
+                f"{where}: gave up after {self.lock_timeout:g} s (lock_timeout) waiting for {waits_on}, which another "
+                f"transaction holds, to {what}; another mnops process (or a person in psql) is holding it: retry later"
+            )
+        if code == _PG_STATEMENT_TIMEOUT:
+            return StateUnavailable(
+                f"{where}: a statement to {what} ran past {self.statement_timeout:g} s (statement_timeout), waiting "
+                f"on {waits_on}; the server is overloaded or a lock is held: retry later"
+            )
+        reason = _reason(exc)
+        if "locked" in reason.lower() and self.url.startswith("sqlite"):
+            return StateUnavailable(
+                f"{where}: waited {self.busy_seconds:g} s{tried} (busy timeout) for another process's write lock on "
+                f"the database to {what} ({waits_on}); another mnops process is writing: retry later"
+            )
+        return StateUnavailable(f"{where}: cannot {what}{tried}: {reason}")
+
     # -- resources ---------------------------------------------------------------------------------------------------
 
+    @guarded("read the platform's resources", "the resource rows")
     def resources(self, platform: str) -> dict[str, ResourceRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(resources_table).where(resources_table.c.platform == platform)).all()
         return {row.name: _resource(row) for row in rows}
 
+    @guarded("read the platforms' resources", "the resource rows")
     def resources_of(self, platforms: list[str]) -> dict[str, dict[str, ResourceRecord]]:
         """`resources` for many platforms in one query (a drift scan of a thousand platforms makes one, not 1,000)."""
         found: dict[str, dict[str, ResourceRecord]] = {name: {} for name in platforms}
@@ -344,6 +468,7 @@ class StateStore:
                     found[row.platform][row.name] = _resource(row)
         return found
 
+    @guarded("record a resource as applied", "the resource row")
     def put_resource(self, record: ResourceRecord) -> None:
         values = {
             "contract": record.contract,
@@ -358,11 +483,13 @@ class StateStore:
             if conn.execute(update(resources_table).where(key).values(**values)).rowcount == 0:
                 conn.execute(insert(resources_table).values(platform=record.platform, name=record.name, **values))
 
+    @guarded("drop a resource's row", "the resource row")
     def drop_resource(self, platform: str, name: str) -> None:
         key = (resources_table.c.platform == platform) & (resources_table.c.name == name)
         with self.engine.begin() as conn:
             conn.execute(delete(resources_table).where(key))
 
+    @guarded("list the platforms", "the resource and version rows")
     def platforms(self) -> list[str]:
         """Every platform the store knows anything about (resources or versions)."""
         with self.engine.connect() as conn:
@@ -372,6 +499,7 @@ class StateStore:
 
     # -- versions ----------------------------------------------------------------------------------------------------
 
+    @guarded("read the platform's versions", "the version rows")
     def versions(self, platform: str) -> list[Version]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -379,6 +507,7 @@ class StateStore:
             ).all()
         return [_version(row) for row in rows]
 
+    @guarded("read the platform's latest version", "the version rows")
     def latest_version(self, platform: str) -> Version | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -389,6 +518,7 @@ class StateStore:
             ).first()
         return _version(row) if row is not None else None
 
+    @guarded("read the platforms' latest versions", "the version rows")
     def latest_versions(self, platforms: list[str]) -> dict[str, Version]:
         """The newest version of each of `platforms` that has one, in one query per thousand platforms."""
         found: dict[str, Version] = {}
@@ -407,6 +537,7 @@ class StateStore:
                 found.update((row.platform, _version(row)) for row in conn.execute(query))
         return found
 
+    @guarded("record a new version", "the version rows")
     def record_version(
         self,
         platform: str,
@@ -445,6 +576,7 @@ class StateStore:
 
     # -- deploys and their journal -----------------------------------------------------------------------------------
 
+    @guarded("open the deploy row", "the deploy rows")
     def start_deploy(self, deploy_id: str, platform: str, kind: str, config_hash: str, actor: Actor) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -461,6 +593,7 @@ class StateStore:
                 )
             )
 
+    @guarded("finish the deploy row", "the deploy row")
     def finish_deploy(
         self, deploy_id: str, status: str, error: str | None = None, *, only_if_running: bool = False
     ) -> None:
@@ -471,6 +604,7 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(update(deploys_table).where(condition).values(status=status, finished_at=now(), error=error))
 
+    @guarded("read the platform's deploys", "the deploy rows")
     def deploys(self, platform: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -478,6 +612,7 @@ class StateStore:
             ).all()
         return [dict(row._mapping) for row in rows]
 
+    @guarded("journal a step", "the journal")
     def journal(
         self, deploy_id: str, platform: str, step: int, action: str, resource: str, phase: str, detail: str = ""
     ) -> None:
@@ -495,6 +630,7 @@ class StateStore:
                 )
             )
 
+    @guarded("read a deploy's journal", "the journal")
     def journal_of(self, deploy_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -504,8 +640,12 @@ class StateStore:
 
     # -- locks -------------------------------------------------------------------------------------------------------
 
-    def try_lock(self, platform: str, deploy_id: str, actor: Actor) -> Lock | None:
-        """Take the platform's lock; return None if taken, or the current holder's lock if someone else has it."""
+    @guarded("take the platform's lock", "the lock row")
+    def try_lock(
+        self, platform: str, deploy_id: str, actor: Actor, lease_seconds: float = LEASE_SECONDS
+    ) -> Lock | None:
+        """Take the platform's lock with a lease of `lease_seconds`; return None if taken, or the current holder's
+        lock if someone else has it."""
         row = {
             "platform": platform,
             "deploy_id": deploy_id,
@@ -513,6 +653,7 @@ class StateStore:
             "host": actor.host,
             "pid": actor.pid,
             "acquired_at": now(),
+            "expires_at": _later(lease_seconds),
         }
         try:
             with self.engine.begin() as conn:
@@ -520,14 +661,28 @@ class StateStore:
             return None
         except IntegrityError:
             holder = self.lock_of(platform)
+            if holder is not None and holder.deploy_id == deploy_id:
+                return None  # our own insert, committed before a dropped connection hid its answer: tried again
             # Released between our insert and our read: report it as free-but-lost so the caller simply retries.
             return holder or Lock(platform, "", "nobody", "", 0, "")
 
+    @guarded("renew the lock's lease", "the lock row")
+    def renew_lock(self, platform: str, deploy_id: str, lease_seconds: float = LEASE_SECONDS) -> str | None:
+        """Extend `deploy_id`'s lease on the platform's lock; the new expiry, or None if it no longer holds the lock
+        (broken by someone else)."""
+        expires = _later(lease_seconds)
+        key = (locks_table.c.platform == platform) & (locks_table.c.deploy_id == deploy_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(locks_table).where(key).values(expires_at=expires))
+        return expires if result.rowcount == 1 else None
+
+    @guarded("read the platform's lock", "the lock row")
     def lock_of(self, platform: str) -> Lock | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(locks_table).where(locks_table.c.platform == platform)).first()
         return Lock(**row._mapping) if row is not None else None
 
+    @guarded("release the platform's lock", "the lock row")
     def release_lock(self, platform: str, deploy_id: str) -> bool:
         """Release the lock if `deploy_id` holds it; True if it did."""
         with self.engine.begin() as conn:
@@ -564,6 +719,7 @@ _ADDED_COLUMNS = (
     (versions_table, "outputs"),
     (audit_table, "signature"),
     (audit_head_table, "signature"),
+    (locks_table, "expires_at"),
 )
 
 

@@ -83,6 +83,14 @@ class StateSettings(_File):
     url: str | None = Field(
         None, description="SQLAlchemy URL of the state store; MNOPS_STATE_URL overrides it; unset means SQLite."
     )
+    lock_lease_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="How long a platform's lock stays fresh unless its holder renews it (every third of it); a lock "
+        "whose lease ran out is broken by the next deploy, whatever host or process held it. "
+        "MNOPS_LOCK_LEASE_SECONDS overrides it.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -95,7 +95,8 @@ def test_a_reader_that_cannot_restart_fails_its_platform_with_exit_1(shop, tmp_p
     assert "secret.rotated" in kinds and "maintain.failed" in kinds
 
 
-def test_a_maintenance_killed_between_rotation_and_restart_restarts_the_reader_next_time(shop, tmp_path):
+def test_a_maintenance_killed_between_rotation_and_restart_restarts_the_reader_next_time(shop, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNOPS_LOCK_LEASE_SECONDS", "1")  # the killed maintenance's lock is broken a second later
     engine = open_engine(load_estate(shop))
     adapter = engine.adapter_for("local")
     # Age the value by a day and a half, as time would: the next maintenance finds it due.
@@ -122,7 +123,7 @@ def test_a_maintenance_killed_between_rotation_and_restart_restarts_the_reader_n
     try:
         assert stored_digest(adapter, API_KEY) != old  # rotated...
         assert served_digest(adapter, API) == old  # ...but the service still holds the old value
-        document = json.loads(maintain(shop, "--format", "json"))
+        document = json.loads(maintain(shop, "--format", "json", "--wait"))
         [platform] = document["platforms"]
         assert platform["rotated"] == [] and platform["restarted"] == ["api"] and platform["error"] is None
         assert adapter.compute.running(API)["replicas"][0] not in (None, before)

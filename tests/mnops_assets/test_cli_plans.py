@@ -107,13 +107,17 @@ def test_plan_takes_an_instance_folder(mnops, estate_copy):
     assert result.exit_code == 2 and result.output.startswith("dev: 7 to create")
 
 
-def test_unlock_breaks_a_lock_of_another_host(mnops, estate_copy):
+def test_unlock_refuses_a_fresh_lease_and_breaks_it_with_force(mnops, estate_copy):
     engine = open_engine(load_estate(estate_copy, ["dev"]))
     try:
         engine.store.try_lock("dev", "d-1", Actor("someone", "elsewhere", 4242))
+        until = engine.store.lock_of("dev").expires_at
     finally:
         engine.close()
-    assert "dev: lock of someone@elsewhere (pid 4242) (deploy d-1) broken" in mnops("unlock", "dev")
+    refused = runner.invoke(app, ["unlock", "dev", "--estate", str(estate_copy)])
+    assert refused.exit_code == 1
+    assert f"locked by someone@elsewhere (pid 4242) (deploy d-1) with a lease renewed until {until}" in refused.output
+    assert "dev: lock of someone@elsewhere (pid 4242) (deploy d-1) broken" in mnops("unlock", "dev", "--force")
     assert "dev: not locked" in mnops("unlock", "dev")
     events = json.loads(mnops("audit", "list", "dev", "--format", "json"))["events"]
     assert [e["type"] for e in events] == ["io.mnops.lock.broken"]

@@ -3,6 +3,7 @@ target, and a guard that fails any test leaving a process running under its root
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -84,3 +85,27 @@ def build(name: str, spec: dict, platform: str = "dev", tags: dict | None = None
 @pytest.fixture
 def desired() -> Callable[..., Desired]:
     return build
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real tmpfs of 2 MB when this process may mount one (root on Linux, as CI runs), else None."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mountpoint)], capture_output=True, check=False
+    )
+    yield mountpoint if mounted.returncode == 0 else None
+    if mounted.returncode == 0:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def fill(disk):
+    """Write to `disk` until it is full (ENOSPC)."""
+    with open(disk / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError as exc:
+            assert exc.errno == 28, exc  # ENOSPC

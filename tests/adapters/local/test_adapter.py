@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
+import time
 
 import pytest
 from cryptography.fernet import Fernet
@@ -15,6 +18,7 @@ from adapters.base import IDENTITY_TAGS, AdapterError, ResourceKey, Upkeep
 from adapters.local.adapter import LocalAdapter
 from adapters.local.files import METADATA
 from adapters.local.keys import MASTER_KEY_ENV
+from tests.adapters.local.conftest import fill
 
 STORAGE = {"contract": "storage/v1", "versioning": True}
 
@@ -181,3 +185,61 @@ def test_maintain_reports_each_resource_with_housekeeping_and_goes_on_past_a_fai
     done = adapter.maintain("dev")
     assert done["api-key"] == Upkeep(rotated=True)
     assert done["app-logs"].error is not None and "dev/app-logs" in done["app-logs"].error
+
+
+FIRST_USE = """
+import os, resource, signal, sys, time
+from pathlib import Path
+from adapters.local.keys import Keyring
+root, go, limit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+if limit:  # no room to write a byte: a full disk, for a process that cannot mount one
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+while not go.exists():
+    time.sleep(0.001)
+print(Keyring(root, None).hmac("probe"))
+"""
+
+
+def first_use(root, go, *, full=False):
+    env = {k: v for k, v in os.environ.items() if k != MASTER_KEY_ENV}
+    command = [sys.executable, "-c", FIRST_USE, str(root), str(go), "full" if full else ""]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_first_users_starting_together_all_end_with_the_same_key(tmp_path):
+    for round_ in range(2):
+        root, go = tmp_path / f"root-{round_}", tmp_path / f"go-{round_}"
+        processes = [first_use(root, go) for _ in range(8)]
+        time.sleep(0.5)  # let them all reach the starting line
+        go.touch()
+        results = [(p.wait(timeout=60), *p.communicate()) for p in processes]
+        assert [code for code, _, _ in results] == [0] * 8, [err[-500:] for _, _, err in results]
+        assert len({out for _, out, _ in results}) == 1
+        assert [p.name for p in root.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_full_disk_never_leaves_an_empty_master_key(small_disk, tmp_path, monkeypatch):
+    monkeypatch.delenv(MASTER_KEY_ENV, raising=False)
+    root = (small_disk or tmp_path) / "root"
+    root.mkdir()
+    go = tmp_path / "go"
+    go.touch()
+    if small_disk is not None:
+        fill(small_disk)
+    failed = first_use(root, go, full=small_disk is None)
+    code, _, error = failed.wait(timeout=60), *failed.communicate()
+    assert code != 0 and "cannot write" in error and str(root / "master.key") in error, error[-1000:]
+    assert not (root / "master.key").exists()
+    assert [p.name for p in root.iterdir() if p.name.endswith(".tmp")] == []
+    if small_disk is not None:
+        (small_disk / "filler").unlink()
+    again = first_use(root, go)
+    assert again.wait(timeout=60) == 0 and len((root / "master.key").read_bytes().strip()) == 44
+
+
+def test_an_empty_key_file_left_by_an_older_version_is_replaced(tmp_path, desired, monkeypatch):
+    monkeypatch.delenv(MASTER_KEY_ENV, raising=False)
+    (tmp_path / "master.key").touch(mode=0o600)
+    LocalAdapter(tmp_path).secrets.create(desired("api-key", {"contract": "secrets/v1", "from": "generate"}))
+    assert len((tmp_path / "master.key").read_bytes().strip()) == 44

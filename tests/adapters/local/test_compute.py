@@ -19,6 +19,7 @@ from adapters.local import compute as compute_driver
 from adapters.local import processes as procs
 from adapters.local import testing
 from adapters.local.adapter import LocalAdapter
+from tests.adapters.local.conftest import fill
 
 KEY = ResourceKey("dev", "api")
 SERVER = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
@@ -278,3 +279,38 @@ def test_zero_replicas_runs_no_process_at_all(adapter, desired):
     adapter.compute.update(desired("api", service(replicas=0)), scaled)
     assert procs.wait_gone(procs.marked(folder_of(adapter)), 5) == []
     assert adapter.compute.running(KEY)["supervisor"] is None
+
+
+def test_a_full_disk_does_not_stop_the_supervisor_nor_its_healthy_replicas(small_disk, tmp_path, master_key, desired):
+    # No tmpfs to fill without root: a status file that cannot be replaced fails its writes the same way.
+    root = tmp_path / "root" if small_disk is None else small_disk / "root"
+    adapter = LocalAdapter(root, master_key, stop_grace_seconds=1.0)
+    try:
+        observed = adapter.compute.create(desired("api", service(replicas=2, health={"timeout_seconds": 5})))
+        assert eventually(lambda: [*adapter.compute.running(KEY)["replicas"]] == [0, 1])
+        assert eventually(lambda: None not in adapter.compute.running(KEY)["replicas"].values())
+        before = adapter.compute.running(KEY)
+        folder = folder_of(adapter)
+        if small_disk is None:
+            (folder / "status.json").unlink()
+            (folder / "status.json").mkdir()
+        else:
+            fill(small_disk)
+        os.kill(before["replicas"][1], signal.SIGKILL)  # one replica exits: the supervisor writes its status
+        assert eventually(lambda: len(procs.processes_under(folder)) == 3)  # the supervisor and two replicas
+        assert procs.alive(before["supervisor"]) and procs.alive(before["replicas"][0])
+        assert before["replicas"][1] not in procs.processes_under(folder)
+        if small_disk is None:
+            (folder / "status.json").rmdir()
+        else:
+            (small_disk / "filler").unlink()
+        # Room again: what could not be written is, and the restarted replica is known by its pid file once more.
+        assert eventually(lambda: (folder / "status.json").is_file())
+        assert eventually(lambda: json.loads((folder / "status.json").read_text())["replicas"][1]["restarts"] == 1)
+        after = adapter.compute.running(KEY)
+        assert after["supervisor"] == before["supervisor"] and after["replicas"][0] == before["replicas"][0]
+        assert after["replicas"][1] not in (None, before["replicas"][1])
+        assert adapter.compute.health(observed).healthy
+    finally:
+        testing.remove_everything(adapter)
+        adapter.close()

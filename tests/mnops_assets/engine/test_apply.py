@@ -19,6 +19,7 @@ from mnops_assets.engine.apply import Engine, Failpoints
 from mnops_assets.engine.errors import (
     DeployFailed,
     GovernanceRefused,
+    LeaseLost,
     PlatformLocked,
     ProtectedPlatform,
     UnknownVersion,
@@ -185,13 +186,75 @@ def test_wait_waits_for_the_other_deploy(engine):
     assert engine.deploy(spec(), wait=True).version.version == 1
 
 
-def test_a_dead_processes_lock_is_broken_and_its_deploy_marked_crashed(engine):
+def test_a_lock_whose_lease_ran_out_is_broken_and_its_deploy_marked_crashed(engine):
     engine.store.start_deploy("crashed-deploy", "dev", "deploy", "h", engine.actor)
-    engine.store.try_lock("dev", "crashed-deploy", Actor("tester", engine.actor.host, _dead_pid()))
+    engine.store.try_lock("dev", "crashed-deploy", Actor("tester", "another-host", 4242), lease_seconds=0)
     assert engine.deploy(spec()).version.version == 1
     statuses = {d["id"]: d["status"] for d in engine.store.deploys("dev")}
     assert statuses["crashed-deploy"] == "crashed"
-    assert "io.mnops.deploy.crashed" in [r.type for r in audit.records(engine.store, "dev")]
+    [crashed] = [r for r in audit.records(engine.store, "dev") if r.type == "io.mnops.deploy.crashed"]
+    assert crashed.event["data"]["deploy_id"] == "crashed-deploy"
+
+
+def test_a_fresh_lease_holds_whatever_its_host_and_pid_say(engine):
+    """A deploy in another PID namespace on this host shows a pid this process cannot see (or a dead one's): its
+    lease, renewed, is what says it lives."""
+    someone = Actor("tester", engine.actor.host, _dead_pid())
+    engine.store.start_deploy("in-a-container", "dev", "deploy", "h", someone)
+    engine.store.try_lock("dev", "in-a-container", someone)
+    with pytest.raises(PlatformLocked, match=r"its lease renewed until 20"):
+        engine.deploy(spec())
+    assert engine.store.lock_of("dev").deploy_id == "in-a-container"
+    assert [d["status"] for d in engine.store.deploys("dev")] == ["running"]
+
+
+def test_the_holder_renews_its_lease_while_it_works(engine, adapter):
+    """A deploy longer than its lease keeps its lock: another deploy started meanwhile is refused, not let in."""
+    engine.lease_seconds = 0.6
+    engine.failpoints = Failpoints.parse("after:1=sleep:1.5")
+    other = Engine(engine.store, lambda _: adapter, actor=Actor("bob", "other-host", 4242), lease_seconds=0.6)
+    refused: list[BaseException] = []
+
+    def meanwhile() -> None:
+        while engine.store.lock_of("dev") is None:
+            time.sleep(0.05)
+        time.sleep(1.0)  # longer than the lease: only renewals keep it fresh
+        try:
+            other.deploy(spec())
+        except PlatformLocked as exc:
+            refused.append(exc)
+
+    thread = threading.Thread(target=meanwhile)
+    thread.start()
+    try:
+        assert engine.deploy(spec()).version.version == 1
+    finally:
+        thread.join()
+    assert len(refused) == 1 and refused[0].holder == str(engine.actor)
+    assert "io.mnops.deploy.crashed" not in [r.type for r in audit.records(engine.store, "dev")]
+    assert engine.store.lock_of("dev") is None
+
+
+def test_a_holder_whose_lock_was_broken_stops_before_its_next_step(engine, adapter):
+    engine.failpoints = Failpoints.parse("after:1=sleep:0.8")
+    engine.lease_seconds = 0.3
+    broken: list[object] = []
+
+    def break_it() -> None:
+        while not [d for d in engine.store.deploys("dev") if engine.store.journal_of(d["id"])]:
+            time.sleep(0.05)
+        broken.append(engine.unlock("dev", force=True))
+
+    thread = threading.Thread(target=break_it)
+    thread.start()
+    with pytest.raises(LeaseLost, match=r"the lock of deploy .* was broken by someone else"):
+        engine.deploy(spec())
+    thread.join()
+    assert broken and broken[0] is not None
+    # No rollback behind the back of whoever holds the platform now: the next deploy converges.
+    [deploy] = engine.store.deploys("dev")
+    assert deploy["status"] == "failed" and [j["step"] for j in engine.store.journal_of(deploy["id"])] == [1, 1]
+    assert engine.deploy(spec()).version.version == 1
 
 
 def test_rollback_returns_to_an_earlier_version_as_a_new_one(engine, adapter):
@@ -401,3 +464,26 @@ def test_drift_a_direct_read_no_longer_shows_is_not_drift(store, tmp_path):
         for observed in LocalAdapter.observe(lagging, "dev").values():
             lagging.driver(observed.contract).delete(observed)
         lagging.close()
+
+
+def test_a_rollback_to_a_version_that_is_down_reports_failure_not_recovery(engine, adapter, tmp_path):
+    """The last good version converged back is no recovery if it does not pass its health checks again."""
+    broken = tmp_path / "dependency-gone"
+    script = f"import os, sys, time; sys.exit(3) if os.path.exists({str(broken)!r}) else time.sleep(600)"
+    data = copy.deepcopy(BASE)
+    data["resources"]["api"] = {
+        "contract": "compute/v1",
+        "command": ["python", "-c", script],
+        "health": {"timeout_seconds": 1},
+    }
+    engine.deploy(PlatformSpec.model_validate(data))
+    broken.touch()  # what v1 runs on went away: v1 itself can no longer come up
+    data["resources"]["api"]["env"] = {"RELEASE": "two"}
+    down = r"ROLLBACK FAILED: converged back to config \w+, but the platform is not healthy: .* after rolling back: api"
+    with pytest.raises(DeployFailed, match=down) as failed:
+        engine.deploy(PlatformSpec.model_validate(data))
+    assert failed.value.rolled_back is False
+    deploys = engine.store.deploys("dev")
+    assert deploys[-1]["status"] == "failed" and "not healthy" in deploys[-1]["error"]
+    kinds = [r.type.removeprefix("io.mnops.") for r in audit.records(engine.store, "dev")]
+    assert kinds[-2:] == ["step.update", "undo.failed"] and "undo.succeeded" not in kinds

@@ -24,6 +24,8 @@ providers:
 defaults:
   provider: local
   owner: team-crash
+state:
+  lock_lease_seconds: 1  # a killed deploy's lock is broken a second after it died
 """
 V1 = """\
 template: base
@@ -64,8 +66,9 @@ def write_estate(root: Path, platform: str) -> Path:
 def mnops(estate: Path, *args: str, failpoints: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MNOPS_HOME": str(estate.parent / ".mnops"), "MNOPS_FAILPOINTS": failpoints}
     env.pop("MNOPS_STATE_URL", None)
-    # --direct: the engine in this process, so the SIGKILL lands in the engine itself, not in a Dagster step.
-    direct = ["--direct"] if args[0] == "deploy" else []
+    # --direct: the engine in this process, so the SIGKILL lands in the engine itself, not in a Dagster step; --wait:
+    # a killed deploy's lock holds until its lease runs out.
+    direct = ["--direct", "--wait"] if args[0] == "deploy" else ["--wait"] if args[0] == "destroy" else []
     command = [sys.executable, "-m", "mnops_assets", *args, *direct, "--estate", str(estate)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 

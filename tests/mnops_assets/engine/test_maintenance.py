@@ -150,7 +150,7 @@ def test_removals_are_audited_without_a_deploy(engine, adapter, clock):
     assert not [d for d in engine.store.deploys("dev") if d["kind"] == "maintain"]
 
 
-def test_a_reader_that_does_not_come_back_healthy_is_rolled_back_and_its_platform_fails_alone(
+def test_a_reader_that_does_not_come_back_healthy_is_rolled_back_and_still_sick_fails_alone(
     engine, adapter, clock, tmp_path, monkeypatch
 ):
     engine.deploy(with_service(tmp_path))
@@ -167,7 +167,9 @@ def test_a_reader_that_does_not_come_back_healthy_is_rolled_back_and_its_platfor
     assert results["prod"].error is None and results["prod"].restarted == ("api",)
     assert results["dev"].rotated == ("api-key",) and results["dev"].restarted == ()
     assert "health check failed after the restart: api: sick" in results["dev"].error
+    # Still sick once converged back: a failure, said so, never "rolled back" while down.
+    assert "ROLLBACK FAILED" in results["dev"].error and "after rolling back: api: sick" in results["dev"].error
     [deploy] = [d for d in engine.store.deploys("dev") if d["kind"] == "maintain"]
-    assert deploy["status"] == "rolled-back"
+    assert deploy["status"] == "failed"
     kinds = [r.type.removeprefix(audit.EVENT_PREFIX) for r in audit.records(engine.store) if r.platform == "dev"]
-    assert "maintain.failed" in kinds and kinds[-1] == "undo.succeeded"
+    assert "maintain.failed" in kinds and kinds[-1] == "undo.failed"

@@ -5,6 +5,7 @@ Runs on SQLite and PostgreSQL state alike."""
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -12,6 +13,7 @@ from adapters.local import testing
 from contracts.errors import MnopsError
 from mnops_assets.engine import audit
 from mnops_assets.engine.apply import Engine, Failpoints
+from mnops_assets.engine.errors import LockHeld
 from mnops_assets.engine.plan import applied_record, desired_resources
 from mnops_assets.engine.state import Actor
 from mnops_assets.estate.spec import PlatformSpec
@@ -85,10 +87,10 @@ def test_a_hook_only_change_is_a_change_and_deploy_records_a_version(engine):
     assert not engine.plan(hooked).changed and engine.deploy(hooked).version is None
 
 
-def test_unlock_breaks_the_lock_whoever_holds_it(engine):
+def test_unlock_breaks_a_lock_whose_lease_ran_out(engine):
     elsewhere = Actor("bob", "other-host", 4242)
     engine.store.start_deploy("bobs-deploy", "dev", "deploy", "h", elsewhere)
-    engine.store.try_lock("dev", "bobs-deploy", elsewhere)
+    engine.store.try_lock("dev", "bobs-deploy", elsewhere, lease_seconds=0)
     lock = engine.unlock("dev")
     assert (lock.deploy_id, lock.holder) == ("bobs-deploy", str(elsewhere))
     assert engine.store.lock_of("dev") is None
@@ -98,6 +100,45 @@ def test_unlock_breaks_the_lock_whoever_holds_it(engine):
     assert broken.event["data"]["deploy_id"] == "bobs-deploy" and broken.event["data"]["holder"] == str(elsewhere)
     assert engine.unlock("dev") is None
     assert engine.deploy(spec()).version.version == 1
+
+
+def test_unlock_refuses_a_fresh_lease_without_force_naming_its_holder(engine):
+    """The same host, a pid this process cannot see (another PID namespace): alive while its lease is fresh."""
+    inside = Actor("bob", ACTOR.host, 1)
+    engine.store.start_deploy("bobs-deploy", "dev", "deploy", "h", inside)
+    engine.store.try_lock("dev", "bobs-deploy", inside)
+    until = engine.store.lock_of("dev").expires_at
+    held = rf"locked by bob@host-t \(pid 1\) \(deploy bobs-deploy\) .*until {re.escape(until)}"
+    with pytest.raises(LockHeld, match=held):
+        engine.unlock("dev")
+    assert engine.store.lock_of("dev").deploy_id == "bobs-deploy"
+    assert [d["status"] for d in engine.store.deploys("dev")] == ["running"]
+    assert "io.mnops.lock.broken" not in types(engine)
+    assert engine.unlock("dev", force=True).deploy_id == "bobs-deploy"
+    assert engine.store.lock_of("dev") is None and types(engine) == ["lock.broken"]
+
+
+def test_a_store_made_before_leases_gains_them_in_place(tmp_path):
+    import sqlite3
+
+    from mnops_assets.engine.state import StateStore
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE mnops_locks (platform VARCHAR(64) PRIMARY KEY, deploy_id VARCHAR(36) NOT NULL, "
+            "holder VARCHAR(300) NOT NULL, host VARCHAR(200) NOT NULL, pid INTEGER NOT NULL, "
+            "acquired_at VARCHAR(40) NOT NULL)"
+        )
+        db.execute("INSERT INTO mnops_locks VALUES ('dev', 'old-deploy', 'old@h (pid 1)', 'h', 1, '2026-01-01')")
+    store = StateStore(f"sqlite:///{path}")
+    try:
+        old = store.lock_of("dev")
+        assert old.expires_at is None and not old.expired()  # no lease: only --force breaks it
+        assert store.release_lock("dev", "old-deploy")
+        assert store.try_lock("dev", "new", ACTOR, lease_seconds=0) is None and store.lock_of("dev").expired()
+    finally:
+        store.close()
 
 
 def test_drift_scan_answers_for_deployed_never_deployed_and_broken_platforms(engine, adapter, monkeypatch, tmp_path):

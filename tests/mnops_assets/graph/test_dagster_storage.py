@@ -218,6 +218,7 @@ def test_deploys_that_died_do_not_block_the_next_one_on_the_embedded_instance(es
     """Two deploys killed mid-step (SIGKILL, as in a crash) stay STARTED for ever on the local launcher; with the
     shipped pool limit of 2 they must not hold the provider's pool, or every later deploy would wait for ever."""
     embedded_home(tmp_path, monkeypatch)
+    monkeypatch.setenv("MNOPS_LOCK_LEASE_SECONDS", "1")  # a killed deploy's lock is broken a second after it died
     command = [sys.executable, "-c", CRASHING_DEPLOY, str(estate), INSTANCE]
     for _ in range(2):
         crashed = subprocess.run(
