@@ -260,7 +260,7 @@ def _instance_assets(platform: ResolvedPlatform) -> list[AssetsDefinition | Asse
         force = context.run.tags.get(FORCE_TAG, "false") == "true"
         try:
             try:
-                with tracing.within_run(context.run_id):
+                with tracing.within_run(context.run.run_id):
                     result = engine.deploy(resolved.spec, wait=wait, force=force)
             except GovernanceRefused as exc:
                 raise Failure(description=str(exc), metadata={"findings": "\n".join(exc.findings)}) from exc
