@@ -147,6 +147,9 @@ class ContractSpec(BaseModel):
     outputs: ClassVar[dict[str, str]] = {}
     """What every driver of the kind returns once a resource is made or changed, by name, with what each is; other
     resources read them through `ref:` (see `Reference`)."""
+    output_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields whose change may change an output (a queue's `dead_letter`: its dead-letter URL): a change of one
+    restarts the readers of the resource's outputs in the same deploy, once the new outputs are known."""
     sensitive_outputs: ClassVar[frozenset[str]] = frozenset()
     """Outputs that carry a credential: recorded and shown as a reference to where the value is kept, never the
     value; a reader receives the value only in its environment (see `SEALED_PREFIX`)."""

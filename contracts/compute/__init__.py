@@ -25,6 +25,7 @@ class ComputeContract(ContractSpec):
         "url": "where the service answers (its first replica's, locally); empty where the provider gives none",
         "urls": "every replica's address, comma-separated, where the provider shows them; else the same as url",
     }
+    output_fields: ClassVar[frozenset[str]] = frozenset({"replicas"})
 
     if TYPE_CHECKING:  # fields every version declares
         env: dict[str, str]

@@ -15,3 +15,4 @@ class QueueContract(ContractSpec):
         "url": "where messages are sent and received",
         "dead_letter_url": "the dead-letter queue's address; empty without one",
     }
+    output_fields: ClassVar[frozenset[str]] = frozenset({"dead_letter", "fifo"})

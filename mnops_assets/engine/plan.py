@@ -180,14 +180,15 @@ def make_plan(
             continue
         if not changes:
             secrets = sorted(set(want.spec.secret_references().values()) & {step.name for step in steps})
-            remade = sorted(_own_references(spec.resources[name]) & {s.name for s in steps if s.action in REMAKES})
+            remade = sorted(_own_references(spec.resources[name]) & {s.name for s in steps if _new_outputs(s, spec)})
             if secrets:
                 # A service reads its secrets when it starts: a new value reaches it only through a restart.
                 reason = f"restarts to read the new value of {', '.join(secrets)}"
                 steps.append(Step(Action.UPDATE, name, want.contract, reason, (), want, have))
             elif remade:
-                # Outputs are read when the step runs: a producer made anew may give new ones.
-                reason = f"reads the outputs of {', '.join(remade)}, made anew"
+                # Outputs are read when the step runs: a producer made anew, or changed where its outputs follow, may
+                # give new ones.
+                reason = f"reads the outputs of {', '.join(remade)}, which may change"
                 steps.append(Step(Action.UPDATE, name, want.contract, reason, (), want, have))
             else:
                 unchanged.append(name)
@@ -212,6 +213,14 @@ def make_plan(
 
 
 REMAKES = (Action.CREATE, Action.REPLACE)
+
+
+def _new_outputs(step: Step, spec: PlatformSpec) -> bool:
+    """Whether `step` may give its resource new outputs: made anew, or a field its outputs follow changed."""
+    if step.action in REMAKES:
+        return True
+    declared = spec.resources.get(step.name)
+    return declared is not None and any(c.field in declared.output_fields for c in step.changes)
 
 
 def _own_references(resource: ContractSpec) -> set[str]:

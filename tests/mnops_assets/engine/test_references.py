@@ -46,3 +46,20 @@ def test_a_consumer_of_a_new_producer_is_planned_unknown_then_applied_with_the_v
     result = engine.rollback(changed, to=1)
     assert [s.action for s in result.plan.steps if s.name == "later"] == [Action.DELETE]
     assert store.resources("dev")["api"].fields["env"] == recorded
+
+
+def test_a_producer_changed_where_its_outputs_follow_restarts_its_reader_in_the_same_deploy(store, adapter, tmp_path):
+    engine = make_engine(store, adapter, tmp_path)
+    reader = {**API, "env": {"DEAD_LETTERS": "ref:jobs.dead_letter_url"}}
+    engine.deploy(spec({"resources.api": reader}))
+    assert store.resources("dev")["api"].fields["env"] == {"DEAD_LETTERS": ""}
+
+    # The queue gains a dead-letter queue: its dead_letter_url goes from empty to an address, known once applied.
+    changed = spec({"resources.api": reader, "resources.jobs.dead_letter": {"max_receives": 3}})
+    steps = {s.name: s for s in engine.plan(changed).steps}
+    assert steps["jobs"].action is Action.UPDATE
+    assert steps["api"].action is Action.UPDATE and steps["api"].reason == "reads the outputs of jobs, which may change"
+    engine.deploy(changed)
+    dead = (tmp_path / "local/queue/dev/jobs/queue.db").as_uri() + "#dead-letter"
+    assert store.resources("dev")["api"].fields["env"] == {"DEAD_LETTERS": dead}
+    assert not engine.plan(changed).changed
