@@ -31,6 +31,7 @@ def test_bind_arguments_are_found_spaced_joined_and_inside_a_shell_line():
     assert bound(["uvicorn", "app:api", "--host=0.0.0.0"], flags) == ["0.0.0.0"]
     assert bound(["sh", "-c", "exec server --bind '127.0.0.1' --port {port}"], flags) == ["127.0.0.1"]
     assert bound(["server", "--binder", "x", "--bind"], flags) == []  # another option; a flag with nothing after it
+    assert bound(["python", "-b", "-m", "http.server", "{port}"], flags) == []  # Python's own -b takes no value
 
 
 def shipped_with(estate_copy: Path, instance: str, api: str):

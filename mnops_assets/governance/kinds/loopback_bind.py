@@ -77,7 +77,8 @@ def bound(command: list[str], flags: list[str]) -> list[str]:
     found = []
     for i, argument in enumerate(arguments):
         for flag in flags:
-            if argument == flag and i + 1 < len(arguments):
+            # An option after it is no address: `python -b -m ...` is Python's own -b, not a bind.
+            if argument == flag and i + 1 < len(arguments) and not arguments[i + 1].startswith("-"):
                 found.append(arguments[i + 1])
             elif argument.startswith(flag + "="):
                 found.append(argument[len(flag) + 1 :])
