@@ -39,7 +39,7 @@ resources:
     rotation_days: 30
   api:
     contract: compute/v1
-    command: [python, -m, http.server, "{port}"]
+    command: [python, -m, http.server, "{port}", --bind, 127.0.0.1]
     replicas: 2
     env:
       API_KEY: secret:api-key

@@ -121,7 +121,7 @@ waivers:
 EXPECTED_POLICIES = [
     (
         "5:11: rules[0].kind: input should be 'name_pattern', 'required_tags', 'allowed_values', 'numeric_bounds', "
-        "'required_value', 'forbidden_combination', 'secret_hygiene' or 'plugin'"
+        "'required_value', 'forbidden_combination', 'secret_hygiene', 'loopback_bind' or 'plugin'"
     ),
     "6:9: rules[1].id: must look like GL-<AREA>-<NN>: 'GL-' then capitals, digits and inner hyphens",
     "8:15: rules[1].severity: input should be 'error', 'warn' or 'info'",

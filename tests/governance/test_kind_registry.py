@@ -116,7 +116,7 @@ def test_an_unknown_kind_is_refused_naming_every_registered_one(estate, max_reso
     (problem,) = problems_of(estate)
     assert problem.endswith(
         "rules[0].kind: input should be 'name_pattern', 'required_tags', 'allowed_values', 'numeric_bounds', "
-        "'required_value', 'forbidden_combination', 'secret_hygiene', 'plugin' or 'max_resources'"
+        "'required_value', 'forbidden_combination', 'secret_hygiene', 'loopback_bind', 'plugin' or 'max_resources'"
     )
 
 

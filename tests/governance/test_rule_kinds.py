@@ -154,6 +154,23 @@ CASES = [
         "reads its value from a 'file:' reference, which is not allowed here",
     ),
     Case(
+        "loopback_bind",
+        """\
+        scope: {tiers: [prod], providers: [local], contracts: [compute]}
+        kind: loopback_bind
+        params: {env: [HOST]}
+        """,
+        """\
+        resources:
+          api:
+            command: [python, -m, http.server, "{port}"]
+        """,
+        "prod/api",
+        "resources.api.command",
+        "command:",
+        "command gives no address to listen on (--bind 127.0.0.1 or HOST=127.0.0.1 in env)",
+    ),
+    Case(
         "plugin",
         """\
         scope: {tiers: [prod]}

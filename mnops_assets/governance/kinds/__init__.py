@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "required_value": "mnops_assets.governance.kinds.required_value",
     "forbidden_combination": "mnops_assets.governance.kinds.forbidden_combination",
     "secret_hygiene": "mnops_assets.governance.kinds.secret_hygiene",
+    "loopback_bind": "mnops_assets.governance.kinds.loopback_bind",
     "plugin": "mnops_assets.governance.kinds.plugin",
 }
 PLUGIN = "plugin"

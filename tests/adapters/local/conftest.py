@@ -3,7 +3,6 @@ target, and a guard that fails any test leaving a process running under its root
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -18,6 +17,7 @@ from adapters.local.adapter import LocalAdapter
 from contracts import contract_model
 from tests.adapters.conformance import Target
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.faults.inject import tmpfs
 
 
 class Clock:
@@ -90,22 +90,5 @@ def desired() -> Callable[..., Desired]:
 @pytest.fixture
 def small_disk(tmp_path):
     """A real tmpfs of 2 MB when this process may mount one (root on Linux, as CI runs), else None."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mountpoint)], capture_output=True, check=False
-    )
-    yield mountpoint if mounted.returncode == 0 else None
-    if mounted.returncode == 0:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-
-
-def fill(disk):
-    """Write to `disk` until it is full (ENOSPC)."""
-    with open(disk / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError as exc:
-            assert exc.errno == 28, exc  # ENOSPC
+    with tmpfs(tmp_path / "disk") as disk:
+        yield disk

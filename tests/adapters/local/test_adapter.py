@@ -18,7 +18,7 @@ from adapters.base import IDENTITY_TAGS, AdapterError, ResourceKey, Upkeep
 from adapters.local.adapter import LocalAdapter
 from adapters.local.files import METADATA
 from adapters.local.keys import MASTER_KEY_ENV
-from tests.adapters.local.conftest import fill
+from tests.faults.inject import fill
 
 STORAGE = {"contract": "storage/v1", "versioning": True}
 

@@ -19,7 +19,7 @@ from adapters.local import compute as compute_driver
 from adapters.local import processes as procs
 from adapters.local import testing
 from adapters.local.adapter import LocalAdapter
-from tests.adapters.local.conftest import fill
+from tests.faults.inject import fill
 
 KEY = ResourceKey("dev", "api")
 SERVER = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]

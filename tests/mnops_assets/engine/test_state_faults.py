@@ -6,16 +6,17 @@ back, and the deploy row is finished."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 from mnops_assets.engine import audit
 from mnops_assets.engine.apply import Failpoints
 from mnops_assets.engine.errors import DeployFailed
 from mnops_assets.engine.state import StateStore, StateUnavailable
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.faults.inject import kill_backend_when
 from tests.mnops_assets.engine.platforms import ACTOR, make_engine, spec
 
 SQL_WORDS = ("SELECT", "INSERT", "UPDATE", "DELETE", "mnops_", "%(", "?")
@@ -33,22 +34,6 @@ def admin() -> Iterator:
     engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     yield engine
     engine.dispose()
-
-
-def kill_backend_when(store: StateStore, admin, wanted: Callable[[str, object], bool], times: int) -> list[int]:
-    """Before each of the first `times` statements `wanted` picks, the server terminates the backend running it, as
-    a restart or a network cut would: the statement then fails on a dead connection. The pids killed."""
-    killed: list[int] = []
-
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _kill(conn, cursor, statement, parameters, context, executemany):
-        if len(killed) < times and wanted(statement, parameters):
-            pid = cursor.connection.info.backend_pid
-            with admin.connect() as c:
-                assert c.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
-            killed.append(pid)
-
-    return killed
 
 
 def test_a_dropped_connection_mid_deploy_is_tried_again_and_the_deploy_succeeds(pg_store, admin, adapter, tmp_path):

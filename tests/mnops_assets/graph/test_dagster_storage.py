@@ -235,3 +235,25 @@ def test_deploys_that_died_do_not_block_the_next_one_on_the_embedded_instance(es
     with DagsterInstance.get() as instance:
         statuses = sorted(run.status.value for run in instance.get_runs())
     assert statuses == ["STARTED", "STARTED", "SUCCESS"]
+
+
+def test_the_mnops_home_dagster_folder_and_its_files_are_private(estate, tmp_path, monkeypatch):
+    from mnops_assets.graph import launch
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    folder = tmp_path / "mnops-home" / "dagster"
+    folder.mkdir(parents=True, mode=0o755)  # as an older mnops left it
+    folder.chmod(0o755)
+    previous = os.umask(0o022)  # a usual login umask: Dagster's files would be 0644 under it
+    try:
+        loaded, _ = load_governed(estate)
+        [outcome] = launch.deploy(loaded, [INSTANCE], wait=True)
+    finally:
+        os.umask(previous)
+        destroy_all(estate)
+    assert outcome.ok, outcome.error
+    assert folder.stat().st_mode & 0o777 == 0o700
+    made = [p for p in folder.rglob("*") if not p.is_symlink()]
+    assert any(p.suffix == ".db" for p in made)  # the run's storage is there, and so are its logs
+    wide = {str(p.relative_to(folder)): oct(p.stat().st_mode & 0o777) for p in made if p.stat().st_mode & 0o077}
+    assert wide == {}
