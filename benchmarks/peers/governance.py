@@ -87,6 +87,8 @@ UNPAIRED = {
     "GL-DB-02": "database public access (no database in the generated estate)",
     "GL-DB-03": "database backups in prod (no database in the generated estate)",
     "GL-DB-04": "database backup retention in prod (no database in the generated estate)",
+    "GL-NET-01": "local services bind loopback (prod): a local-provider notion, no cloud resource to check",
+    "GL-NET-02": "local services bind loopback (other tiers): as GL-NET-01",
 }
 # Violations planted in the generated estate (which has none of the paired kinds): every n-th instance, from index r,
 # gets the override. The periods are prime to the 3 tiers, so each violation lands in every tier.
