@@ -32,13 +32,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, AwsContext, error_code, failures, tag_changes
 from adapters.aws.driver import AwsDriver, Claimed
+from adapters.aws.permissions import Grant
 from adapters.aws.secretstore import SecretsDriver
 from adapters.base import (
     MANAGED_BY,
@@ -97,6 +98,37 @@ def fargate_size(cpu: float, memory_mb: int) -> tuple[int, int]:
 class ComputeDriver(AwsDriver):
     contract = "compute/v1"
     resource_type = "ecs:service"
+    # Task definitions are registered, described, listed and deregistered on "*": AWS scopes none of those calls. The
+    # EC2 reads find the VPC's default security group when the `security_groups` setting names none.
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(
+            (
+                "ecs:RegisterTaskDefinition",
+                "ecs:DeregisterTaskDefinition",
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+                "ecs:ListServices",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            )
+        ),
+        Grant(
+            ("ecs:CreateCluster", "ecs:DescribeClusters", "ecs:DeleteCluster"),
+            ("arn:{partition}:ecs:{region}:{account}:cluster/mnops-*",),
+        ),
+        Grant(
+            ("ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices"),
+            ("arn:{partition}:ecs:{region}:{account}:service/mnops-*",),
+        ),
+        Grant(
+            ("ecs:TagResource", "ecs:UntagResource"),
+            (
+                "arn:{partition}:ecs:{region}:{account}:cluster/mnops-*",
+                "arn:{partition}:ecs:{region}:{account}:service/mnops-*",
+                "arn:{partition}:ecs:{region}:{account}:task-definition/mnops-*",
+            ),
+        ),
+    )
 
     def __init__(self, aws: AwsContext) -> None:
         super().__init__(aws)
