@@ -268,7 +268,10 @@ class ComputeDriver(AwsDriver):
         self._ensure_cluster(cluster)
         service = self._service(key)
         in_use = self._task_definition(service["taskDefinition"]) if service else None
-        reuse = in_use is not None and self._matches(desired, request, service, in_use)
+        # A revision deregistered by a delete that failed half-way is not reused: a deploy registers a fresh one.
+        reuse = (
+            in_use is not None and in_use.get("status") == "ACTIVE" and self._matches(desired, request, service, in_use)
+        )
         if reuse:
             definition_arn = in_use["taskDefinitionArn"]
         else:
@@ -341,8 +344,14 @@ class ComputeDriver(AwsDriver):
         )
 
     def _delete(self, key: ResourceKey) -> None:
+        """The family's ACTIVE revisions are deregistered before the service is deleted: the service is what
+        observation finds, so while any part is left it stays observed, and a delete that failed half-way (a
+        deregistration refused) is planned and tried again by the next destroy instead of passing for a service
+        deleted outside mnops. ECS keeps running a service on a deregistered revision, so the order costs nothing.
+        A retry after the service is gone deregisters what is left just the same."""
         ecs = self.aws.client("ecs")
         cluster = names.cluster(key.platform)
+        self._deregister(names.task_family(key), keep=None)
         if self._service(key) is not None:
             try:
                 # `force` scales to zero and deletes in one call.
@@ -350,7 +359,6 @@ class ComputeDriver(AwsDriver):
             except ClientError as exc:
                 if error_code(exc) not in _SERVICE_GONE:
                     raise
-        self._deregister(names.task_family(key), keep=None)
         self._remove_cluster_if_empty(cluster)
 
     def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
@@ -388,6 +396,8 @@ class ComputeDriver(AwsDriver):
                 # `familyPrefix` is a prefix: `mnops-p_api` also lists `mnops-p_api2`.
                 if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family and arn != keep:
                     ecs.deregister_task_definition(taskDefinition=arn)
+                    with self._cache_lock:  # read again when next needed: its status is INACTIVE now
+                        self._definitions.pop(arn, None)
 
     def _health(self, current: Observed) -> HealthReport:
         declared = current.fields.get("replicas")
