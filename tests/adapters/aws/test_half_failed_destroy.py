@@ -2,7 +2,9 @@
 and drift called the service "deleted outside mnops").
 
 The failure is injected by a botocore event handler on the test's own session, handed to the engine's aws adapter:
-ECS refuses `DeregisterTaskDefinition` while `refusing` is set.
+ECS refuses the chosen operations while it is on. A delete that fails after its service is gone (the empty cluster
+refused) is unobserved but journalled as failed: the next destroy finishes it, and drift does not call it a deletion
+outside mnops.
 """
 
 from __future__ import annotations
@@ -21,19 +23,20 @@ from tests.adapters.aws.conftest import ESTATE_REGION
 
 
 class Refusing:
-    """Makes ECS refuse DeregisterTaskDefinition on `session` while `on`, as a throttled or failing ECS would."""
+    """Makes ECS refuse the operations in `refused` on `session` while `on`, as a failing ECS would."""
 
     def __init__(self) -> None:
         self.on = False
+        self.operations = {"DeregisterTaskDefinition"}
         self.refused = 0
         self.session = boto3.Session(region_name=ESTATE_REGION)
-        self.session.events.register("before-call.ecs.DeregisterTaskDefinition", self.before_call)
+        self.session.events.register("before-call.ecs.*", self.before_call)
 
-    def before_call(self, **kwargs: Any) -> None:
-        if self.on:
+    def before_call(self, model: Any, **kwargs: Any) -> None:
+        if self.on and model.name in self.operations:
             self.refused += 1
             error = {"Error": {"Code": "ServerException", "Message": "injected: ECS is unavailable"}}
-            raise ClientError(error, "DeregisterTaskDefinition")
+            raise ClientError(error, model.name)
 
 
 @pytest.fixture
@@ -96,3 +99,35 @@ def test_a_destroy_whose_deregistration_failed_is_finished_by_the_next_one(
     # And a deploy after it makes everything afresh.
     engine.deploy(spec)
     assert len(_active_revisions(ecs, family)) == 1
+
+
+@pytest.mark.slow
+def test_a_delete_that_failed_after_its_service_went_is_finished_from_the_journal(
+    engine_and_fault: tuple[Any, Any, Refusing], estate_client: Callable[[str], Any]
+) -> None:
+    engine, spec, fault = engine_and_fault
+    name = next(name for name, r in spec.resources.items() if r.contract == "compute/v1")
+    ecs = estate_client("ecs")
+    engine.deploy(spec)
+    fault.operations = {"DeleteCluster"}
+    fault.on = True
+    with pytest.raises(Exception, match="ECS is unavailable"):
+        engine.destroy(spec)
+    assert fault.refused
+    assert _active_revisions(ecs, f"mnops-dev_{name}") == []
+    assert ecs.describe_clusters(clusters=["mnops-dev"])["clusters"][0]["status"] == "ACTIVE"
+    assert name in engine.store.resources("dev")  # the failed step left its row
+
+    report = engine.drift_scan([spec])["dev"]
+    assert report is not None and report.error is None
+    assert not [s for s in report.steps if s.name == name], report.steps  # mnops's own delete: not drift
+    planned = {s.name: s.reason for s in engine.plan(spec).steps}
+    assert planned[name].startswith("its delete failed part-way in deploy"), planned
+
+    fault.on = False
+    result = engine.destroy(spec)
+    finished = [s for s in result.plan.steps if s.name == name]
+    assert [s.action.value for s in finished] == ["delete"] and "failed part-way" in finished[0].reason
+    assert [c["status"] for c in ecs.describe_clusters(clusters=["mnops-dev"])["clusters"]] in ([], ["INACTIVE"])
+    assert engine.store.resources("dev") == {}
+    assert engine.plan(spec).steps and all(s.reason == "new" for s in engine.plan(spec).steps)
