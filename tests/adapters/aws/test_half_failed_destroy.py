@@ -59,7 +59,6 @@ def _active_revisions(ecs: Any, family: str) -> list[str]:
     return [arn for arn in arns if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
 
 
-@pytest.mark.slow
 def test_a_destroy_whose_deregistration_failed_is_finished_by_the_next_one(
     engine_and_fault: tuple[Any, Any, Refusing], estate_client: Callable[[str], Any]
 ) -> None:
@@ -101,7 +100,6 @@ def test_a_destroy_whose_deregistration_failed_is_finished_by_the_next_one(
     assert len(_active_revisions(ecs, family)) == 1
 
 
-@pytest.mark.slow
 def test_a_delete_that_failed_after_its_service_went_is_finished_from_the_journal(
     engine_and_fault: tuple[Any, Any, Refusing], estate_client: Callable[[str], Any]
 ) -> None:

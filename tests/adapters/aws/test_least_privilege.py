@@ -9,6 +9,7 @@ calls no flow here reaches (the VPC's default security group).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -107,7 +108,6 @@ def test_the_server_refuses_what_the_policy_does_not_grant(enforcing: tuple[test
         session.client("s3", endpoint_url=server.url).create_bucket(Bucket="mnops-not-granted")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("contract", list(CASES))
 def test_the_conformance_flows_need_nothing_beyond_the_generated_policy(
     enforcing: tuple[testing.MotoProcess, Any], contract: str, tmp_path: Path
@@ -164,6 +164,7 @@ _CALL = re.compile(r"\.(?:get_paginator\(\"([a-z_0-9]+)\"\)|([a-z][a-z_0-9]+)\()
 _SERVICES = ("s3", "sqs", "secretsmanager", "logs", "ecs", "ec2", "rds", "sts", "resourcegroupstaggingapi")
 
 
+@functools.cache
 def _operations() -> dict[str, dict[str, str]]:
     """boto3 service -> python method name -> API operation name."""
     session = botocore.session.get_session()
