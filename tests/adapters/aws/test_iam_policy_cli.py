@@ -100,3 +100,14 @@ def test_docs_permissions_table_is_what_the_drivers_declare() -> None:
     declared = {c: {a for g in permissions.driver_grants([c]) for a in g.actions} for c in DRIVERS}
     declared["every adapter"] = {a for g in permissions.COMMON for a in g.actions}
     assert documented == declared
+
+
+def test_the_policy_for_every_contract_fits_a_managed_policy() -> None:
+    """AWS takes at most 6,144 characters (whitespace aside) in a customer managed policy."""
+    document = permissions.policy(
+        permissions.driver_grants(DRIVERS),
+        account="123456789012",
+        regions=["eu-west-1", "us-east-1"],
+        pass_roles=[ROLE],
+    )
+    assert len(json.dumps(document, separators=(",", ":"))) <= 6144
