@@ -58,9 +58,13 @@ def iam_policy(
     chosen = [p.spec for p in estate.platforms.values() if p.spec.provider == provider]
     if instance is not None and not chosen:
         fail(f"instance {instances[0] if instances else instance} does not run on {provider}")
-    from adapters.aws import SUPPORTED_CONTRACTS, permissions  # the drivers import boto3: only when asked
+    from adapters.aws import SUPPORTED_CONTRACTS, permissions
 
     contracts = sorted({r.contract for spec in chosen for r in spec.resources.values()} & SUPPORTED_CONTRACTS)
+    try:
+        grants = permissions.driver_grants(contracts)  # the drivers import boto3
+    except ImportError as exc:
+        fail(f"the aws provider cannot be loaded ({exc}); install it with: pip install 'machine-native-ops[aws]'")
     configured = estate.ecosystem.providers.get(provider)
     settings = dict(configured.settings) if configured else {}
     roles = sorted({str(settings[k]) for k in ("execution_role_arn", "task_role_arn") if settings.get(k)})
@@ -70,7 +74,7 @@ def iam_policy(
     regions = sorted({spec.region for spec in chosen})
     try:
         document = permissions.policy(
-            permissions.driver_grants(contracts),
+            grants,
             account=account,
             regions=regions,
             pass_roles=roles if "compute/v1" in contracts else (),
