@@ -32,13 +32,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, AwsContext, error_code, failures, tag_changes
 from adapters.aws.driver import AwsDriver, Claimed
+from adapters.aws.permissions import Grant
 from adapters.aws.secretstore import SecretsDriver
 from adapters.base import (
     MANAGED_BY,
@@ -97,6 +98,37 @@ def fargate_size(cpu: float, memory_mb: int) -> tuple[int, int]:
 class ComputeDriver(AwsDriver):
     contract = "compute/v1"
     resource_type = "ecs:service"
+    # Task definitions are registered, described, listed and deregistered on "*": AWS scopes none of those calls. The
+    # EC2 reads find the VPC's default security group when the `security_groups` setting names none.
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(
+            (
+                "ecs:RegisterTaskDefinition",
+                "ecs:DeregisterTaskDefinition",
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+                "ecs:ListServices",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            )
+        ),
+        Grant(
+            ("ecs:CreateCluster", "ecs:DescribeClusters", "ecs:DeleteCluster"),
+            ("arn:{partition}:ecs:{region}:{account}:cluster/mnops-*",),
+        ),
+        Grant(
+            ("ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices"),
+            ("arn:{partition}:ecs:{region}:{account}:service/mnops-*",),
+        ),
+        Grant(
+            ("ecs:TagResource", "ecs:UntagResource"),
+            (
+                "arn:{partition}:ecs:{region}:{account}:cluster/mnops-*",
+                "arn:{partition}:ecs:{region}:{account}:service/mnops-*",
+                "arn:{partition}:ecs:{region}:{account}:task-definition/mnops-*",
+            ),
+        ),
+    )
 
     def __init__(self, aws: AwsContext) -> None:
         super().__init__(aws)
@@ -236,7 +268,10 @@ class ComputeDriver(AwsDriver):
         self._ensure_cluster(cluster)
         service = self._service(key)
         in_use = self._task_definition(service["taskDefinition"]) if service else None
-        reuse = in_use is not None and self._matches(desired, request, service, in_use)
+        # A revision deregistered by a delete that failed half-way is not reused: a deploy registers a fresh one.
+        reuse = (
+            in_use is not None and in_use.get("status") == "ACTIVE" and self._matches(desired, request, service, in_use)
+        )
         if reuse:
             definition_arn = in_use["taskDefinitionArn"]
         else:
@@ -309,8 +344,14 @@ class ComputeDriver(AwsDriver):
         )
 
     def _delete(self, key: ResourceKey) -> None:
+        """The family's ACTIVE revisions are deregistered before the service is deleted: the service is what
+        observation finds, so while any part is left it stays observed, and a delete that failed half-way (a
+        deregistration refused) is planned and tried again by the next destroy instead of passing for a service
+        deleted outside mnops. ECS keeps running a service on a deregistered revision, so the order costs nothing.
+        A retry after the service is gone deregisters what is left just the same."""
         ecs = self.aws.client("ecs")
         cluster = names.cluster(key.platform)
+        self._deregister(names.task_family(key), keep=None)
         if self._service(key) is not None:
             try:
                 # `force` scales to zero and deletes in one call.
@@ -318,7 +359,6 @@ class ComputeDriver(AwsDriver):
             except ClientError as exc:
                 if error_code(exc) not in _SERVICE_GONE:
                     raise
-        self._deregister(names.task_family(key), keep=None)
         self._remove_cluster_if_empty(cluster)
 
     def _tag(self, current: Observed, tags: Mapping[str, str]) -> None:
@@ -356,6 +396,8 @@ class ComputeDriver(AwsDriver):
                 # `familyPrefix` is a prefix: `mnops-p_api` also lists `mnops-p_api2`.
                 if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family and arn != keep:
                     ecs.deregister_task_definition(taskDefinition=arn)
+                    with self._cache_lock:  # read again when next needed: its status is INACTIVE now
+                        self._definitions.pop(arn, None)
 
     def _health(self, current: Observed) -> HealthReport:
         declared = current.fields.get("replicas")

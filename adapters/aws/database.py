@@ -24,7 +24,7 @@ import json
 import secrets
 import string
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
 from adapters.aws.driver import ADDRESS_PREFIX, AwsDriver, Claimed
+from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
 
 MASTER_USER = "app"
@@ -46,6 +47,31 @@ URL_KEY = "url"
 class DatabaseDriver(AwsDriver):
     contract = "database/v1"
     resource_type = "rds:db"
+    # The instance is found by listing (DescribeDBInstances on "*"); its URL is in a secret of the adapter's own.
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(("rds:DescribeDBInstances",)),
+        Grant(
+            (
+                "rds:CreateDBInstance",
+                "rds:ModifyDBInstance",
+                "rds:DeleteDBInstance",
+                "rds:AddTagsToResource",
+                "rds:RemoveTagsFromResource",
+            ),
+            ("arn:{partition}:rds:{region}:{account}:db:mnops-*",),
+        ),
+        Grant(
+            (
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:TagResource",
+                "secretsmanager:DeleteSecret",
+            ),
+            ("arn:{partition}:secretsmanager:{region}:{account}:secret:mnops/_db/*",),
+        ),
+    )
     immutable = frozenset({"engine", "encrypted"})
 
     # -- observation -------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, AwsContext, Tagged, failures, visible_tags
+from adapters.aws.permissions import Grant
 from adapters.base import (
     MANAGED_BY,
     TAG_CONTRACT,
@@ -49,6 +50,10 @@ class AwsDriver(ConvergingDriver):
 
     resource_type: ClassVar[str]
     """What the tagging API lists this driver's resources as (a `ResourceTypeFilters` entry: `s3`, `ecs:service`)."""
+
+    PERMISSIONS: ClassVar[tuple[Grant, ...]]
+    """The IAM actions of every call this driver makes, with the resources they touch (see `permissions`): the
+    least-privilege policy is made from them, and a test checks each call the driver makes against them."""
 
     def __init__(self, aws: AwsContext) -> None:
         self.aws = aws

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
 from adapters.aws.driver import AwsDriver, Claimed
+from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, Observed, ResourceDriver, ResourceKey
 
 RETENTION_DAYS = (
@@ -39,6 +40,20 @@ def cloudwatch_retention(days: int) -> int:
 class LoggingDriver(AwsDriver):
     contract = "logging/v1"
     resource_type = "logs"
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(("logs:DescribeLogGroups",)),  # listed by name prefix; AWS scopes no listing
+        Grant(
+            (
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:ListTagsForResource",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ),
+            ("arn:{partition}:logs:{region}:{account}:log-group:/mnops/*",),
+        ),
+    )
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)

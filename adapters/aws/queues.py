@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import ClassVar
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
 from adapters.aws.driver import ADDRESS_PREFIX, AwsDriver, Claimed
+from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey
 
 PART_TAG = INTERNAL_TAG_PREFIX + "part"
@@ -37,6 +39,22 @@ MAIN, DLQ = "main", "dead-letter"
 class QueueDriver(AwsDriver):
     contract = "queue/v1"
     resource_type = "sqs"
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(("sqs:ListQueues",)),  # listed by name prefix; AWS scopes no listing
+        Grant(
+            (
+                "sqs:CreateQueue",
+                "sqs:DeleteQueue",
+                "sqs:GetQueueUrl",
+                "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes",
+                "sqs:ListQueueTags",
+                "sqs:TagQueue",
+                "sqs:UntagQueue",
+            ),
+            ("arn:{partition}:sqs:{region}:{account}:mnops-*",),
+        ),
+    )
     immutable = frozenset({"fifo"})
 
     # -- observation -------------------------------------------------------------------------------------------------

@@ -21,13 +21,14 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, failures, tag_changes
 from adapters.aws.driver import AwsDriver, Claimed
+from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey, Upkeep
 from contracts.secrets.v1 import SecretSourceUnreadable, read_reference
 
@@ -45,6 +46,24 @@ RECHECK = object()
 class SecretsDriver(AwsDriver):
     contract = "secrets/v1"
     resource_type = "secretsmanager"
+    # BatchGetSecretValue is granted on "*" (AWS scopes it by the GetSecretValue of each secret it returns).
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(("secretsmanager:BatchGetSecretValue",)),
+        Grant(
+            (
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:ListSecretVersionIds",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:RestoreSecret",
+            ),
+            ("arn:{partition}:secretsmanager:{region}:{account}:secret:mnops/*",),
+        ),
+    )
 
     def desired_fields(self, desired: Desired, current: Observed | None = None) -> dict[str, Any]:
         fields = ResourceDriver.desired_fields(self, desired)

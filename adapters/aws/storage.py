@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import error_code
 from adapters.aws.driver import AwsDriver
+from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, Observed, ResourceDriver, ResourceKey
 
 EXPIRY_RULE = "mnops-expire"
@@ -38,6 +39,32 @@ DELETE_BATCH = 1000  # the most DeleteObjects takes at once
 class StorageDriver(AwsDriver):
     contract = "storage/v1"
     resource_type = "s3"
+    # Bucket names are `mnops-...` (S3 ARNs name neither region nor account); objects are removed only to delete a
+    # bucket.
+    PERMISSIONS: ClassVar[tuple[Grant, ...]] = (
+        Grant(
+            (
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:ListBucketVersions",
+                "s3:GetBucketTagging",
+                "s3:PutBucketTagging",
+                "s3:GetBucketVersioning",
+                "s3:PutBucketVersioning",
+                "s3:GetEncryptionConfiguration",
+                "s3:PutEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:GetLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+            ),
+            ("arn:{partition}:s3:::mnops-*",),
+        ),
+        Grant(("s3:DeleteObject", "s3:DeleteObjectVersion"), ("arn:{partition}:s3:::mnops-*/*",)),
+    )
 
     def bucket(self, key: ResourceKey) -> str:
         return names.bucket(self.aws.account, self.aws.region, key)

@@ -8,7 +8,10 @@ health check). Nothing here runs in production code paths; the server needs `mot
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -202,3 +205,58 @@ class Wire:
         finally:
             figures.extend([time.perf_counter() - start, sum(self.calls.values())])
             self.latency = 0.0
+
+
+class MotoProcess:
+    """moto's server in a process of its own, on a free port of 127.0.0.1, with `environment` added to its own (such
+    as `INITIAL_NO_AUTH_ACTION_COUNT=0`, which moto reads once, at import: authorization enforced on every call)."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            env={**os.environ, **environment},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto's server did not start on port {self.port}") from None
+                time.sleep(0.05)
+
+    def authorization(self, enforced: bool) -> None:
+        """Close (enforced) or open moto's window in which calls are neither authenticated nor authorized."""
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth",
+            method="POST",
+            data=b"0" if enforced else b"inf",
+            headers={"Content-Type": "text/plain"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    @contextmanager
+    def unauthorized(self) -> Iterator[None]:
+        """Set-up time: every call allowed, whoever makes it; enforced again on exit."""
+        self.authorization(enforced=False)
+        try:
+            yield
+        finally:
+            self.authorization(enforced=True)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()

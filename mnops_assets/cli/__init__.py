@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mnops_assets.cli import deploy, drift, estate, governance, history, maintain
+from mnops_assets.cli import deploy, drift, estate, governance, history, iam, maintain
 from mnops_assets.cli.common import EXIT_CODES_HELP, JSON_HELP, MnopsGroup
 
 __all__ = ["app", "main"]
@@ -42,6 +42,7 @@ app.command()(history.history)
 app.command()(history.outputs)
 app.add_typer(history.audit_app, name="audit")
 app.command()(maintain.maintain)
+app.command("iam-policy")(iam.iam_policy)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from mnops_assets.estate.spec import PlatformSpec
 
 MISSING: Any = None
 DELETED_OUTSIDE = "deleted outside mnops since the last apply"
+UNFINISHED_DELETE = "its delete failed part-way in deploy"
 UNDECLARED = "carries this platform's tags but is not declared"
 CHANGED_OUTSIDE = "changed outside mnops"
 
@@ -148,16 +149,23 @@ def make_plan(
     *,
     rows: Rows,
     applied_hash: str | None = None,
+    unfinished: Mapping[str, str] | None = None,
 ) -> Plan:
     """Steps that turn `observed` into `spec` (None plans a destroy), creates and updates in dependency order first,
     deletes last in reverse dependency order (`previous`, the last applied spec, orders the undeclared ones).
 
     `applied_hash` is the last applied version's config hash (None: never applied); a spec with another one is a
     change in itself (`Plan.config_changed`). `rows` gives platforms' state rows, where references find the outputs
-    of resources not observed here (`Wiring`)."""
+    of resources not observed here (`Wiring`).
+
+    `unfinished` names the resources whose last journalled step is a delete that failed (resource -> its deploy id):
+    one that is not observed was being deleted by mnops, not outside it. A destroy deletes it again (the driver
+    removes what is left of it, its name derived from the key), and a deploy makes it again, neither reported as
+    drift."""
     wiring = Wiring(platform, adapter, observed, rows)
     desired = desired_resources(spec, wiring) if spec is not None else {}
     muted = spec.drift.ignore if spec is not None else []
+    unfinished_deletes = {n: d for n, d in (unfinished or {}).items() if n in last and n not in observed}
     steps: list[Step] = []
     unchanged: list[str] = []
     for name in _dependency_order(spec) if spec is not None else []:
@@ -165,6 +173,8 @@ def make_plan(
         have = observed.get(name)
         if have is None:
             reason = DELETED_OUTSIDE if name in last else "new"
+            if name in last and name in unfinished_deletes:
+                reason = f"{UNFINISHED_DELETE} {unfinished_deletes[name]}"
             steps.append(Step(Action.CREATE, name, want.contract, reason, desired=want))
             continue
         driver = adapter.driver(want.contract)
@@ -201,6 +211,13 @@ def make_plan(
             drifted = all(c.cause == "drift" for c in changes)
             reason = CHANGED_OUTSIDE if drifted else "changed in YAML"
             steps.append(Step(Action.UPDATE, name, want.contract, reason, tuple(changes), want, have))
+    for name, deploy_id in sorted(unfinished_deletes.items()):
+        if name not in desired:
+            # Half-deleted already: what depended on it went before it. Its driver deletes what is left by name.
+            record = last[name]
+            left = Observed(ResourceKey(platform, name), record.contract, record.resource_id, {}, {})
+            reason = f"{UNFINISHED_DELETE} {deploy_id}"
+            steps.append(Step(Action.DELETE, name, record.contract, reason, current=left))
     for name in _delete_order([n for n in observed if n not in desired], previous):
         have = observed[name]
         reason = "no longer declared" if name in last else UNDECLARED

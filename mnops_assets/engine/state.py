@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -637,6 +637,29 @@ class StateStore:
                 select(journal_table).where(journal_table.c.deploy_id == deploy_id).order_by(journal_table.c.id)
             ).all()
         return [dict(row._mapping) for row in rows]
+
+    @guarded("read the journal", "the journal")
+    def unfinished_deletes(self, platforms: Sequence[str]) -> dict[str, dict[str, str]]:
+        """platform -> resource -> deploy id, for each resource of `platforms` whose last journalled step is a delete
+        that failed: what mnops began removing and did not finish (a destroy stopped half-way at the provider).
+        One query however many platforms."""
+        if not platforms:
+            return {}
+        j = journal_table.c
+        last = (
+            select(func.max(j.id).label("id"))
+            .where(j.platform.in_(list(platforms)))
+            .group_by(j.platform, j.resource)
+            .subquery()
+        )
+        query = select(j.platform, j.resource, j.deploy_id).join(last, j.id == last.c.id)
+        query = query.where(j.action == "delete", j.phase == "failed")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found: dict[str, dict[str, str]] = {}
+        for platform, resource, deploy_id in rows:
+            found.setdefault(platform, {})[resource] = deploy_id
+        return found
 
     # -- locks -------------------------------------------------------------------------------------------------------
 

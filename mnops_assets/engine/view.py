@@ -6,7 +6,7 @@ made from the same facts the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from adapters.base import Adapter, Observed
@@ -41,12 +41,15 @@ class PlatformView:
     """The last version recorded (a destroy's has no spec); None when never deployed."""
     rows: Rows
     """Any platform's state rows, for references to the outputs of other platforms' resources (`Wiring`)."""
+    unfinished: Mapping[str, str] = field(default_factory=dict)
+    """Resources whose last journalled step is a delete that failed (resource -> deploy id): see `make_plan`."""
 
     @classmethod
     def observe(cls, adapter: Adapter, store: StateStore, platform: str) -> PlatformView:
         state = store.resources(platform)
         observed = with_untagged(adapter, platform, adapter.observe(platform), state)
-        return cls(platform, adapter, observed, state, store.latest_version(platform), store.resources)
+        unfinished = store.unfinished_deletes([platform]).get(platform, {})
+        return cls(platform, adapter, observed, state, store.latest_version(platform), store.resources, unfinished)
 
     @property
     def wiring(self) -> Wiring:
@@ -74,7 +77,15 @@ class PlatformView:
         order = (self.previous or previous) if undeclared else None
         applied = self.version.config_hash if self.version is not None else None
         return make_plan(
-            self.platform, spec, self.observed, self.state, self.adapter, order, rows=self.rows, applied_hash=applied
+            self.platform,
+            spec,
+            self.observed,
+            self.state,
+            self.adapter,
+            order,
+            rows=self.rows,
+            applied_hash=applied,
+            unfinished=self.unfinished,
         )
 
     def reread(self, names: Iterable[str]) -> PlatformView:
@@ -98,6 +109,7 @@ def deployed_views(
         return state[platform] if platform in state else store.resources(platform)
 
     deployed = [spec for spec in specs if spec.name in versions and versions[spec.name].spec]
+    unfinished = store.unfinished_deletes([spec.name for spec in deployed])
     by_provider: dict[str, list[str]] = {}
     for spec in deployed:
         by_provider.setdefault(spec.provider, []).append(spec.name)
@@ -120,7 +132,7 @@ def deployed_views(
         except MnopsError as exc:
             views[name] = Unobservable(name, version, exc)
             continue
-        views[name] = PlatformView(name, adapter, observed, state[name], version, rows)
+        views[name] = PlatformView(name, adapter, observed, state[name], version, rows, unfinished.get(name, {}))
     return views
 
 

@@ -162,6 +162,11 @@ CASES: list[tuple[str, tuple[str, ...], Callable[[World], None], int]] = [
     ("maintain-invalid", ("maintain",), broken_dev, FAILURE),
     ("maintain-unknown-instance", ("maintain", "nosuch"), nothing, USAGE),
     ("maintain-unknown-flag", ("maintain", "--bogus"), nothing, USAGE),
+    ("iam-policy", ("iam-policy", "aws", "--all"), nothing, OK),
+    ("iam-policy-not-on-aws", ("iam-policy", "aws", "dev"), nothing, FAILURE),
+    ("iam-policy-invalid", ("iam-policy", "aws", "--all"), broken_dev, FAILURE),
+    ("iam-policy-unknown-provider", ("iam-policy", "gcp", "--all"), nothing, USAGE),
+    ("iam-policy-no-instance", ("iam-policy", "aws"), nothing, USAGE),
 ]
 
 
@@ -208,6 +213,7 @@ JSON_CASES: list[tuple[tuple[str, ...], Callable[[World], None]]] = [
     (("deploy", "dev", "--direct"), nothing),
     (("import", "dev", "--dry-run"), nothing),
     (("new-platform", "fresh", "--from", "dev"), nothing),
+    (("iam-policy", "aws", "--all"), nothing),
 ]
 
 
