@@ -36,7 +36,7 @@ from adapters.base import AdapterError, Desired, HealthReport, ResourceDriver, R
 from adapters.local import PROVIDER, isolation
 from adapters.local import processes as procs
 from adapters.local.driver import LocalDriver
-from adapters.local.files import read_metadata, write_atomically, write_json
+from adapters.local.files import write_atomically, write_json
 from adapters.local.secretstore import SecretsDriver
 from contracts.base import SECRET_REFERENCE_PREFIX, Sealed
 
@@ -70,9 +70,14 @@ class ComputeDriver(LocalDriver):
         inherited = _inherited_env()
         if user is not None:
             inherited = {name: value for name, value in inherited.items() if name not in DEPLOYER_ONLY_ENV}
+            inherited["PATH"] = isolation.searchable_path(inherited.get("PATH", os.defpath))
         env = {**inherited, **declared}
-        cwd = folder if user is None else self._prepare(folder, user)
-        self._check_command(desired, env, cwd)
+        services = self.home.services_dir or isolation.STATE_DIR
+        cwd = folder if user is None else isolation.work_folder(services, user)
+        # Before anything is made for the service: a command it cannot run leaves nothing behind.
+        self._check_command(desired, env, cwd, isolated=user is not None)
+        if user is not None:
+            self._prepare(folder, user)
         fields = self._stored_fields(desired)
         # Of the declared part only: a secret's new value restarts the service, a deployer's different PATH does not.
         env_hmac = self.home.keys.hmac(json.dumps(declared, sort_keys=True))
@@ -111,10 +116,11 @@ class ComputeDriver(LocalDriver):
     def _release(self, folder: Path) -> None:
         key = ResourceKey(folder.parent.name, folder.name)
         self._stop(folder, key)
-        metadata = read_metadata(folder, self.contract)
-        user = metadata["state"].get("user") if metadata is not None else None
-        if user is not None and self.home.services_dir is not None:
-            isolation.release(self.home.services_dir, user)
+        # By the ids table, not the metadata: a service whose creation failed half-way has no metadata yet.
+        services = self.home.services_dir or isolation.STATE_DIR
+        user = isolation.allocated(services, self.home.root, key)
+        if user is not None:
+            isolation.release(services, user)
 
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         ports: list[int] = metadata["state"].get("ports", [])
@@ -265,15 +271,25 @@ class ComputeDriver(LocalDriver):
             reason = f"env {name} reads {target}.{sealed.output}: {exc.reason}"
             raise AdapterError(PROVIDER, "resolve env", key, reason) from exc
 
-    def _check_command(self, desired: Desired, env: dict[str, str], cwd: Path) -> None:
+    def _check_command(self, desired: Desired, env: dict[str, str], cwd: Path, *, isolated: bool) -> None:
         program = desired.spec.command[0]
+        found: Path | None
         if os.sep in program:
             found = Path(program) if Path(program).is_absolute() else cwd / program
-            ok = found.is_file() and os.access(found, os.X_OK)
+            if not (found.is_file() and os.access(found, os.X_OK)):
+                found = None
         else:
-            ok = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
-        if not ok:
-            raise AdapterError(PROVIDER, "start", desired.key, f"command not found: {program}")
+            which = shutil.which(program, path=env.get("PATH", os.defpath))
+            found = Path(which) if which is not None else None
+        if found is None:
+            hint = " on the folders of PATH any user may search" if isolated and os.sep not in program else ""
+            raise AdapterError(PROVIDER, "start", desired.key, f"command not found{hint}: {program}")
+        if isolated and not isolation.runnable_by_anyone(found):
+            reason = (
+                f"command {program} ({found}) cannot be run by the service's own user: it, or a folder above it, is"
+                f" closed to other users; install it where any user may run it, or set {isolation.ISOLATION_ENV}=off"
+            )
+            raise AdapterError(PROVIDER, "start", desired.key, reason)
 
 
 def _inherited_env() -> dict[str, str]:

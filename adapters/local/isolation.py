@@ -63,6 +63,42 @@ def service_id(state_dir: Path, root: Path, key: ResourceKey) -> int:
     raise AdapterError(PROVIDER, "allocate service id", key, f"all {ID_COUNT} service ids are taken (see {path})")
 
 
+def allocated(state_dir: Path, root: Path, key: ResourceKey) -> int | None:
+    """The id `service_id` gave the service, if any, without allocating one."""
+    try:
+        table: dict[str, int] = json.loads((state_dir / IDS).read_text())
+    except (OSError, ValueError):
+        # None made (or none this user may read: then none this user could have made either).
+        return None
+    return table.get(f"{root}|{key.platform}/{key.name}")
+
+
+def runnable_by_anyone(program: Path) -> bool:
+    """Whether a user in no group of ours may execute `program`: it and every folder above it open to others."""
+    path = Path(os.path.realpath(program))
+    try:
+        if not stat.S_IMODE(path.stat().st_mode) & stat.S_IXOTH:
+            return False
+        return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
+    except OSError:
+        return False
+
+
+def searchable_path(path: str) -> str:
+    """`PATH` without the folders a service's own id cannot search (a private home's shims, say), so that a bare
+    command name finds a program the service can run, not one it is refused."""
+    kept = [entry for entry in path.split(os.pathsep) if entry and _searchable(Path(entry))]
+    return os.pathsep.join(dict.fromkeys(kept))
+
+
+def _searchable(folder: Path) -> bool:
+    try:
+        real = Path(os.path.realpath(folder))
+        return real.is_dir() and all(f.stat().st_mode & stat.S_IXOTH for f in (real, *real.parents))
+    except OSError:
+        return False
+
+
 def work_folder(state_dir: Path, number: int) -> Path:
     return state_dir / SERVICES / str(number)
 

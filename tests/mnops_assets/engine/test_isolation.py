@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import ResourceKey
+from adapters.base import AdapterError, Desired, ResourceKey
 from adapters.local import isolation, testing
 from adapters.local.adapter import LocalAdapter
 from adapters.local.secretstore import VALUE
+from contracts.compute.v1 import ComputeV1
 from mnops_assets.engine import audit
 from mnops_assets.engine.state import StateStore
-from tests.mnops_assets.engine.platforms import make_engine, spec
+from tests.mnops_assets.engine.platforms import MASTER_KEY, make_engine, spec
 
 PROBE = """\
 import json, os, sys
@@ -51,17 +52,10 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), SimpleHTTPRequestHandler).ser
 """
 
 
-def _runnable_by_anyone(program: str) -> bool:
-    path = Path(os.path.realpath(program))
-    if not path.is_file() or not path.stat().st_mode & stat.S_IXOTH:
-        return False
-    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
-
-
 def _python_for_services() -> str | None:
     """An interpreter a service's own uid may run (this machine kind keeps the test interpreter under /root, 0700)."""
     candidates = [sys.executable, "/usr/local/bin/python3", "/usr/bin/python3"]
-    return next((c for c in candidates if os.path.exists(c) and _runnable_by_anyone(c)), None)
+    return next((c for c in candidates if os.path.exists(c) and isolation.runnable_by_anyone(Path(c))), None)
 
 
 PYTHON = _python_for_services()
@@ -143,3 +137,27 @@ def test_a_dev_service_reads_neither_the_keys_nor_the_state_nor_another_platform
         testing.remove_everything(adapter)
         adapter.close()
         store.close()
+
+
+def test_a_command_the_services_own_user_cannot_run_is_refused_before_anything_starts(home, tmp_path):
+    private = tmp_path / "private"  # 0700, as a home is: closed to a service's own user
+    private.mkdir(mode=0o700)
+    program = private / "serve"
+    program.write_text("#!/bin/sh\nexec sleep 600\n")
+    program.chmod(0o755)
+    adapter = LocalAdapter(root=home / "local", master_key=MASTER_KEY)
+    desired = Desired.build(
+        ResourceKey("dev", "api"),
+        ComputeV1.model_validate({"contract": "compute/v1", "command": [str(program)]}),
+        {},
+        "local",
+    )
+    try:
+        with pytest.raises(AdapterError, match="cannot be run by the service's own user"):
+            adapter.compute.create(desired)
+        assert adapter.compute.running(ResourceKey("dev", "api"))["supervisor"] is None
+        number = isolation.allocated(isolation.STATE_DIR, adapter.root, ResourceKey("dev", "api"))
+        assert number is None or not isolation.work_folder(isolation.STATE_DIR, number).exists()
+    finally:
+        testing.remove_everything(adapter)
+        adapter.close()
