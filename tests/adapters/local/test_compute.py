@@ -318,6 +318,8 @@ def test_a_full_disk_does_not_stop_the_supervisor_nor_its_healthy_replicas(small
         else:
             fill(small_disk)
         os.kill(before["replicas"][1], signal.SIGKILL)  # one replica exits: the supervisor writes its status
+        # Dead first (SIGKILL takes effect asynchronously), or the count below could include it still dying.
+        assert procs.wait_gone([before["replicas"][1]], 5) == []
         assert eventually(lambda: len(procs.processes_under(folder)) == 3)  # the supervisor and two replicas
         assert procs.alive(before["supervisor"]) and procs.alive(before["replicas"][0])
         assert before["replicas"][1] not in procs.processes_under(folder)
