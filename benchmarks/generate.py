@@ -55,7 +55,7 @@ resources:
     versioning: true
   api:
     contract: compute/v1
-    command: [python, -m, http.server, "{{port}}", --bind, 127.0.0.1]
+    command: [python3, -m, http.server, "{{port}}", --bind, 127.0.0.1]
     replicas: 1
     env:
       API_KEY: secret:api-key

@@ -16,6 +16,13 @@ SHIPPED = REPO / "ecosystem"
 POSTGRES_ADMIN_URL = os.environ.get("MNOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # As root, local services run under ids of their own (adapters.local.isolation), which cannot run an interpreter
+    # kept under a private home (this machine kind's lives under /root, 0700). The suite runs services as the deployer;
+    # tests/adapters/local/test_isolation.py turns isolation on with an interpreter every user can run.
+    os.environ.setdefault("MNOPS_LOCAL_SERVICE_ISOLATION", "off")
+
+
 @pytest.fixture
 def shipped() -> Path:
     return SHIPPED

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from adapters.base import Adapter, build_drivers
-from adapters.local import DRIVERS, PROVIDER
+from adapters.local import DRIVERS, PROVIDER, isolation
 from adapters.local.driver import LocalDriver
 from adapters.local.files import Home, failures, is_resource_name
 from adapters.local.keys import Keyring
@@ -28,7 +28,10 @@ class LocalAdapter(Adapter):
     stop after SIGTERM before it is killed), `base_dir` (what a relative `root` and `file:` secret sources are
     relative to: the estate folder when the engine creates the adapter; the working directory otherwise) and
     `postgres_url` (an administrator's URL of the PostgreSQL server database/v1 uses; default
-    `$MNOPS_LOCAL_POSTGRES_URL`; unset, database/v1 resources are refused when made).
+    `$MNOPS_LOCAL_POSTGRES_URL`; unset, database/v1 resources are refused when made), `isolate_services` (whether
+    each service's replicas run under a uid and gid of their own; default: when mnops runs as root, unless
+    `$MNOPS_LOCAL_SERVICE_ISOLATION` is `off`) and `services_dir` (where those ids and the services' working folders
+    are kept; default `/var/lib/mnops`).
     """
 
     provider: ClassVar[str] = PROVIDER
@@ -42,6 +45,8 @@ class LocalAdapter(Adapter):
         stop_grace_seconds: float = 5.0,
         base_dir: str | Path | None = None,
         postgres_url: str | None = None,
+        isolate_services: bool | None = None,
+        services_dir: str | Path | None = None,
     ) -> None:
         base = Path(base_dir).absolute() if base_dir is not None else Path.cwd()
         chosen = Path(root if root is not None else os.environ.get(ROOT_ENV) or DEFAULT_ROOT).expanduser()
@@ -50,7 +55,13 @@ class LocalAdapter(Adapter):
         self.root = (base / chosen).absolute()
         postgres = postgres_url or os.environ.get(POSTGRES_URL_ENV) or None
         self.home = Home(
-            self.root, Keyring(self.root, master_key), clock or time.time, stop_grace_seconds, base, postgres
+            self.root,
+            Keyring(self.root, master_key),
+            clock or time.time,
+            stop_grace_seconds,
+            base,
+            postgres,
+            Path(services_dir or isolation.STATE_DIR).absolute() if isolation.wanted(isolate_services) else None,
         )
         super().__init__(drivers=build_drivers(DRIVERS, self.home))
 

@@ -1,11 +1,21 @@
 """compute/v1 on the local provider: `replicas` supervised processes of `command` on this machine.
 
 Each service folder holds `service.json` (what the supervisor runs: command, ports, no secret values), the supervisor's
-pid and log, and per replica a pid file and stdout/stderr logs; replicas run with the folder as working directory.
-`cpu`, `memory_mb` and `image` are recorded only: processes here are not limited or containerised. Replicas receive a
-small inherited environment (PATH, HOME, locale, TMPDIR, ...), never the deployer's whole one, so the deployer's own
-credentials (the master key above all) do not leak into services; then `PORT`, the spec's `env`, and the marker
-`MNOPS_SERVICE` by which every process of the service can be found again.
+pid and log, and per replica a pid file and stdout/stderr logs. `cpu`, `memory_mb` and `image` are recorded only:
+processes here are not limited or containerised.
+
+Isolation. When mnops runs as root (`adapters.local.isolation`), the local root and each service folder are root-only
+(0700) and every service's replicas run under a uid and gid of their own, with a working folder only that uid can use
+(`/var/lib/mnops/services/<uid>/`, removed with the service): they cannot read the master key, the state, other
+services' folders or other services' `/proc/<pid>/environ`, and cannot signal other services. Otherwise replicas run
+as the deployer, in the service folder: a same-user process can still read `master.key` (0600) by path; what holds
+then is only that nothing in their environment leads there.
+
+Environment. Replicas receive a small inherited environment (PATH, locale, TZ, TMPDIR; HOME, USER and LOGNAME only when
+they run as the deployer), never the deployer's whole one, so the deployer's credentials (the master key, the audit key,
+the state URL) do not reach services; then `PORT`, the spec's `env` (its `secret:` references resolved in the
+service's own platform only), `MNOPS_REPLICA` and the marker `MNOPS_SERVICE` (a digest, not a path) by which every
+process of the service can be found again. No path to the local root, the key or the state is passed.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import AdapterError, Desired, HealthReport, ResourceDriver, ResourceKey
-from adapters.local import PROVIDER
+from adapters.local import PROVIDER, isolation
 from adapters.local import processes as procs
 from adapters.local.driver import LocalDriver
 from adapters.local.files import write_atomically, write_json
@@ -34,6 +44,8 @@ SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
 SERVICE = "service.json"
 SUPERVISOR_PID = "supervisor.pid"
 INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+# They name the deployer's home and account, of no use to a service running under its own uid.
+DEPLOYER_ONLY_ENV = ("HOME", "USER", "LOGNAME")
 # Fields whose change needs the processes restarted; the rest (health, cpu, memory, image) is bookkeeping here.
 RESTART_FIELDS = ("command", "env", "replicas")
 PROBE_SECONDS = 2.0
@@ -54,8 +66,18 @@ class ComputeDriver(LocalDriver):
 
     def _provision(self, folder: Path, desired: Desired, previous: dict[str, Any] | None) -> dict[str, Any]:
         declared = self._declared_env(desired)
-        env = {**_inherited_env(), **declared}
-        self._check_command(desired, env)
+        user = self._service_user(desired.key)
+        inherited = _inherited_env()
+        if user is not None:
+            inherited = {name: value for name, value in inherited.items() if name not in DEPLOYER_ONLY_ENV}
+            inherited["PATH"] = isolation.searchable_path(inherited.get("PATH", os.defpath))
+        env = {**inherited, **declared}
+        services = self.home.services_dir or isolation.STATE_DIR
+        cwd = folder if user is None else isolation.work_folder(services, user)
+        # Before anything is made for the service: a command it cannot run leaves nothing behind.
+        self._check_command(desired, env, cwd, isolated=user is not None)
+        if user is not None:
+            self._prepare(folder, user)
         fields = self._stored_fields(desired)
         # Of the declared part only: a secret's new value restarts the service, a deployer's different PATH does not.
         env_hmac = self.home.keys.hmac(json.dumps(declared, sort_keys=True))
@@ -63,6 +85,7 @@ class ComputeDriver(LocalDriver):
             previous is not None
             and all(previous["fields"].get(name) == fields[name] for name in RESTART_FIELDS)
             and previous["state"].get("env_hmac") == env_hmac
+            and previous["state"].get("user") == user
             and (desired.spec.replicas == 0 or self._supervisor(folder) is not None)
         ):
             return previous["state"]
@@ -78,8 +101,8 @@ class ComputeDriver(LocalDriver):
         )
         # Zero replicas is a service scaled to nothing: no supervisor either, so a thousand of them cost no process.
         if ports:
-            self._start_supervisor(folder, desired.key, env)
-        return {"ports": ports, "env_hmac": env_hmac}
+            self._start_supervisor(folder, desired.key, env, user, cwd)
+        return {"ports": ports, "env_hmac": env_hmac, "user": user}
 
     def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
         urls = [f"http://127.0.0.1:{port}" for port in state.get("ports", [])]
@@ -93,6 +116,11 @@ class ComputeDriver(LocalDriver):
     def _release(self, folder: Path) -> None:
         key = ResourceKey(folder.parent.name, folder.name)
         self._stop(folder, key)
+        # By the ids table, not the metadata: a service whose creation failed half-way has no metadata yet.
+        services = self.home.services_dir or isolation.STATE_DIR
+        user = isolation.allocated(services, self.home.root, key)
+        if user is not None:
+            isolation.release(services, user)
 
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         ports: list[int] = metadata["state"].get("ports", [])
@@ -145,8 +173,23 @@ class ComputeDriver(LocalDriver):
         pid = procs.read_pid(folder / SUPERVISOR_PID)
         return pid if procs.alive(pid) and procs.belongs_to(pid, folder) else None
 
-    def _start_supervisor(self, folder: Path, key: ResourceKey, env: dict[str, str]) -> int:
-        supervisor_env = {**_inherited_env(), procs.MARKER_ENV: str(folder)}
+    def _service_user(self, key: ResourceKey) -> int | None:
+        """The uid and gid the service's replicas run as, or None: as the deployer."""
+        if self.home.services_dir is None:
+            return None
+        return isolation.service_id(self.home.services_dir, self.home.root, key)
+
+    def _prepare(self, folder: Path, user: int) -> Path:
+        """Root-only local root and service folder (the master key and every kind's folders are below the root); the
+        service's own working folder elsewhere, usable by its id alone."""
+        for private in (self.home.root, folder):
+            private.chmod(0o700)
+        return isolation.prepare(self.home.services_dir or isolation.STATE_DIR, user)
+
+    def _start_supervisor(
+        self, folder: Path, key: ResourceKey, env: dict[str, str], user: int | None, cwd: Path
+    ) -> int:
+        supervisor_env = {**_inherited_env(), procs.MARKER_ENV: procs.token(folder)}
         # Before the launch, so that a crash between launch and the real pid file still leaves a sign that processes
         # may be running here (and a later delete searches for them by marker).
         write_atomically(folder / SUPERVISOR_PID, b"starting\n")
@@ -154,7 +197,7 @@ class ComputeDriver(LocalDriver):
             # Returns as soon as the supervisor has detached: the daemon is not our child, nothing is left to reap.
             result = subprocess.run(
                 [sys.executable, "-I", str(SUPERVISOR_SCRIPT), str(folder)],
-                input=json.dumps({"env": env}).encode(),
+                input=json.dumps({"env": env, "user": user, "cwd": str(cwd)}).encode(),
                 capture_output=True,
                 cwd=folder,
                 env=supervisor_env,
@@ -228,15 +271,25 @@ class ComputeDriver(LocalDriver):
             reason = f"env {name} reads {target}.{sealed.output}: {exc.reason}"
             raise AdapterError(PROVIDER, "resolve env", key, reason) from exc
 
-    def _check_command(self, desired: Desired, env: dict[str, str]) -> None:
+    def _check_command(self, desired: Desired, env: dict[str, str], cwd: Path, *, isolated: bool) -> None:
         program = desired.spec.command[0]
+        found: Path | None
         if os.sep in program:
-            found = Path(program) if Path(program).is_absolute() else self.folder(desired.key) / program
-            ok = found.is_file() and os.access(found, os.X_OK)
+            found = Path(program) if Path(program).is_absolute() else cwd / program
+            if not (found.is_file() and os.access(found, os.X_OK)):
+                found = None
         else:
-            ok = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
-        if not ok:
-            raise AdapterError(PROVIDER, "start", desired.key, f"command not found: {program}")
+            which = shutil.which(program, path=env.get("PATH", os.defpath))
+            found = Path(which) if which is not None else None
+        if found is None:
+            hint = " on the folders of PATH any user may search" if isolated and os.sep not in program else ""
+            raise AdapterError(PROVIDER, "start", desired.key, f"command not found{hint}: {program}")
+        if isolated and not isolation.runnable_by_anyone(found):
+            reason = (
+                f"command {program} ({found}) cannot be run by the service's own user: it, or a folder above it, is"
+                f" closed to other users; install it where any user may run it, or set {isolation.ISOLATION_ENV}=off"
+            )
+            raise AdapterError(PROVIDER, "start", desired.key, reason)
 
 
 def _inherited_env() -> dict[str, str]:

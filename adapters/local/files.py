@@ -45,6 +45,9 @@ class Home:
     """What relative paths in settings and `file:` secret sources are relative to (the estate folder)."""
     postgres_url: str | None = None
     """An administrator's URL of the PostgreSQL server database/v1 makes databases on (none: refused)."""
+    services_dir: Path | None = None
+    """Where the ids and working folders of services running under ids of their own are kept
+    (`adapters.local.isolation`); None: replicas run as the deployer."""
 
     def folder(self, kind: str, key: ResourceKey) -> Path:
         # Names reach this point from YAML that was validated, but a path is built from them: refuse anything that

@@ -1,12 +1,14 @@
 """Checking, finding and stopping the processes the compute driver starts.
 
-Every supervisor and replica carries `MNOPS_SERVICE=<resource folder>` in its environment, and a child inherits it, so
-what a service started can be found from its folder even after a pid was reused or a replica forked helpers of its
-own. Liveness reads `/proc` on Linux, where a zombie (exited, not yet reaped) must count as dead.
+Every supervisor and replica carries `MNOPS_SERVICE=<token>` in its environment, and a child inherits it, so what a
+service started can be found from its folder even after a pid was reused or a replica forked helpers of its own. The
+token is a digest of the folder's path, not the path: a service's environment names no place under the local root.
+Liveness reads `/proc` on Linux, where a zombie (exited, not yet reaped) must count as dead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
@@ -16,6 +18,11 @@ from pathlib import Path
 
 MARKER_ENV = "MNOPS_SERVICE"
 _PROC = Path("/proc")
+
+
+def token(folder: Path) -> str:
+    """The marker value of the service in `folder`."""
+    return "svc-" + hashlib.sha256(str(folder).encode()).hexdigest()[:32]
 
 
 def state(pid: int) -> str | None:
@@ -62,7 +69,7 @@ def belongs_to(pid: int, folder: Path) -> bool:
     """Whether `pid` is a process of the service in `folder` (not a stranger that inherited a reused pid)."""
     if not _PROC.is_dir():
         return alive(pid)
-    return marker(pid) == str(folder)
+    return marker(pid) == token(folder)
 
 
 def read_pid(path: Path) -> int | None:
@@ -77,7 +84,7 @@ def marked(folder: Path) -> list[int]:
     those that left the replica's process group. Cheaper than `processes_under` (one read per process)."""
     if not _PROC.is_dir():
         return []
-    wanted = str(folder)
+    wanted = token(folder)
     mine = os.getpid()
     found = []
     for entry in os.scandir(_PROC):
@@ -89,7 +96,8 @@ def marked(folder: Path) -> list[int]:
 
 
 def processes_under(root: Path) -> list[int]:
-    """Live processes started under `root`: by marker, by working directory, or naming it on their command line."""
+    """Live processes started under `root`: by working directory, or naming it on their command line (a supervisor
+    names its folder; a replica works in it)."""
     if not _PROC.is_dir():
         return []
     root_text = str(root)
@@ -108,7 +116,7 @@ def processes_under(root: Path) -> list[int]:
             args = (_PROC / entry.name / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             args = []
-        places = [marker(pid) or "", cwd, *args]
+        places = [cwd, *args]
         if any(p == root_text or p.startswith(inside) for p in places) and alive(pid):
             found.append(pid)
     return found

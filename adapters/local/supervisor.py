@@ -4,7 +4,9 @@ SIGTERM.
 The compute driver runs it as `python -I supervisor.py FOLDER`, writing the replicas' environment as JSON on stdin, so
 secret values reach the replicas' environment without touching the disk or this process's own environment. It then
 detaches (double fork, new session), prints the daemon's pid on stdout and exits, so the deployer is left with no
-child to reap. Standard library only: `-I` runs it apart from the project's packages and `PYTHONPATH`.
+child to reap. Given a `user` id, it stays root itself (it must signal and write in a root-only folder) and starts
+each replica in the given working folder as that uid and gid with no supplementary groups.
+Standard library only: `-I` runs it apart from the project's packages and `PYTHONPATH`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ _PR_SET_PDEATHSIG = 1
 def main(argv: list[str]) -> int:
     folder = Path(argv[1]).resolve()
     config = json.loads((folder / SERVICE).read_text())
-    env = json.loads(sys.stdin.buffer.read() or b"{}").get("env", {})
+    handed = json.loads(sys.stdin.buffer.read() or b"{}")
     log = os.open(folder / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     pid = os.fork()
     if pid:
@@ -52,7 +54,7 @@ def main(argv: list[str]) -> int:
     os.close(log)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     sys.stderr = sys.stdout
-    Supervisor(folder, config, env).run()
+    Supervisor(folder, config, handed.get("env", {}), handed.get("user"), handed.get("cwd")).run()
     return 0
 
 
@@ -69,8 +71,13 @@ class Replica:
 
 
 class Supervisor:
-    def __init__(self, folder: Path, config: dict, env: dict[str, str]) -> None:
+    def __init__(
+        self, folder: Path, config: dict, env: dict[str, str], user: int | None = None, cwd: str | None = None
+    ) -> None:
         self.folder = folder
+        self.user = user
+        self.cwd = cwd or str(folder)
+        self.marker = os.environ.get(MARKER_ENV, "")
         self.command: list[str] = config["command"]
         self.grace = float(config.get("grace_seconds", 5))
         backoff = config.get("backoff", {})
@@ -125,7 +132,7 @@ class Supervisor:
     def _start(self, replica: Replica) -> None:
         port = str(replica.port)
         argv = [arg.replace("{port}", port) for arg in self.command]
-        env = {"PORT": port, **self.env, MARKER_ENV: str(self.folder), "MNOPS_REPLICA": str(replica.index)}
+        env = {"PORT": port, **self.env, MARKER_ENV: self.marker, "MNOPS_REPLICA": str(replica.index)}
         try:
             with (
                 open(self.folder / f"replica-{replica.index}.out.log", "ab") as out,
@@ -133,7 +140,7 @@ class Supervisor:
             ):
                 replica.process = subprocess.Popen(
                     argv,
-                    cwd=self.folder,
+                    cwd=self.cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
@@ -143,8 +150,10 @@ class Supervisor:
                     # The supervisor has no threads, which is what makes preexec_fn safe here.
                     preexec_fn=self._die_with_supervisor,
                 )
-        except OSError as exc:
-            say(f"replica {replica.index} failed to start: {exc.strerror}: {argv[0]}")
+        except (OSError, subprocess.SubprocessError) as exc:
+            # SubprocessError: dropping to the service's ids failed in the child (an id this host cannot map).
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            say(f"replica {replica.index} failed to start: {why}: {argv[0]}")
             self._exited(replica, 127, time.monotonic())
             return
         replica.started = time.monotonic()
@@ -158,6 +167,12 @@ class Supervisor:
         # them too, so no replica outlives its supervisor.
         if _EVENT_DRIVEN:
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        if self.user is not None:
+            # Groups first (they need root), the uid last; an exception here fails the start, never runs as root.
+            os.setgroups([])
+            os.setgid(self.user)
+            os.setuid(self.user)
+        # After the uid change, which clears the parent-death signal.
         if self._libc is not None:
             self._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != self.pid:

@@ -3,14 +3,16 @@
 Each hook runs as its own process (so its time limit can be enforced by killing it) in the estate folder, with the
 event as JSON on stdin. A failing `pre-*` hook stops everything before any change; every run is audited with its
 outcome and duration, never its output (a hook may print what the audit trail must not keep): the output goes to a
-0600 log file whose path the failure names. Hooks get the deployer's environment minus what carries secrets: the
-master key, the audit key, the state URL, and the variables the platform's `env:` secrets read.
+0600 log file whose path the failure names. Hooks get an allowlisted environment (`HOOK_ENV`: PATH, HOME, locale, TZ,
+TMPDIR), never the deployer's whole one: no master or audit key, no state URL, no platform's `env:` secret variables,
+no cloud credentials, nothing whose name looks like a credential.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,7 +54,10 @@ class HookFailed(MnopsError):
 Audit = Callable[[str, str, dict[str, Any]], object]
 
 
-WITHHELD = ("MNOPS_MASTER_KEY", "MNOPS_STATE_URL", "MNOPS_AUDIT_KEY")
+# Everything a hook needs to find programs, its home and its locale; the event itself comes on stdin. An allowlist,
+# not a denylist: a variable a later feature reads a secret from cannot leak into hooks by being forgotten here.
+HOOK_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+CREDENTIAL_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSW|CREDENTIAL|AUTH|SESSION|PRIVATE|CERT", re.IGNORECASE)
 
 
 class HookRunner:
@@ -67,7 +72,7 @@ class HookRunner:
         for name, hook in sorted(spec.hooks.items()):
             if event not in hook.events:
                 continue
-            run = self._run_one(name, hook, {"event": event, "platform": spec.name, **payload}, _environment(spec))
+            run = self._run_one(name, hook, {"event": event, "platform": spec.name, **payload}, _environment())
             runs.append(run)
             if self.audit is not None:
                 data = {"hook": name, "event": event, "exit_code": run.exit_code, "seconds": round(run.seconds, 3)}
@@ -117,11 +122,8 @@ class HookRunner:
         return f" (output in {path})"
 
 
-def _environment(spec: PlatformSpec) -> dict[str, str]:
-    withheld = set(WITHHELD)
-    for resource in spec.resources.values():
-        withheld |= resource.environment_sources()
-    return {key: value for key, value in os.environ.items() if key not in withheld}
+def _environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in HOOK_ENV if name in os.environ and not CREDENTIAL_NAME.search(name)}
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:

@@ -225,6 +225,27 @@ def test_output_goes_to_log_files_in_the_service_folder(adapter, desired):
         assert (folder / log).stat().st_mode & 0o777 == 0o600, log  # a service's output is its owner's only
 
 
+def test_a_replicas_environment_names_no_path_to_the_root_and_no_other_platforms_secret(adapter, desired, monkeypatch):
+    # Holds whoever runs mnops: as root the replica also runs under an id of its own (tests/mnops_assets/engine/
+    # test_isolation.py); as anyone else this is what stands between a service and the key file.
+    monkeypatch.setenv("MNOPS_MASTER_KEY", "not-handed-on")
+    monkeypatch.setenv("MNOPS_LOCAL_ROOT", str(adapter.root))
+    monkeypatch.setenv("MNOPS_STATE_URL", f"sqlite:///{adapter.root.parent / 'state.db'}")
+    adapter.secrets.create(desired("own", {"contract": "secrets/v1", "from": "generate"}))
+    adapter.secrets.create(desired("own", {"contract": "secrets/v1", "from": "generate"}, platform="prod"))
+    theirs = adapter.secrets.reveal(ResourceKey("prod", "own"))
+    mine = adapter.secrets.reveal(ResourceKey("dev", "own"))
+    adapter.compute.create(
+        desired("api", service(command=python("import time; time.sleep(600)"), env={"OWN": "secret:own"}))
+    )
+    assert eventually(lambda: adapter.compute.running(KEY)["replicas"].get(0))
+    environ = proc_file(adapter.compute.running(KEY)["replicas"][0], "environ")
+    assert f"OWN={mine}".encode() in environ and theirs.encode() not in environ
+    assert str(adapter.root.parent).encode() not in environ
+    names = {item.split(b"=", 1)[0].decode() for item in environ.split(b"\0") if item}
+    assert not {"MNOPS_MASTER_KEY", "MNOPS_LOCAL_ROOT", "MNOPS_STATE_URL", "MNOPS_AUDIT_KEY"} & names
+
+
 def test_an_unknown_command_is_refused_before_anything_starts(adapter, desired):
     with pytest.raises(AdapterError, match="command not found: no-such-program-here") as raised:
         adapter.compute.create(desired("api", service(command=["no-such-program-here"])))
@@ -255,7 +276,7 @@ def test_a_half_created_service_is_found_by_its_marker_and_stopped_on_delete(ada
     (folder / "supervisor.pid").write_text("starting\n")
     orphan = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(600)"],
-        env={**os.environ, procs.MARKER_ENV: str(folder)},
+        env={**os.environ, procs.MARKER_ENV: procs.token(folder)},
         start_new_session=True,
     )
     try:
@@ -297,6 +318,8 @@ def test_a_full_disk_does_not_stop_the_supervisor_nor_its_healthy_replicas(small
         else:
             fill(small_disk)
         os.kill(before["replicas"][1], signal.SIGKILL)  # one replica exits: the supervisor writes its status
+        # Dead first (SIGKILL takes effect asynchronously), or the count below could include it still dying.
+        assert procs.wait_gone([before["replicas"][1]], 5) == []
         assert eventually(lambda: len(procs.processes_under(folder)) == 3)  # the supervisor and two replicas
         assert procs.alive(before["supervisor"]) and procs.alive(before["replicas"][0])
         assert before["replicas"][1] not in procs.processes_under(folder)

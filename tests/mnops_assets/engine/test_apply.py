@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from adapters.base import Observed
 from adapters.local.adapter import LocalAdapter
-from mnops_assets.engine import audit
+from mnops_assets.engine import audit, hooks
 from mnops_assets.engine.apply import Engine, Failpoints
 from mnops_assets.engine.errors import (
     DeployFailed,
@@ -487,3 +488,29 @@ def test_a_rollback_to_a_version_that_is_down_reports_failure_not_recovery(engin
     assert deploys[-1]["status"] == "failed" and "not healthy" in deploys[-1]["error"]
     kinds = [r.type.removeprefix("io.mnops.") for r in audit.records(engine.store, "dev")]
     assert kinds[-2:] == ["step.update", "undo.failed"] and "undo.succeeded" not in kinds
+
+
+def test_hooks_see_only_the_allowlisted_environment(engine, tmp_path, monkeypatch):
+    # What a deployer's shell may hold: both keys, the state URL, cloud credentials, another platform's `env:` secret.
+    leaks = {
+        "MNOPS_MASTER_KEY": MASTER_KEY,
+        "MNOPS_AUDIT_KEY": "ab" * 32,
+        "MNOPS_STATE_URL": "postgresql://admin:pw@db/state",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+        "PROD_DB_PASSWORD": "prod-secret-value",
+        "GITHUB_TOKEN": "ghp-value",
+        "PYTHONPATH": "/somewhere",
+    }
+    for name, value in leaks.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TZ", "UTC")
+    out = tmp_path / "hook-env.json"
+    script = f"import json, os; open({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    other = spec(name="prod", resources={"db-password": {"contract": "secrets/v1", "from": "env:PROD_DB_PASSWORD"}})
+    assert "PROD_DB_PASSWORD" in other.resources["db-password"].environment_sources()
+    # The interpreter itself, not a shim (pyenv's adds its own variables on the way).
+    engine.deploy(spec(hooks={"env": {"events": ["pre-plan"], "command": [sys.executable, "-c", script]}}))
+    seen = json.loads(out.read_text())
+    # Python may add LC_CTYPE (locale coercion); nothing else gets in.
+    assert set(seen) - {"LC_CTYPE"} <= set(hooks.HOOK_ENV) and {"PATH", "TZ"} <= set(seen)
+    assert not any(value in json.dumps(seen) for value in leaks.values())
