@@ -160,7 +160,11 @@ def test_a_trail_stripped_of_signatures_is_caught_against_its_export(mnops, esta
 
 def test_a_lost_audit_key_is_an_error_not_a_new_key(mnops, tmp_path):
     mnops("deploy", "dev")
-    (tmp_path / ".mnops" / "audit.key").unlink()
+    key = tmp_path / ".mnops" / "audit.key"
+    kept = key.read_bytes()
+    key.unlink()
     shown = mnops("audit", "verify", code=1)
     assert "the audit trail is signed, but there is no audit key here: set MNOPS_AUDIT_KEY" in shown
-    assert not (tmp_path / ".mnops" / "audit.key").exists()
+    assert not key.exists()
+    # Put back, so the fixture's destroy (audited, hence signed) can stop what the deploy started.
+    key.write_bytes(kept)
