@@ -1,5 +1,10 @@
-"""`mnops iam-policy aws [INSTANCE|--all]`: the least IAM policy that deploys, observes and destroys what the chosen
-instances declare on aws.
+"""`mnops iam-policy aws|azure|gcp [INSTANCE|--all]`: the least permissions that deploy, observe and destroy what the
+chosen instances declare on a provider: an IAM policy (aws), a custom role definition (azure, gcp).
+
+On azure and gcp the role lists what the contracts the instances use need (`adapters.azure.permissions`,
+`adapters.gcp.permissions`), assignable at the subscription (`--account`, else the provider's `subscription_id`
+setting) or made in the project (`--account`, else the `project` setting); gcp adds what the `project_identity`
+setting needs.
 
 The actions are those the drivers of the contracts the instances use declare (`adapters.aws.permissions`), plus what
 every aws adapter needs; resources are scoped to mnops's namespaces, in the instances' regions and, where known, the
@@ -31,15 +36,19 @@ from mnops_assets.cli.common import (
 from mnops_assets.errors import EstateInvalid, UsageError
 from mnops_assets.estate import load_estate
 
-SUPPORTED = ("aws",)
+SUPPORTED = ("aws", "azure", "gcp")
 
 
 def iam_policy(
-    provider: Annotated[str, typer.Argument(help="The provider whose policy to print: aws.")],
+    provider: Annotated[str, typer.Argument(help="The provider whose policy or role to print: aws, azure or gcp.")],
     instance: OptionalInstanceArgument = None,
     all_instances: Annotated[bool, typer.Option("--all", help="Every instance of the estate on the provider.")] = False,
     account: Annotated[
-        str | None, typer.Option("--account", help="The AWS account id resources live in (default: from settings).")
+        str | None,
+        typer.Option(
+            "--account",
+            help="The AWS account id, Azure subscription id or GCP project resources live in (default: from settings).",
+        ),
     ] = None,
     estate_path: EstateOption = None,
     fmt: FormatOption = Format.table,
@@ -58,6 +67,8 @@ def iam_policy(
     chosen = [p.spec for p in estate.platforms.values() if p.spec.provider == provider]
     if instance is not None and not chosen:
         fail(f"instance {instances[0] if instances else instance} does not run on {provider}")
+    if provider != "aws":
+        _role(provider, chosen, estate, account, fmt)
     from adapters.aws import SUPPORTED_CONTRACTS, permissions
 
     contracts = sorted({r.contract for spec in chosen for r in spec.resources.values()} & SUPPORTED_CONTRACTS)
@@ -90,6 +101,39 @@ def iam_policy(
                 "account": account,
                 "regions": regions,
                 "policy": document,
+            }
+        )
+    else:
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    raise typer.Exit(ExitCode.OK)
+
+
+def _role(provider: str, chosen: list, estate: object, account: str | None, fmt: Format) -> None:
+    """Print the custom role definition for azure or gcp, and exit 0."""
+    from adapters import registry
+
+    contracts = sorted({r.contract for spec in chosen for r in spec.resources.values()})
+    contracts = [c for c in contracts if c in registry.supported_contracts(provider)]
+    configured = estate.ecosystem.providers.get(provider)  # type: ignore[attr-defined]
+    settings = dict(configured.settings) if configured else {}
+    if provider == "azure":
+        from adapters.azure import permissions as azure
+
+        account = account or (str(settings["subscription_id"]) if settings.get("subscription_id") else None)
+        document = azure.role(contracts, account)
+    else:
+        from adapters.gcp import permissions as gcp
+
+        account = account or (str(settings["project"]) if settings.get("project") else None)
+        document = gcp.role(contracts, str(settings.get("project_identity", "none")))
+    if fmt is Format.json:
+        write_json(
+            {
+                "provider": provider,
+                "instances": sorted(spec.name for spec in chosen),
+                "contracts": contracts,
+                "account": account,
+                "role": document,
             }
         )
     else:

@@ -1,5 +1,5 @@
 """`mnops iam-policy aws`: the policy for what an instance on aws declares, its account and region filled in from the
-provider's settings; refusals for an instance elsewhere and for providers with no policy yet; and docs/aws.md's
+provider's settings; refusals for an instance elsewhere and for an unknown provider; and docs/aws.md's
 Permissions table kept equal to what the drivers declare."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def test_all_takes_every_instance_on_aws_and_only_those(estate: Path) -> None:
 
 def test_refusals(estate: Path) -> None:
     assert invoke("aws", "prod", "--estate", str(estate))[0] == 1  # prod runs on local
-    assert invoke("azure", "--all", "--estate", str(estate))[0] == 64
+    assert invoke("nimbus", "--all", "--estate", str(estate))[0] == 64
     assert invoke("aws", "--estate", str(estate))[0] == 64  # neither INSTANCE nor --all
     assert invoke("aws", "dev", "--estate", str(estate), "--account", "12")[0] == 64
 
