@@ -165,7 +165,8 @@ CASES: list[tuple[str, tuple[str, ...], Callable[[World], None], int]] = [
     ("iam-policy", ("iam-policy", "aws", "--all"), nothing, OK),
     ("iam-policy-not-on-aws", ("iam-policy", "aws", "dev"), nothing, FAILURE),
     ("iam-policy-invalid", ("iam-policy", "aws", "--all"), broken_dev, FAILURE),
-    ("iam-policy-unknown-provider", ("iam-policy", "gcp", "--all"), nothing, USAGE),
+    ("iam-policy-unknown-provider", ("iam-policy", "nimbus", "--all"), nothing, USAGE),
+    ("iam-policy-role", ("iam-policy", "gcp", "--all"), nothing, OK),
     ("iam-policy-no-instance", ("iam-policy", "aws"), nothing, USAGE),
 ]
 
