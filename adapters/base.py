@@ -94,7 +94,22 @@ class Observed:
     """Set when the resource exists but its state cannot be read (damaged): the planner repairs it."""
     private: Mapping[str, str] = field(default_factory=dict)
     """The adapter's own bookkeeping, read along with the resource (on aws, its `mnops:` tags), for the driver's
-    `desired_fields`; never shown, compared or recorded by the engine."""
+    `desired_fields`; never shown, compared or recorded by the engine. Addresses the resource's outputs need and no
+    name implies (a queue's URL) are kept here too (`address_entries`, `address`)."""
+
+    def address(self, name: str) -> str:
+        """An address read along with the resource (see `address_entries`); empty when none was."""
+        return self.private.get(ADDRESS_PREFIX + name, "")
+
+
+ADDRESS_PREFIX = "@"
+"""Keys of `Observed.private` holding addresses (see `address_entries`)."""
+
+
+def address_entries(addresses: Mapping[str, str] | None) -> dict[str, str]:
+    """`Observed.private` entries for addresses a listing gave that outputs need and no name implies (a queue's URL,
+    an account's blob endpoint); empty ones are left out."""
+    return {ADDRESS_PREFIX + name: value for name, value in (addresses or {}).items() if value}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
-from adapters.aws.driver import ADDRESS_PREFIX, AwsDriver, Claimed
+from adapters.aws.driver import AwsDriver, Claimed
 from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
 
@@ -126,8 +126,8 @@ class DatabaseDriver(AwsDriver):
     def outputs(self, current: Observed) -> dict[str, str]:
         secret = current.private.get(SECRET_TAG, "")
         return {
-            "host": current.private.get(ADDRESS_PREFIX + "host", ""),
-            "port": current.private.get(ADDRESS_PREFIX + "port", ""),
+            "host": current.address("host"),
+            "port": current.address("port"),
             "name": _database_name(current.key),
             "user": MASTER_USER,
             "url": f"{secret}:{URL_KEY}::" if secret else "",

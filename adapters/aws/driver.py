@@ -30,16 +30,13 @@ from adapters.base import (
     HealthReport,
     Observed,
     ResourceKey,
+    address_entries,
     identity_tags,
 )
 from adapters.driver import ConvergingDriver
 
 Claimed = Mapping[ResourceKey, Mapping[str, Mapping[str, str]]]
 """resource key -> ARN -> tags: the resources the tagging API lists as tagged with each key."""
-
-
-# Keys of `Observed.private` holding addresses read along with a resource (see `AwsDriver.observed`).
-ADDRESS_PREFIX = "@"
 
 
 class AwsDriver(ConvergingDriver):
@@ -187,5 +184,5 @@ class AwsDriver(ConvergingDriver):
     ) -> Observed:
         """`addresses`: what the listing gave that outputs need and no name implies (a queue's URL), kept privately."""
         private = {k: v for k, v in tags.items() if k.startswith(INTERNAL_TAG_PREFIX)}
-        private.update({ADDRESS_PREFIX + k: v for k, v in (addresses or {}).items()})
+        private.update(address_entries(addresses))
         return Observed(key, self.contract, resource_id, fields, visible_tags(tags), problem, private)

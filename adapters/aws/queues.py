@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from adapters.aws import PROVIDER, names
 from adapters.aws.context import INTERNAL_TAG_PREFIX, error_code, tag_changes
-from adapters.aws.driver import ADDRESS_PREFIX, AwsDriver, Claimed
+from adapters.aws.driver import AwsDriver, Claimed
 from adapters.aws.permissions import Grant
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey
 
@@ -137,8 +137,8 @@ class QueueDriver(AwsDriver):
         # The URLs the listing gave (the endpoint's own form, moto's included); a queue observed without its listing
         # (a problem) has what was found.
         return {
-            "url": current.private.get(ADDRESS_PREFIX + "url", ""),
-            "dead_letter_url": current.private.get(ADDRESS_PREFIX + "dead_letter_url", ""),
+            "url": current.address("url"),
+            "dead_letter_url": current.address("dead_letter_url"),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import PROVIDER, names
 from adapters.azure.context import AzureContext
-from adapters.azure.driver import ADDRESS_PREFIX, AzureDriver, provisioning_state
+from adapters.azure.driver import AzureDriver, provisioning_state
 from adapters.azure.limits import app_size
 from adapters.azure.secretstore import SecretsDriver
 from adapters.base import (
@@ -41,6 +41,7 @@ from adapters.base import (
     Observed,
     ResourceDriver,
     ResourceKey,
+    address_entries,
 )
 from contracts.base import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME
 from contracts.compute.v1 import PORT_PLACEHOLDER
@@ -116,7 +117,7 @@ class ComputeDriver(AzureDriver):
         fields = self._fields(key, properties, container, tags)
         fqdn = ((properties.get("configuration") or {}).get("ingress") or {}).get("fqdn")
         if fqdn:
-            private[ADDRESS_PREFIX + "fqdn"] = str(fqdn)
+            private.update(address_entries({"fqdn": str(fqdn)}))
         return Observed(key, self.contract, raw.get("id", ""), fields, visible, problem, private)
 
     def _fields(
@@ -172,7 +173,7 @@ class ComputeDriver(AzureDriver):
 
     def outputs(self, current: Observed) -> dict[str, str]:
         # Reachable only where ingress is configured, which compute/v1 does not ask for.
-        fqdn = current.private.get(ADDRESS_PREFIX + "fqdn", "")
+        fqdn = current.address("fqdn")
         url = f"https://{fqdn}" if fqdn else ""
         return {"name": self.resource_name(current.key), "url": url, "urls": url}
 

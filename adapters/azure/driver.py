@@ -25,12 +25,10 @@ from adapters.base import (
     HealthReport,
     Observed,
     ResourceKey,
+    address_entries,
     identity_tags,
 )
 from adapters.driver import ConvergingDriver
-
-# Keys of `Observed.private` holding endpoints read along with a resource (see `AzureDriver.observed`).
-ADDRESS_PREFIX = "@"
 
 
 class AzureDriver(ConvergingDriver):
@@ -183,7 +181,7 @@ class AzureDriver(ConvergingDriver):
         addresses: Mapping[str, str] | None = None,
     ) -> Observed:
         """`addresses`: endpoints the resource gave that its outputs need and no name implies, kept privately."""
-        private = {ADDRESS_PREFIX + k: v for k, v in (addresses or {}).items() if v}
+        private = address_entries(addresses)
         return Observed(key, self.contract, resource_id, fields, dict(tags or {}), problem, private)
 
 

@@ -21,7 +21,7 @@ import isodate
 from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import names
-from adapters.azure.driver import ADDRESS_PREFIX, AzureDriver, provisioning_state
+from adapters.azure.driver import AzureDriver, provisioning_state
 from adapters.base import Desired, Observed, ResourceDriver, ResourceKey
 
 SKU = {"name": "Standard", "tier": "Standard"}
@@ -73,7 +73,7 @@ class QueueDriver(AzureDriver):
 
     def outputs(self, current: Observed) -> dict[str, str]:
         # Service Bus addresses a queue under its namespace's endpoint, and its dead-letter queue beneath it.
-        endpoint = current.private.get(ADDRESS_PREFIX + "endpoint", "")
+        endpoint = current.address("endpoint")
         url = f"{endpoint.rstrip('/')}/{current.key.name}" if endpoint else ""
         dead_letter = f"{url}/$DeadLetterQueue" if url and current.fields.get("dead_letter") else ""
         return {"url": url, "dead_letter_url": dead_letter}

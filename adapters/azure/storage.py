@@ -28,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from adapters.azure import PROVIDER, names
 from adapters.azure.context import failures
-from adapters.azure.driver import ADDRESS_PREFIX, AzureDriver, provisioning_state
+from adapters.azure.driver import AzureDriver, provisioning_state
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey, identity_tags
 
 EXPIRY_RULE = "mnops-expire"
@@ -91,7 +91,7 @@ class StorageDriver(AzureDriver):
         return list(((policy.policy or {}).get("rules")) or [])
 
     def outputs(self, current: Observed) -> dict[str, str]:
-        blob = current.private.get(ADDRESS_PREFIX + "blob", "")
+        blob = current.address("blob")
         url = f"{blob.rstrip('/')}/{names.CONTAINER}" if blob else ""
         return {"name": self.resource_name(current.key), "url": url}
 

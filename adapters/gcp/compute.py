@@ -34,7 +34,7 @@ from google.api_core import exceptions as api_exceptions
 
 from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
 from adapters.gcp import PROVIDER, labels, names
-from adapters.gcp.driver import ADDRESS_PREFIX, GcpDriver
+from adapters.gcp.driver import GcpDriver
 from adapters.gcp.limits import run_size
 from adapters.gcp.secretstore import SecretsDriver
 from contracts.base import SECRET_REFERENCE_PREFIX, SENSITIVE_NAME
@@ -163,7 +163,7 @@ class ComputeDriver(GcpDriver):
         return HealthReport(True, "Cloud Run service is ready") if report.healthy else report
 
     def outputs(self, current: Observed) -> dict[str, str]:
-        url = current.private.get(ADDRESS_PREFIX + "url", "")
+        url = current.address("url")
         return {"name": names.service(current.key), "url": url, "urls": url}
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------

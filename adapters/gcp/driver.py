@@ -23,14 +23,12 @@ from adapters.base import (
     HealthReport,
     Observed,
     ResourceKey,
+    address_entries,
     identity_tags,
 )
 from adapters.driver import ConvergingDriver
 from adapters.gcp import PROVIDER, labels, limits, names
 from adapters.gcp.context import GcpContext, failures
-
-# Keys of `Observed.private` holding addresses read along with a resource (see `GcpDriver.observed`).
-ADDRESS_PREFIX = "@"
 
 
 class GcpDriver(ConvergingDriver):
@@ -192,5 +190,5 @@ class GcpDriver(ConvergingDriver):
         addresses: Mapping[str, str] | None = None,
     ) -> Observed:
         """`addresses`: what the resource gave that its outputs need and no name implies (a service's URL)."""
-        private = {ADDRESS_PREFIX + k: v for k, v in (addresses or {}).items()}
+        private = address_entries(addresses)
         return Observed(key, self.contract, resource_id, fields, dict(tags), problem, private)

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from adapters.base import AdapterError, Desired, HealthReport, ResourceDriver, ResourceKey
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceDriver, ResourceKey
 from adapters.local import PROVIDER, isolation
 from adapters.local import processes as procs
 from adapters.local.driver import LocalDriver
@@ -104,9 +104,9 @@ class ComputeDriver(LocalDriver):
             self._start_supervisor(folder, desired.key, env, user, cwd)
         return {"ports": ports, "env_hmac": env_hmac, "user": user}
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
         urls = [f"http://127.0.0.1:{port}" for port in state.get("ports", [])]
-        return {"name": f"{key.platform}/{key.name}", "url": urls[0] if urls else "", "urls": ",".join(urls)}
+        return {"name": str(current.key), "url": urls[0] if urls else "", "urls": ",".join(urls)}
 
     def _problem(self, folder: Path, metadata: dict[str, Any]) -> str | None:
         if metadata["state"].get("ports") and self._supervisor(folder) is None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from adapters.base import AdapterError, Desired, HealthReport, ResourceKey, Upkeep
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey, Upkeep
 from adapters.local import PROVIDER
 from adapters.local.driver import LocalDriver
 from adapters.local.files import reason, write_atomically
@@ -104,7 +104,7 @@ class DatabaseDriver(LocalDriver):
             return HealthReport(False, f"cannot log in to {metadata['state'].get('database')}: {_safe(exc)}")
         return HealthReport(True, "logged in as its role")
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
         return {
             "host": str(state.get("host", "")),
             "port": str(state.get("port", "")),

@@ -104,7 +104,7 @@ class LocalDriver(ConvergingDriver):
     def outputs(self, current: Observed) -> dict[str, str]:
         folder = self.folder(current.key)
         metadata = read_metadata(folder, self.contract)
-        return self._outputs(current.key, folder, metadata["state"] if metadata is not None else {})
+        return self._outputs(current, folder, metadata["state"] if metadata is not None else {})
 
     def health(self, current: Observed) -> HealthReport:
         folder = self.folder(current.key)
@@ -126,8 +126,8 @@ class LocalDriver(ConvergingDriver):
         """Make the folder's contents match `desired`; return the driver's private state to keep in the metadata."""
         return {}
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
-        """The kind's outputs (`ContractSpec.outputs`) for the resource in `folder`, `state` its private state."""
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+        """The kind's outputs (`ContractSpec.outputs`) for `current`, in `folder`, `state` its private state."""
         return {}
 
     def _release(self, folder: Path) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Desired, HealthReport, ResourceKey, Upkeep
+from adapters.base import Desired, HealthReport, Observed, ResourceKey, Upkeep
 from adapters.local.driver import LocalDriver
 from adapters.local.files import failures
 
@@ -34,8 +34,8 @@ class LoggingDriver(LocalDriver):
         self._enforce_retention(folder, desired.spec.retention_days)
         return {}
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
-        return {"name": f"{key.platform}/{key.name}"}
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+        return {"name": str(current.key)}
 
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         records = folder / RECORDS

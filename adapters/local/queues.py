@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.base import AdapterError, Desired, HealthReport, ResourceKey, Upkeep
+from adapters.base import AdapterError, Desired, HealthReport, Observed, ResourceKey, Upkeep
 from adapters.local import PROVIDER
 from adapters.local.driver import LocalDriver
-from adapters.local.files import failures, read_metadata
+from adapters.local.files import failures
 
 DATABASE = "queue.db"
 # How long a FIFO deduplication id is remembered, as on SQS.
@@ -69,12 +69,11 @@ class QueueDriver(LocalDriver):
             db.executescript(_SCHEMA)
         return {}
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
         # An SQLite URI (`sqlite3.connect(url, uri=True)`): a service sends by inserting a row with `encrypted` 0
         # (see `_SCHEMA`). The dead-letter queue is the rows marked `dead` of the same database.
         url = (folder / DATABASE).as_uri()
-        metadata = read_metadata(folder, self.contract)
-        dead_letter = bool(metadata and metadata["fields"].get("dead_letter"))
+        dead_letter = bool(current.fields.get("dead_letter"))
         return {"url": url, "dead_letter_url": f"{url}#dead-letter" if dead_letter else ""}
 
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:

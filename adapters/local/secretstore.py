@@ -95,7 +95,7 @@ class SecretsDriver(LocalDriver):
             fields["value_hmac"] = None
         return fields
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
         return {"reference": folder.as_uri()}
 
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from adapters.base import Desired, HealthReport, ResourceKey, Upkeep
+from adapters.base import Desired, HealthReport, Observed, ResourceKey, Upkeep
 from adapters.local.driver import LocalDriver
 from adapters.local.files import failures, write_atomically
 from contracts import MnopsError
@@ -59,9 +59,9 @@ class StorageDriver(LocalDriver):
         (folder / OBJECTS).mkdir(exist_ok=True)
         return {}
 
-    def _outputs(self, key: ResourceKey, folder: Path, state: dict[str, Any]) -> dict[str, str]:
+    def _outputs(self, current: Observed, folder: Path, state: dict[str, Any]) -> dict[str, str]:
         # Objects are files, each with a one-byte header (see above): a service reads them through this folder.
-        return {"name": f"{key.platform}/{key.name}", "url": (folder / OBJECTS).as_uri()}
+        return {"name": str(current.key), "url": (folder / OBJECTS).as_uri()}
 
     def _health(self, folder: Path, metadata: dict[str, Any]) -> HealthReport:
         objects = folder / OBJECTS
